@@ -1,0 +1,313 @@
+"""The one data model every part shares: an InfluxDB point, and its line protocol.
+
+`Point` is what collectors emit, what the pipeline tags, what carbon/ computes on and what the
+spool stores (as line protocol, so a sink can send stored bytes without re-encoding).
+
+The encoder follows the InfluxDB line protocol escaping rules exactly and *refuses* what the
+protocol cannot carry (a NaN, an empty field set, a backslash that would swallow a delimiter,
+a newline in a key) rather than writing a line a server would misread. `parse_line` is its
+inverse; together they round-trip everything `encode` accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+FieldValue = float | int | bool | str
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+# InfluxDB rejects these keys (1.x: "time"; 2.x/3.x: the underscore columns of its data model).
+RESERVED_KEYS = frozenset({"time", "_field", "_measurement"})
+
+
+class LineProtocolError(ValueError):
+    """A point that line protocol cannot represent, or a line that is not valid line protocol."""
+
+
+@dataclass(slots=True)
+class Point:
+    """One measurement at one time: `measurement,tags fields time_ns`.
+
+    `time_ns` is nanoseconds since the Unix epoch (UTC). For polled data it is the *scheduled*
+    poll time, so a replayed write lands on the same series and timestamp (idempotent).
+    """
+
+    measurement: str
+    tags: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    time_ns: int = 0
+
+    def encode(self) -> str:
+        """This point as one line of line protocol (no trailing newline)."""
+        return encode_point(self)
+
+    def with_tags(self, extra: Mapping[str, str]) -> Point:
+        """A copy with `extra` tags added; the point's own tags win on a clash."""
+        return Point(self.measurement, {**extra, **self.tags}, dict(self.fields), self.time_ns)
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+_MEASUREMENT_SPECIAL = (",", " ")
+_KEY_SPECIAL = (",", "=", " ")
+
+
+def _check_backslashes(text: str, special: tuple[str, ...], what: str) -> None:
+    # A backslash before a delimiter (or at the end) is read by InfluxDB as an escape of the
+    # delimiter; line protocol has no way to write a literal backslash there.
+    if "\\" not in text:
+        return
+    if text.endswith("\\"):
+        raise LineProtocolError(f"{what} {text!r} ends with a backslash, which line protocol cannot carry")
+    for i, ch in enumerate(text[:-1]):
+        if ch == "\\" and (text[i + 1] in special or text[i + 1] == "\\"):
+            raise LineProtocolError(
+                f"{what} {text!r} has a backslash before {text[i + 1]!r}, which line protocol cannot carry"
+            )
+
+
+def _escape_name(text: str, special: tuple[str, ...], what: str) -> str:
+    if not text:
+        raise LineProtocolError(f"empty {what}")
+    if "\n" in text or "\r" in text:
+        raise LineProtocolError(f"{what} {text!r} contains a line break")
+    _check_backslashes(text, special, what)
+    for ch in special:
+        if ch in text:
+            text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def escape_measurement(name: str) -> str:
+    if name.startswith("#"):
+        raise LineProtocolError(f"measurement {name!r} starts with '#', which marks a comment line")
+    return _escape_name(name, _MEASUREMENT_SPECIAL, "measurement")
+
+
+def escape_key(key: str, what: str = "key") -> str:
+    if key in RESERVED_KEYS:
+        raise LineProtocolError(f"{what} {key!r} is reserved by InfluxDB")
+    return _escape_name(key, _KEY_SPECIAL, what)
+
+
+def escape_tag_value(value: str) -> str:
+    return _escape_name(value, _KEY_SPECIAL, "tag value")
+
+
+def encode_field_value(value: FieldValue) -> str:
+    # bool before int: bool is a subclass of int in Python.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise LineProtocolError(f"integer {value} does not fit in a signed 64-bit field")
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise LineProtocolError(f"field value {value} is not a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        if "\r" in value:
+            raise LineProtocolError("string field contains a carriage return")
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise LineProtocolError(f"unsupported field type {type(value).__name__}")
+
+
+def encode_point(point: Point) -> str:
+    if not point.fields:
+        raise LineProtocolError(f"point {point.measurement!r} has no fields")
+    parts = [escape_measurement(point.measurement)]
+    for key in sorted(point.tags):
+        value = point.tags[key]
+        if value == "":
+            continue  # InfluxDB drops empty tags; writing "k=" would be a parse error
+        parts.append(f"{escape_key(key, 'tag key')}={escape_tag_value(value)}")
+    head = ",".join(parts)
+    fields = ",".join(
+        f"{escape_key(k, 'field key')}={encode_field_value(v)}" for k, v in point.fields.items()
+    )
+    return f"{head} {fields} {int(point.time_ns)}"
+
+
+def encode_lines(points: Iterable[Point]) -> str:
+    return "\n".join(encode_point(p) for p in points)
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    """Split on `sep` where it is not escaped by a backslash; keep escapes in place."""
+    out: list[str] = []
+    buf: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            buf.append(ch)
+            buf.append(text[i + 1])
+            i += 2
+            continue
+        if ch == sep:
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    out.append("".join(buf))
+    return out
+
+
+def _unescape(text: str, special: tuple[str, ...]) -> str:
+    if "\\" not in text:
+        return text
+    for ch in special:
+        text = text.replace("\\" + ch, ch)
+    return text
+
+
+def _escaped_end(buf: list[str]) -> bool:
+    """Whether the last character of `buf` was written escaped (preceded by a backslash)."""
+    return len(buf) >= 2 and buf[-2] == "\\"
+
+
+def _split_sections(line: str) -> tuple[str, str, str | None]:
+    """Split a line into (measurement+tags, fields, timestamp) on unescaped, unquoted spaces."""
+    sections: list[str] = []
+    buf: list[str] = []
+    in_quotes = False
+    i, n = 0, len(line)
+    in_fields = False
+    while i < n:
+        ch = line[i]
+        if ch == "\\" and i + 1 < n:
+            buf.append(ch)
+            buf.append(line[i + 1])
+            i += 2
+            continue
+        # A quote opens a string only as the first character of a field value (right
+        # after '='); inside a string, an unescaped quote closes it.
+        if ch == '"' and in_fields and (in_quotes or (buf and buf[-1] == "=" and not _escaped_end(buf))):
+            in_quotes = not in_quotes
+        if ch == " " and not in_quotes:
+            sections.append("".join(buf))
+            buf = []
+            in_fields = len(sections) == 1
+            i += 1
+            continue
+        buf.append(ch)
+        i += 1
+    if in_quotes:
+        raise LineProtocolError("unterminated string field")
+    sections.append("".join(buf))
+    if len(sections) == 2:
+        return sections[0], sections[1], None
+    if len(sections) == 3:
+        return sections[0], sections[1], sections[2]
+    raise LineProtocolError(f"expected 2 or 3 space-separated sections, found {len(sections)}")
+
+
+def _parse_field_value(raw: str) -> FieldValue:
+    if not raw:
+        raise LineProtocolError("empty field value")
+    if raw[0] == '"':
+        if len(raw) < 2 or raw[-1] != '"':
+            raise LineProtocolError(f"bad string field {raw!r}")
+        body = raw[1:-1]
+        out: list[str] = []
+        i = 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and i + 1 < len(body) and body[i + 1] in ('"', "\\"):
+                out.append(body[i + 1])
+                i += 2
+                continue
+            out.append(ch)
+            i += 1
+        return "".join(out)
+    if raw in ("t", "T", "true", "True", "TRUE"):
+        return True
+    if raw in ("f", "F", "false", "False", "FALSE"):
+        return False
+    if raw[-1] == "i":
+        try:
+            return int(raw[:-1])
+        except ValueError as exc:
+            raise LineProtocolError(f"bad integer field {raw!r}") from exc
+    if raw[-1] == "u":
+        try:
+            return int(raw[:-1])
+        except ValueError as exc:
+            raise LineProtocolError(f"bad unsigned field {raw!r}") from exc
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise LineProtocolError(f"bad field value {raw!r}") from exc
+    if not math.isfinite(value):
+        raise LineProtocolError(f"field value {raw!r} is not a finite number")
+    return value
+
+
+def _split_fields(text: str) -> list[str]:
+    """Split the field section on commas outside quoted strings."""
+    out: list[str] = []
+    buf: list[str] = []
+    in_quotes = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            buf.append(ch)
+            buf.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"' and (in_quotes or (buf and buf[-1] == "=" and not _escaped_end(buf))):
+            in_quotes = not in_quotes
+        elif ch == "," and not in_quotes:
+            out.append("".join(buf))
+            buf = []
+            i += 1
+            continue
+        buf.append(ch)
+        i += 1
+    out.append("".join(buf))
+    return out
+
+
+def parse_line(line: str, default_time_ns: int | None = None) -> Point:
+    """Parse one line of line protocol (nanosecond precision) into a `Point`."""
+    line = line.rstrip("\n")
+    if not line or line.startswith("#"):
+        raise LineProtocolError("empty or comment line")
+    head, field_text, ts = _split_sections(line)
+    head_parts = _split_unescaped(head, ",")
+    measurement = _unescape(head_parts[0], _MEASUREMENT_SPECIAL)
+    if not measurement:
+        raise LineProtocolError("missing measurement")
+    tags: dict[str, str] = {}
+    for part in head_parts[1:]:
+        kv = _split_unescaped(part, "=")
+        if len(kv) != 2 or not kv[0] or not kv[1]:
+            raise LineProtocolError(f"bad tag {part!r}")
+        tags[_unescape(kv[0], _KEY_SPECIAL)] = _unescape(kv[1], _KEY_SPECIAL)
+    fields: dict[str, FieldValue] = {}
+    for part in _split_fields(field_text):
+        kv = _split_unescaped(part, "=")
+        if len(kv) < 2 or not kv[0]:
+            raise LineProtocolError(f"bad field {part!r}")
+        key = _unescape(kv[0], _KEY_SPECIAL)
+        raw = "=".join(kv[1:])  # '=' may appear inside a quoted string value
+        fields[key] = _parse_field_value(raw)
+    if ts is None:
+        if default_time_ns is None:
+            raise LineProtocolError("missing timestamp")
+        time_ns = default_time_ns
+    else:
+        try:
+            time_ns = int(ts)
+        except ValueError as exc:
+            raise LineProtocolError(f"bad timestamp {ts!r}") from exc
+    return Point(measurement, tags, fields, time_ns)

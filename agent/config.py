@@ -373,6 +373,21 @@ class MqttSubscription(StrictModel):
     qos: Literal[0, 1] | None = None
     mapping: GenericJsonMapping | None = None
 
+    @field_validator("topic")
+    @classmethod
+    def _topic_filter(cls, v: str) -> str:
+        levels = v.split("/")
+        for i, level in enumerate(levels):
+            if ("{" in level or "}" in level) and not re.fullmatch(r"\{[a-z_][a-z0-9_]*\}", level):
+                raise ValueError(f"level {level!r}: a named segment is a whole level like '{{site}}'")
+            if "#" in level and (level != "#" or i != len(levels) - 1):
+                raise ValueError("'#' must be the whole last level")
+            if "+" in level and level != "+":
+                raise ValueError("'+' must be a whole level")
+        if v.startswith("$share/"):
+            raise ValueError("write the plain topic and set the broker's 'shared_group' instead of '$share/'")
+        return v
+
 
 class MqttBroker(StrictModel):
     """One broker connection (one task). See collectors/mqtt/README.md and sample.yaml."""
@@ -555,8 +570,11 @@ class SpoolSettings(StrictModel):
     max_bytes: ByteSize = ByteSize(1024**3)
     # `full` survives a power cut (fsync per commit); `normal` survives a crash of the process.
     sync: Literal["full", "normal"] = "full"
-    # measurement -> priority (higher is kept longer when the spool is full).
+    # measurement (or fnmatch pattern, e.g. `pdu*`) -> priority, higher is kept longer when the
+    # spool is full. Defaults: interface/pon/ont 10, agent_internal 20, others 50, energy/carbon/event 90.
     priorities: dict[str, int] = Field(default_factory=dict)
+    # Lines a sink rejected are kept for inspection and replay, at most this many per sink.
+    max_dead_letters: int = Field(default=100_000, ge=0)
 
 
 class Config(StrictModel):

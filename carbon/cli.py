@@ -1,0 +1,130 @@
+"""`sentinelle report`: the annual (or custom period) energy and carbon report.
+
+This module is the adapter between the agent's config and sinks and carbon/'s report: it is the
+only place in carbon/ that reads the agent configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("carbon.cli")
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="energy and carbon report for a year or a period (CSV, XLSX, JSON, HTML)",
+        description="Energy (kWh by method, completeness) and emissions on the BEGES and grid tracks, "
+        "per site, member, contract or operator, from the local store or InfluxDB (InfluxQL).",
+    )
+    p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--year", type=int, help="civil year (French local time)")
+    when.add_argument("--from", dest="start", type=_date, help="period start, ISO date or date-time (local time)")
+    p.add_argument("--to", dest="end", type=_date, help="period end (exclusive), with --from")
+    p.add_argument("--group-by", default="site,member,contract,operator", help="comma list of site, member, contract, operator")
+    p.add_argument("--format", default="csv,xlsx,json,html", help="comma list of csv, xlsx, json, html")
+    p.add_argument("--excel-fr", action="store_true", help="CSV for French Excel: ';', decimal comma, UTF-8 BOM")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.add_argument("--out", default=".", help="output directory")
+    p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
+    p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
+    p.add_argument("--missing-year", choices=("error", "latest"), help="a year missing from the factor table")
+    p.set_defaults(func=run_report)
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (e.g. 2026-01-01 or 2026-01-01T00:00)") from None
+
+
+def _choices(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in items if x not in allowed]
+    if bad or not items:
+        raise ValueError(f"--{what}: unknown {', '.join(bad) or '(empty)'}; choose among {', '.join(allowed)}")
+    return items
+
+
+def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
+    """(ReportSource, closer)."""
+    from carbon.report import InfluxQLSource, LocalStoreSource
+
+    sinks = config.effective_sinks()
+    influx = [s for s in sinks if s.type in ("influxdb1", "influxdb2")]
+    if choice == "influxdb" or (choice is None and influx):
+        if not influx:
+            raise ValueError("--source influxdb: no influxdb1 or influxdb2 sink in the configuration")
+        s = influx[0]
+        if s.type == "influxdb1":
+            pw = s.password.get_secret_value() if s.password else None
+            src = InfluxQLSource(s.url, s.database, username=s.username, password=pw, retention_policy=s.retention_policy)
+        else:  # 2.x / 3.x: InfluxQL through the DBRP mapping of the bucket
+            src = InfluxQLSource(s.url, s.bucket, token=s.token.get_secret_value())
+        return src, lambda: None
+    from agent.sinks.local import LocalStore
+
+    local = next((s for s in sinks if s.type == "local"), None)
+    path = config.local_store_path(local)
+    if not Path(path).exists():
+        raise ValueError(f"local store {path} does not exist (has the agent run with a local sink?)")
+    store = LocalStore.open_readonly(Path(path))
+    return LocalStoreSource(store), store.close
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from agent.config import ConfigError, load_config
+    from carbon.factors import FactorError, FactorTable
+    from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
+    from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
+    from carbon.report.aggregate import DEFAULT_UNCERTAINTY
+
+    try:
+        config = load_config(args.config)
+        groupings = _choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
+        formats = _choices(args.format, FORMATS, "format")
+        if args.year is None and args.end is None:
+            raise ValueError("--from needs --to")
+        start_ns, end_ns, label = report_period(args.year, args.start, args.end)
+        c = config.carbon
+        factors_path = args.factors or c.factors_file
+        factors = FactorTable.from_file(factors_path) if factors_path else FactorTable.embedded()
+        source, close = _source(config, args.source)
+        try:
+            report = build_report(
+                source,
+                start_ns,
+                end_ns,
+                factors,
+                label=label,
+                sites=sites_from_inventory(config.inventory),
+                meters=meters_from_inventory(config.inventory),
+                missing_year=args.missing_year or c.missing_year,
+                uncertainty_pct={**DEFAULT_UNCERTAINTY, **c.uncertainty_pct},
+                max_gap_s=c.max_gap,
+            )
+        finally:
+            close()
+        paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
+        print(f"sentinelle report: {exc}", file=sys.stderr)
+        return 1
+    total = report.totals()
+    print(
+        f"{label}: {total.kwh_total:.1f} kWh, {total.beges_t:.4f} tCO2e BEGES (± {total.beges_u_rel * 100:.1f} %), "
+        f"{total.grid_t:.4f} tCO2e grid, completeness {total.completeness * 100:.1f} %"
+    )
+    for p in paths:
+        print(p)
+    return 0

@@ -1,0 +1,262 @@
+"""The live pipeline step: meter readings in, `energy` then `carbon` points out.
+
+Which readings: only devices whose inventory entry sets `meter:` (explicit, so a UPS feeding
+metered PDUs is never counted twice by accident). For such a device the processor uses:
+- a cumulative counter: field `energy_kwh_total` on any measurement except per-outlet and
+  per-phase ones (`pdu_outlet`, `pdu_phase`); the collector's contract: a true
+  `counter_reset` field marks a restarted counter, an optional `energy_kwh_wrap` field gives
+  the counter's modulus in kWh;
+- otherwise power samples: `power_w` or `output_power_w` (integrated by trapezoid).
+Once a device has shown a counter its power samples are ignored (measured beats integrated).
+
+The last reading per meter and a few recent intervals (for gap estimation) are kept in
+`<state_dir>/carbon-energy.json`, written atomically, so a restart continues the counter
+delta across the downtime instead of losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent.point import Point
+from carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
+from carbon.energy import (
+    CounterReading,
+    EnergyInputError,
+    EnergyInterval,
+    GapPolicy,
+    PowerSample,
+    counter_intervals,
+    estimate_gap,
+    neighbour_power_w,
+    power_intervals,
+)
+from carbon.factors import FactorError, FactorTable, MissingYear
+from carbon.intensity import (
+    CsvIntensity,
+    ElectricityMapsIntensity,
+    GridIntensity,
+    IntensityError,
+    OnlineIntensity,
+    RteIntensity,
+    StaticIntensity,
+)
+from carbon.meters import MeterSpec, meters_from_inventory
+
+log = logging.getLogger("carbon.processor")
+
+SKIP_MEASUREMENTS = frozenset({"pdu_outlet", "pdu_phase", "energy", "carbon", "event", "agent_internal"})
+POWER_FIELDS = ("power_w", "output_power_w")
+HISTORY = 4  # recent valid intervals kept per meter for gap estimation
+STATE_VERSION = 1
+
+
+class CarbonProcessor:
+    """`process(points)` returns the points plus `energy` and `carbon` points derived from them."""
+
+    def __init__(
+        self,
+        meters: Mapping[str, MeterSpec],
+        state_dir: str | Path,
+        factors: FactorTable,
+        grid: GridIntensity | None,
+        policy: GapPolicy | None = None,
+        missing_year: MissingYear = "latest",
+        grid_refresh_s: float = 900.0,
+    ):
+        self.meters = dict(meters)
+        self.factors = factors
+        self.grid = grid
+        self.policy = policy or GapPolicy()
+        self.missing_year = missing_year
+        self.grid_refresh_s = grid_refresh_s
+        self.state_path = Path(state_dir) / "carbon-energy.json"
+        self.rejected = 0
+        self._state: dict[str, dict[str, Any]] = self._load()
+        self._refresh_task: asyncio.Task[int] | None = None
+        self._last_refresh = 0.0
+        self._warned: dict[str, float] = {}
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("energy state %s unreadable (%s); starting without previous readings", self.state_path, exc)
+            return {}
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return {}
+        meters = data.get("meters", {})
+        return meters if isinstance(meters, dict) else {}
+
+    def _save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": STATE_VERSION, "meters": self._state}), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    # --- processing -----------------------------------------------------------------------------
+
+    def process(self, points: list[Point]) -> list[Point]:
+        derived: list[Point] = []
+        changed = False
+        for point in points:
+            device = point.tags.get("device")
+            if device is None or device not in self.meters or point.measurement in SKIP_MEASUREMENTS:
+                continue
+            try:
+                interval = self._step(device, point)
+                changed = True
+            except EnergyInputError as exc:
+                self.rejected += 1
+                self._warn(device, f"meter {device}: reading ignored: {exc}")
+                continue
+            if interval is not None:
+                derived.extend(self._emit(device, point, interval))
+        if changed:
+            try:
+                self._save()
+            except OSError as exc:
+                self._warn("_state", f"cannot save energy state {self.state_path}: {exc}")
+        self._maybe_refresh_grid()
+        return points + derived
+
+    def _step(self, device: str, point: Point) -> EnergyInterval | None:
+        st = self._state.setdefault(device, {"hist": []})
+        t = int(point.time_ns)
+        if "energy_kwh_total" in point.fields:
+            value = _number(point.fields["energy_kwh_total"], "energy_kwh_total", t)
+            wrap = point.fields.get("energy_kwh_wrap")
+            cur = CounterReading(
+                t, value, bool(point.fields.get("counter_reset", False)), float(wrap) if isinstance(wrap, int | float) else None
+            )
+            prev = st.get("counter")
+            st["counter"] = [cur.time_ns, cur.kwh, cur.wrap_kwh]
+            if prev is None or prev[0] >= t:
+                return None
+            ivs = counter_intervals([CounterReading(prev[0], prev[1], False, prev[2]), cur], self._no_fill)
+            return self._fill(st, ivs[0]) if ivs else None
+        if st.get("counter") is not None:
+            return None
+        field = next((f for f in POWER_FIELDS if f in point.fields), None)
+        if field is None:
+            return None
+        watts = _number(point.fields[field], field, t)
+        prev = st.get("power")
+        st["power"] = [t, watts]
+        if prev is None or prev[0] >= t:
+            return None
+        ivs = power_intervals([PowerSample(prev[0], prev[1]), PowerSample(t, watts)], self._no_fill)
+        return self._fill(st, ivs[0]) if ivs else None
+
+    @property
+    def _no_fill(self) -> GapPolicy:
+        return GapPolicy(self.policy.max_gap_s, "missing", self.policy.neighbours, self.policy.max_power_w)
+
+    def _fill(self, st: dict[str, Any], iv: EnergyInterval) -> EnergyInterval:
+        hist = [EnergyInterval(a, b, k, "measured") for a, b, k in st["hist"]]
+        if iv.method == "missing" and self.policy.fill == "estimate":
+            iv = estimate_gap(iv.start_ns, iv.end_ns, iv.kwh, neighbour_power_w(hist, len(hist), self.policy.neighbours))
+        if iv.method in ("measured", "integrated"):
+            st["hist"] = (st["hist"] + [[iv.start_ns, iv.end_ns, iv.kwh]])[-HISTORY:]
+        return iv
+
+    def _emit(self, device: str, point: Point, iv: EnergyInterval) -> list[Point]:
+        spec = self.meters[device]
+        tags = {k: point.tags[k] for k in IDENTITY_TAGS if point.tags.get(k)}
+        tags.setdefault("site", spec.site)
+        tags.update({"meter": device, "meter_role": spec.role, "meter_load": spec.load, "zone": spec.zone})
+        energy = energy_point(iv, tags)
+        try:
+            factor = self.factors.factor(spec.zone, local_year(iv.end_ns), self.missing_year)
+        except FactorError as exc:
+            factor = None
+            self._warn(f"factor:{spec.zone}", f"no BEGES carbon point for {device}: {exc}")
+        grid = self.grid.intensity(iv.start_ns, iv.end_ns) if self.grid is not None else None
+        return [energy, *carbon_points(energy, factor, grid)]
+
+    def _warn(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._warned.get(key, -1e9) >= 300:
+            self._warned[key] = now
+            log.warning("%s", message)
+
+    def _maybe_refresh_grid(self) -> None:
+        """Online providers refresh in the background; `process` itself never waits on I/O."""
+        if not isinstance(self.grid, OnlineIntensity):
+            return
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return
+        now = time.monotonic()
+        if now - self._last_refresh < self.grid_refresh_s and self._last_refresh:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._last_refresh = now
+        self._refresh_task = loop.create_task(self.grid.refresh())
+
+
+def _number(value: Any, what: str, time_ns: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise EnergyInputError(f"{what} at {time_ns} is not a finite number: {value!r}")
+    return float(value)
+
+
+def grid_from_settings(settings: Any, archive_dir: Path, fallback_g_per_kwh: float | None) -> GridIntensity | None:
+    """The configured grid intensity provider (duck-typed on `GridIntensitySettings`)."""
+    p = settings.provider
+    if p == "csv":
+        return CsvIntensity(settings.path)
+    if p == "rte":
+        kwargs = {"url": settings.url} if settings.url else {}
+        return RteIntensity(archive_dir, timeout_s=settings.timeout, **kwargs)
+    if p == "electricitymaps":
+        token = settings.token.get_secret_value() if settings.token is not None else ""
+        kwargs = {"url": settings.url} if settings.url else {}
+        return ElectricityMapsIntensity(archive_dir, token, settings.zone, timeout_s=settings.timeout, **kwargs)
+    value = settings.value_gco2e_per_kwh
+    if value is not None:
+        return StaticIntensity(value)
+    if fallback_g_per_kwh is not None:
+        return StaticIntensity(fallback_g_per_kwh, source="beges-factor")
+    return None
+
+
+def load_factors(carbon_settings: Any) -> FactorTable:
+    path = getattr(carbon_settings, "factors_file", None)
+    return FactorTable.from_file(path) if path else FactorTable.embedded()
+
+
+def build_processors(config: Any, state_dir: str | Path) -> list[CarbonProcessor]:
+    """The carbon step for the agent's pipeline (called by agent/runtime.py)."""
+    meters = meters_from_inventory(config.inventory)
+    if not meters:
+        log.info("no device has 'meter:' set in the inventory: no energy or carbon points")
+        return []
+    c = config.carbon
+    factors = load_factors(c)
+    try:
+        default = factors.factor("fr-continental", local_year(time.time_ns()), "latest").g_per_kwh
+    except FactorError:
+        default = None
+    try:
+        grid = grid_from_settings(c.grid_intensity, Path(state_dir), default)
+    except IntensityError as exc:
+        log.warning("grid intensity provider unusable, grid track disabled: %s", exc)
+        grid = None
+    policy = GapPolicy(max_gap_s=c.max_gap, fill=c.gap_fill)
+    log.info("energy and carbon for %d meters", len(meters))
+    return [CarbonProcessor(meters, state_dir, factors, grid, policy, c.missing_year, c.grid_intensity.refresh)]

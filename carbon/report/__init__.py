@@ -1,0 +1,104 @@
+"""The annual energy and carbon report: read, aggregate, write (`sentinelle report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from carbon.factors import FactorTable
+from carbon.report.aggregate import AnnualReport, build_report, report_period
+from carbon.report.html import write_html
+from carbon.report.labels import Lang
+from carbon.report.outputs import write_csv, write_json, write_xlsx
+from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+from carbon.report.tables import all_tables
+
+FORMATS = ("csv", "xlsx", "json", "html")
+
+__all__ = [
+    "AnnualReport", "InfluxQLSource", "LocalStoreSource", "ReportSource", "ReportSourceError", "Summary",
+    "build_report", "report_period", "summarise", "write_report",
+]  # fmt: skip
+
+
+def write_report(
+    report: AnnualReport,
+    out_dir: str | Path,
+    formats: tuple[str, ...] | list[str] = FORMATS,
+    groupings: tuple[str, ...] | list[str] = ("site", "member", "contract", "operator"),
+    lang: Lang = "fr",
+    excel_fr: bool = False,
+) -> list[Path]:
+    """Write the chosen formats to `out_dir`; return the files written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = all_tables(report, list(groupings), lang)
+    stem = "sentinelle-" + "".join(c if c.isalnum() else "-" for c in report.label).strip("-")
+    paths: list[Path] = []
+    for fmt in formats:
+        if fmt == "csv":
+            paths += write_csv(tables, out, stem, excel_fr)
+        elif fmt == "xlsx":
+            paths.append(write_xlsx(tables, out / f"{stem}.xlsx"))
+        elif fmt == "json":
+            paths.append(write_json(report, tables, out / f"{stem}.json", lang))
+        elif fmt == "html":
+            paths.append(write_html(report, tables, out / f"{stem}.html", lang))
+        else:
+            raise ValueError(f"unknown format {fmt!r} (choose among {', '.join(FORMATS)})")
+    return paths
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the demo prints: totals on both tracks and where the HTML report is."""
+
+    kwh: float
+    beges_tco2e: float
+    beges_uncertainty_pct: float
+    grid_tco2e: float
+    completeness_pct: float
+    html: Path
+
+    def lines(self, lang: Lang = "fr") -> list[str]:
+        if lang == "fr":
+            return [
+                f"Énergie : {self.kwh:.3f} kWh (complétude {self.completeness_pct:.1f} %)",
+                f"CO2e BEGES (ADEME) : {self.beges_tco2e * 1000:.3f} kgCO2e ± {self.beges_uncertainty_pct:.1f} %",
+                f"CO2e réseau (temps réel) : {self.grid_tco2e * 1000:.3f} kgCO2e",
+                f"Rapport HTML : {self.html}",
+            ]
+        return [
+            f"Energy: {self.kwh:.3f} kWh (completeness {self.completeness_pct:.1f} %)",
+            f"CO2e BEGES (ADEME): {self.beges_tco2e * 1000:.3f} kgCO2e ± {self.beges_uncertainty_pct:.1f} %",
+            f"CO2e grid (real time): {self.grid_tco2e * 1000:.3f} kgCO2e",
+            f"HTML report: {self.html}",
+        ]
+
+
+def summarise(
+    store_path: str | Path,
+    out_dir: str | Path,
+    start_ns: int,
+    end_ns: int,
+    *,
+    factors: FactorTable | None = None,
+    lang: Lang = "fr",
+) -> Summary:
+    """For the demo: report [start_ns, end_ns) from a local store file, write the HTML, return totals.
+
+    Uses the latest earlier factor year when the period's year is not in the table (flagged in
+    the HTML), so a demo run today always produces a report.
+    """
+    from agent.sinks.local import LocalStore  # the adapter; carbon's maths stays store-agnostic
+
+    store = LocalStore.open_readonly(Path(store_path))
+    try:
+        report = build_report(
+            LocalStoreSource(store), start_ns, end_ns, factors or FactorTable.embedded(), label="demo", missing_year="latest"
+        )
+    finally:
+        store.close()
+    (html,) = write_report(report, out_dir, formats=("html",), lang=lang)
+    total = report.totals()
+    return Summary(total.kwh_total, total.beges_t, total.beges_u_rel * 100, total.grid_t, total.completeness * 100, html)

@@ -1,0 +1,93 @@
+"""Writers: CSV (plain or French Excel), XLSX (openpyxl), JSON. HTML lives in `html.py`.
+
+French Excel CSV (`excel_fr`): `;` separator, decimal comma, UTF-8 with a BOM, so a double
+click in a French Excel opens the columns and numbers right.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from carbon.report.aggregate import AnnualReport
+from carbon.report.labels import Lang
+from carbon.report.tables import Table, Value
+
+
+def _cell(v: Value, excel_fr: bool) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        text = repr(v) if abs(v) >= 1e-4 or v == 0 else f"{v:.10f}".rstrip("0")
+        return text.replace(".", ",") if excel_fr else text
+    return str(v)
+
+
+def _slug(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+    return keep.strip("-") or "table"
+
+
+def write_csv(tables: list[Table], out_dir: Path, stem: str, excel_fr: bool = False) -> list[Path]:
+    """One CSV per table: `<stem>-<table>.csv`."""
+    paths = []
+    for t in tables:
+        p = out_dir / f"{stem}-{_slug(t.name)}.csv"
+        with p.open("w", encoding="utf-8-sig" if excel_fr else "utf-8", newline="") as f:
+            w = csv.writer(f, delimiter=";" if excel_fr else ",")
+            w.writerow(t.headers)
+            for row in t.rows:
+                w.writerow([_cell(v, excel_fr) for v in row])
+        paths.append(p)
+    return paths
+
+
+def write_xlsx(tables: list[Table], path: Path) -> Path:
+    """One sheet per table (groupings, meters, monthly, resilience, method)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for t in tables:
+        ws = wb.create_sheet(t.name[:31])
+        ws.append(t.headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in t.rows:
+            ws.append(list(row))
+        for i, h in enumerate(t.headers, start=1):
+            width = max([len(str(h))] + [len(str(r[i - 1])) for r in t.rows if r[i - 1] is not None])
+            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, max(10, width + 2))
+        ws.freeze_panes = "B2"
+    wb.save(path)
+    return path
+
+
+def write_json(report: AnnualReport, tables: list[Table], path: Path, lang: Lang) -> Path:
+    doc = {
+        "report": "sentinelle-energy-carbon",
+        "period": {"label": report.label, "start_ns": report.start_ns, "end_ns": report.end_ns},
+        "generated_at": report.generated_at,
+        "lang": lang,
+        "notes": report.notes,
+        "factors_used": [
+            {
+                "zone": f.zone,
+                "requested_year": f.requested_year,
+                "year": f.year,
+                "kgco2e_per_kwh": f.kg_per_kwh,
+                "uncertainty_pct": f.uncertainty_pct,
+                "source": f.source,
+                "source_id": f.source_id,
+                "version": f.version_tag,
+                "verified": f.verified,
+                "note": f.note,
+            }
+            for f in report.factors_used
+        ],
+        "tables": {t.name: {"headers": dict(zip(t.columns, t.headers, strict=True)), "rows": t.records()} for t in tables},
+    }
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path

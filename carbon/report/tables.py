@@ -1,0 +1,148 @@
+"""The report as tables (header + rows of plain values), shared by CSV, XLSX, JSON and HTML.
+
+Every figure row carries its factor, source, version and completeness next to the number.
+Numbers stay numbers here; each writer formats them for its medium.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from carbon.energy import NS
+from carbon.report.aggregate import AnnualReport, Figures
+from carbon.report.labels import Lang, label, statement
+
+PARIS = ZoneInfo("Europe/Paris")
+Value = str | float | int | None
+
+FIGURE_COLUMNS = (
+    "key", "sites", "kwh_total", "kwh_measured", "kwh_integrated", "kwh_estimated", "kwh_missing",
+    "completeness_pct", "factor_kg", "factor_year", "factor_source", "factor_version", "beges_t",
+    "beges_u_pct", "beges_u_t", "grid_t", "grid_g", "grid_source", "pue", "flags",
+)  # fmt: skip
+
+
+@dataclass
+class Table:
+    name: str  # file / sheet name
+    columns: list[str]  # keys (stable, for JSON)
+    headers: list[str]  # labels in the report language
+    rows: list[list[Value]]
+
+    def records(self) -> list[dict[str, Value]]:
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+
+def _r(x: float | None, nd: int) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def figure_row(f: Figures) -> list[Value]:
+    return [
+        f.key,
+        ", ".join(f.sites),
+        _r(f.kwh_total, 3),
+        _r(f.kwh["measured"], 3),
+        _r(f.kwh["integrated"], 3),
+        _r(f.kwh["estimated"], 3),
+        _r(f.kwh["missing"], 3),
+        _r(f.completeness * 100, 2),
+        _r(f.factor_g_per_kwh / 1000, 5),
+        f.factor_years,
+        f.factor_source,
+        f.factor_version,
+        _r(f.beges_t, 9),
+        _r(f.beges_u_rel * 100, 2),
+        _r(f.beges_u_t, 9),
+        _r(f.grid_t, 9) if f.grid_kwh > 0 else None,
+        _r(f.grid_g_per_kwh, 2),
+        " + ".join(sorted(f.grid_sources)),
+        _r(f.pue, 3),
+        ", ".join(sorted(f.flags)),
+    ]
+
+
+def group_table(report: AnnualReport, grouping: str, lang: Lang) -> Table:
+    rows = [figure_row(f) for f in report.groups[grouping]]
+    total = report.totals()
+    total.key = label("total", lang)
+    total.sites = [str(len(report.sites))]
+    rows.append(figure_row(total))
+    headers = [label(c, lang) if c != "key" else label(grouping, lang) for c in FIGURE_COLUMNS]
+    return Table(grouping, list(FIGURE_COLUMNS), headers, rows)
+
+
+def meters_table(report: AnnualReport, lang: Lang) -> Table:
+    cols = ["meter", "site", "device_kind", "role", "load", "zone", "kwh_total", "kwh_measured",
+            "kwh_integrated", "kwh_estimated", "kwh_missing", "completeness_pct", "missing_h"]  # fmt: skip
+    period_s = (report.end_ns - report.start_ns) / NS
+    rows: list[list[Value]] = []
+    for m in report.meters:
+        covered = m.seconds.get("measured", 0.0) + m.seconds.get("integrated", 0.0)
+        rows.append([
+            m.meter, m.site, m.device_kind, m.role, m.load, m.zone, _r(m.kwh_total, 3), _r(m.kwh["measured"], 3),
+            _r(m.kwh["integrated"], 3), _r(m.kwh["estimated"], 3), _r(m.kwh["missing"], 3),
+            _r(m.completeness * 100, 2), _r(max(0.0, period_s - covered) / 3600, 2),
+        ])  # fmt: skip
+    return Table(label("sheet_meters", lang), cols, [label(c, lang) for c in cols], rows)
+
+
+def months_table(report: AnnualReport, lang: Lang) -> Table:
+    cols = ["site", "month", "kwh", "beges_t", "grid_t", "grid_g", "completeness_pct"]
+    rows: list[list[Value]] = [
+        [m.site, m.month, _r(m.kwh, 3), _r(m.beges_t, 9), _r(m.grid_t, 9), _r(m.grid_g_per_kwh, 2), _r(m.completeness * 100, 2)]
+        for m in report.months
+    ]
+    return Table(label("sheet_months", lang), cols, [label(c, lang) for c in cols], rows)
+
+
+def resilience_table(report: AnnualReport, lang: Lang) -> Table:
+    cols = ["site", "device_kind", "devices", "availability_pct", "outages", "outage_h", "battery_episodes",
+            "battery_h", "min_battery_min"]  # fmt: skip
+    rows: list[list[Value]] = [
+        [r.site, r.device_kind, r.devices, _r(r.availability * 100 if r.availability is not None else None, 3),
+         r.outages, _r(r.outage_s / 3600, 3), r.battery_episodes, _r(r.battery_s / 3600, 3), r.min_battery_minutes]
+        for r in report.resilience
+    ]  # fmt: skip
+    return Table(label("sheet_resilience", lang), cols, [label(c, lang) for c in cols], rows)
+
+
+def _fmt_time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / NS, tz=UTC).astimezone(PARIS).isoformat()
+
+
+def method_table(report: AnnualReport, lang: Lang) -> Table:
+    """The 'méthode' sheet: period, scope, BEGES mapping, factors with provenance, conventions."""
+    u = ", ".join(f"{k} {v:g} %" for k, v in report.uncertainty_pct.items())
+    rows: list[list[Value]] = [
+        [label("title", lang), report.label],
+        [label("period", lang), f"{_fmt_time(report.start_ns)} → {_fmt_time(report.end_ns)}"],
+        [label("generated", lang), report.generated_at],
+        ["scope", statement("scope", lang)],
+        ["beges", statement("beges", lang)],
+        ["grid", statement("grid", lang)],
+        ["methods", statement("methods", lang)],
+        ["completeness", statement("completeness", lang)],
+        ["uncertainty", statement("uncertainty", lang, methods=u)],
+        ["allocation", statement("allocation", lang)],
+    ]
+    for note in report.notes:
+        rows.append(["warning", statement(note, lang)])
+    for f in report.factors_used:
+        unc = f"{f.uncertainty_pct:g} %" if f.uncertainty_pct is not None else "n/a"
+        rows.append([
+            f"{label('factors_used', lang)}: {f.zone} {f.requested_year}",
+            f"{f.kg_per_kwh:g} kgCO2e/kWh ({f.year}); ± {unc}; {f.source}; id {f.source_id or '-'}; "
+            f"{f.table} {f.version_tag}; verified={'yes' if f.verified else 'NO'}; {f.note}",
+        ])  # fmt: skip
+    for src in report.grid_sources:
+        rows.append([label("grid_source", lang), src])
+    return Table(label("sheet_method", lang), ["item", "value"], [label("item", lang), label("value", lang)], rows)
+
+
+def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:
+    tables = [group_table(report, g, lang) for g in groupings]
+    tables += [meters_table(report, lang), months_table(report, lang), resilience_table(report, lang), method_table(report, lang)]
+    return tables

@@ -1,0 +1,78 @@
+"""Site meter hierarchy, PUE, allocation shares, and the demo summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import ConfigError, parse_config
+from agent.point import Point
+from agent.sinks.local import LocalStore
+from carbon.energy import NS
+from carbon.meters import (
+    MeterHierarchyError,
+    MeterSpec,
+    allocate,
+    check_hierarchy,
+    meters_from_inventory,
+    pue,
+    site_total,
+)
+from carbon.report import summarise
+
+
+def test_sub_meters_are_never_added_and_pue():
+    roles = {"ups": "primary", "pdu": "sub"}
+    assert site_total({"ups": 30.0, "pdu": 20.0}, roles) == 30.0
+    assert pue(30.0, 20.0) == 1.5
+    assert pue(30.0, 0.0) is None
+
+
+@pytest.mark.parametrize(
+    ("specs", "reason"),
+    [
+        ({"a": MeterSpec("a", "s", "sub")}, "names no parent"),
+        ({"a": MeterSpec("a", "s", "sub", parent="zz")}, "not a meter"),
+        ({"a": MeterSpec("a", "s"), "b": MeterSpec("b", "t", "sub", parent="a")}, "different sites"),
+        ({"a": MeterSpec("a", "s", parent="b"), "b": MeterSpec("b", "s", parent="a")}, "cycle"),
+    ],
+)
+def test_bad_hierarchies_are_refused(specs, reason):
+    with pytest.raises(MeterHierarchyError, match=reason):
+        check_hierarchy(specs)
+
+
+def test_allocation_parts_add_up_exactly():
+    parts = allocate(100.0, {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+    assert sum(parts.values()) == 100.0
+    assert parts["a"] == pytest.approx(33.333333333)
+
+
+def test_config_allocation_and_meters():
+    cfg = parse_config(
+        "inventory:\n  sites:\n    - id: s\n      allocation: {member: {a: 0.5, b: 0.5}}\n"
+        "      devices: [{id: d, meter: it}]\n"
+    )
+    assert meters_from_inventory(cfg.inventory)["d"].load == "it"
+    with pytest.raises(ConfigError, match="add up to 0.9"):
+        parse_config("inventory:\n  sites:\n    - id: s\n      allocation: {member: {a: 0.5, b: 0.4}}\n")
+
+
+def test_summarise_for_the_demo(tmp_path: Path):
+    store = LocalStore(tmp_path / "local.db")
+    t0 = 1_717_200_000 * NS
+    pts = []
+    for i in range(1, 5):
+        tags = {"site": "s", "meter": "m", "method": "measured", "meter_role": "primary"}
+        pts.append(Point("energy", tags, {"kwh": 0.5, "duration_s": 900.0}, t0 + i * 900 * NS))
+        pts.append(Point("carbon", {**tags, "track": "grid", "factor_source": "static:config", "factor_version": "static"},
+                         {"gco2e": 20.0, "kwh": 0.5, "factor_gco2e_per_kwh": 40.0}, t0 + i * 900 * NS))
+    store.write_points(pts)
+    store.close()
+    s = summarise(tmp_path / "local.db", tmp_path / "out", t0, t0 + 3600 * NS)
+    assert s.kwh == pytest.approx(2.0)
+    assert s.grid_tco2e == pytest.approx(80e-6)
+    assert s.beges_tco2e == pytest.approx(2.0 * 0.0519 / 1000)
+    assert s.completeness_pct == pytest.approx(100.0)
+    assert s.html.exists() and "kgCO2e" in "\n".join(s.lines())

@@ -1,0 +1,141 @@
+"""Report outputs and the `sentinelle report` command, on a small site written to the local store:
+a facility meter, an IT meter as its sub-meter (PUE, no double count), both tracks."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from agent.config import parse_config
+from agent.pipeline import InventoryTags
+from agent.point import Point
+from agent.sinks.local import LocalStore
+from carbon import cli
+from carbon.energy import NS
+from carbon.processor import build_processors
+
+PARIS = ZoneInfo("Europe/Paris")
+DAY = int(datetime(2024, 6, 1, tzinfo=PARIS).timestamp()) * NS
+
+
+def config_text(store: Path) -> str:
+    return f"""
+agent: {{name: test}}
+inventory:
+  sites:
+    - id: nro-lannion
+      member: lannion-tregor
+      contract: dsp-22
+      operator: op-x
+      devices:
+        - {{id: meter-site, kind: meter, meter: {{role: primary, load: facility}}}}
+        - {{id: pdu-it, kind: pdu, meter: {{role: sub, load: it, parent: meter-site}}}}
+carbon:
+  grid_intensity: {{provider: static, value_gco2e_per_kwh: 40}}
+sinks:
+  - {{type: local, path: {store}}}
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """24 h: the site meter counts 3 kW, the IT PDU 2 kW (PUE 1.5), every 15 minutes."""
+    path = tmp_path / "local.db"
+    config = parse_config(config_text(path))
+    tag = InventoryTags(config.inventory)
+    (proc,) = build_processors(config, tmp_path / "state")
+    points: list[Point] = []
+    for i in range(97):
+        t = DAY + i * 900 * NS
+        batch = [
+            Point("meter", {"device": "meter-site"}, {"energy_kwh_total": 1000 + 0.75 * i}, t),
+            Point("pdu", {"device": "pdu-it"}, {"power_w": 2000.0}, t),
+        ]
+        points += proc.process(tag.process(batch))
+    s = LocalStore(path)
+    s.write_points(points)
+    s.close()
+    (tmp_path / "config.yaml").write_text(config_text(path))
+    return tmp_path
+
+
+def run(store: Path, *extra: str) -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    cli.add_parser(sub)
+    args = parser.parse_args(["report", "-c", str(store / "config.yaml"), "--out", str(store / "out"), *extra])
+    return args.func(args)
+
+
+def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02") == 0
+    out = store / "out"
+    # XLSX: one sheet per grouping plus compteurs, mensuel, résilience, méthode
+    wb = openpyxl.load_workbook(next(out.glob("*.xlsx")))
+    assert wb.sheetnames == ["site", "member", "contract", "operator", "compteurs", "mensuel", "résilience", "méthode"]
+    ws = wb["site"]
+    header = [c.value for c in ws[1]]
+    row = dict(zip(header, [c.value for c in ws[2]], strict=True))
+    assert row["Site"] == "nro-lannion"
+    assert row["Énergie totale (kWh)"] == pytest.approx(72.0)  # the primary meter only, 3 kW x 24 h
+    assert row["PUE"] == pytest.approx(1.5)
+    assert row["Complétude des données (%)"] == pytest.approx(100.0)
+    assert row["Émissions BEGES (tCO2e)"] == pytest.approx(72 * 0.0519 / 1000)
+    assert row["Émissions réseau temps réel (tCO2e, comparaison)"] == pytest.approx(72 * 40e-6)
+    assert "ademe" in row["Version du facteur"] or "sentinelle-factors" in row["Version du facteur"]
+    assert row["Source du facteur"] and row["Année du facteur"] == "2024"
+    method = "\n".join(str(c.value) for r in wb["méthode"].iter_rows() for c in r)
+    assert "poste 2.1" in method and "fabrication" in method
+    meters = {r[0].value: r for r in wb["compteurs"].iter_rows(min_row=2)}
+    assert meters["pdu-it"][3].value == "sub" and meters["pdu-it"][6].value == pytest.approx(48.0)
+    # French Excel CSV
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--format", "csv", "--excel-fr") == 0
+    raw = next(out.glob("*-site.csv")).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[1][2] == "72,0"
+    # JSON
+    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    site = doc["tables"]["site"]["rows"][0]
+    assert site["kwh_total"] == pytest.approx(72.0) and site["completeness_pct"] == 100.0
+    assert doc["factors_used"][0]["verified"] is False
+    # HTML: self-contained, figures and statements present
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "<svg" in html and "<script" not in html and "src=" not in html
+    assert "data-figure='kwh_total'>72" in html
+    assert "poste 2.1" in html and "ATTENTION" in html
+    assert "72.0 kWh" in capsys.readouterr().out
+
+
+def test_english_labels(store: Path):
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--format", "xlsx", "--lang", "en") == 0
+    wb = openpyxl.load_workbook(next((store / "out").glob("*.xlsx")))
+    assert "method" in wb.sheetnames
+    assert wb["site"]["C1"].value == "Total energy (kWh)"
+
+
+def test_bad_arguments_are_clear_errors(store: Path, capsys):
+    assert run(store, "--year", "2024", "--group-by", "planet") == 1
+    assert "unknown planet" in capsys.readouterr().err
+    only_2023 = store / "f2023.yaml"
+    only_2023.write_text(
+        "table: t\nversion: '1'\nunit: kgCO2e/kWh\nzones:\n  fr-continental:\n    label: x\n"
+        "    factors: [{year: 2023, value: 0.05, source: s}]\n"
+    )
+    assert run(store, "--year", "2024", "--factors", str(only_2023), "--missing-year", "error") == 1
+    assert "no fr-continental factor for 2024" in capsys.readouterr().err
+    assert run(store, "--year", "2024", "--factors", str(only_2023), "--missing-year", "latest", "--format", "json") == 0
+    doc = json.loads(next((store / "out").glob("*.json")).read_text(encoding="utf-8"))
+    assert doc["factors_used"][0]["year"] == 2023 and doc["factors_used"][0]["requested_year"] == 2024
+    assert "factor-year-2023-for-2024" in doc["tables"]["site"]["rows"][0]["flags"]
+    bad = store / "bad.yaml"
+    bad.write_text("table: x\n")
+    assert run(store, "--year", "2024", "--factors", str(bad)) == 1
+    assert "invalid factor table" in capsys.readouterr().err

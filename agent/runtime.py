@@ -83,6 +83,7 @@ class Agent:
             sync=cfg.spool.sync,
             priorities=cfg.spool.priorities,
             metrics=self.metrics,
+            max_dead_letters=cfg.spool.max_dead_letters,
         )
         self._stack.push_async_callback(self.spool.close)
         for i, scfg in enumerate(sink_cfgs):

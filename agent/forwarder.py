@@ -1,0 +1,192 @@
+"""One forwarder per sink: moves points from the spool to the sink, at least once.
+
+A point leaves the spool for a sink only after that sink accepted it (`ack`), so a crash or an
+outage at any moment means a resend, never a loss; resends are harmless because a write is
+idempotent (same series + timestamp). Each sink has its own forwarder task, so a dead sink only
+grows its own backlog in the spool and never slows collection or the other sinks.
+
+Failure policies:
+- `SinkUnavailable` (network, 5xx, 429, credentials, missing database): exponential backoff with
+  full jitter, capped at `retry_max_delay`, never shorter than the server's Retry-After.
+- `SinkTooLarge` (413): split the batch in halves, recursively.
+- `SinkRejected` (400): split recursively to isolate the bad lines; a single rejected line goes
+  to the dead-letter table with the server's reason, so it is never retried forever and never
+  lost silently. The good halves are acked as soon as they are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+from agent.logs import Problems
+from agent.selfmetrics import AgentMetrics
+from agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
+from agent.sinks.status import SinkAuthRefused, SinkNotFound
+from agent.spool import Spool, SpoolError
+
+log = logging.getLogger("agent.forwarder")
+
+# Upper bound on how long a server's Retry-After may hold us (a broken proxy can send days).
+RETRY_AFTER_CEILING = 3600.0
+
+
+class Forwarder:
+    def __init__(self, spool: Spool, sink: Sink, *, batch_size: int = 5000, retry_max_delay: float = 300.0,
+                 retry_base_delay: float = 1.0, metrics: AgentMetrics | None = None,
+                 problems: Problems | None = None, poll_interval: float = 1.0, rng: random.Random | None = None):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.spool = spool
+        self.sink = sink
+        self.name = sink.name
+        self.batch_size = batch_size
+        self.retry_max_delay = max(0.0, retry_max_delay)
+        self.retry_base_delay = max(0.0, retry_base_delay)
+        self.poll_interval = poll_interval
+        self.problems = problems or Problems(log)
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.failures = 0  # consecutive failed attempts
+        self.current_backoff = 0.0
+        metrics = metrics or AgentMetrics()
+        self._written = metrics.counter("sink_points_written", "Points accepted by a sink", ["sink"]).labels(sink=self.name)
+        self._errors = metrics.counter("sink_write_errors", "Failed writes by sink and kind", ["sink", "kind"])
+        self._duration = metrics.histogram("sink_write_duration_seconds", "Duration of one write to a sink", ["sink"],
+                                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+                                           ).labels(sink=self.name)
+        self._backoff = metrics.gauge("sink_backoff_seconds", "Current wait before retrying a sink", ["sink"]).labels(sink=self.name)
+        self._last_ok = metrics.gauge("sink_last_success_timestamp_seconds", "Unix time of the last accepted write",
+                                      ["sink"]).labels(sink=self.name)
+        self._pending = metrics.gauge("spool_pending", "Points waiting for a sink", ["sink"]).labels(sink=self.name)
+        spool.subscribe(self.notify)
+
+    def notify(self) -> None:
+        """New points were spooled: wake up now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Forward until cancelled."""
+        while True:
+            self._wake.clear()
+            try:
+                moved = await self._step()
+            except SinkUnavailable as exc:
+                await asyncio.sleep(self._on_unavailable(exc))
+                continue
+            except SpoolError:
+                log.info("spool closed: forwarder for %s stops", self.name, extra={"sink": self.name})
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a sink bug must not kill the forwarder
+                self._errors.labels(sink=self.name, kind="internal").inc()
+                self.problems.report((self.name, "internal"), "sink %s: unexpected error %s: %s", self.name,
+                                     type(exc).__name__, str(exc)[:300], level=logging.ERROR, sink=self.name)
+                await asyncio.sleep(self._backoff_delay(None))
+                continue
+            if not moved:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 - the runtime's API: a drain budget
+        """Try to deliver everything pending now within `timeout` seconds; True if none is left."""
+        deadline = time.monotonic() + timeout
+        while self.spool.pending(self.name) > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._step(), remaining)
+            except TimeoutError:
+                return self.spool.pending(self.name) == 0
+            except SinkUnavailable as exc:
+                delay = self._on_unavailable(exc)
+                await asyncio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        return True
+
+    # --- one batch ------------------------------------------------------------------------
+
+    async def _step(self) -> int:
+        """Deliver the oldest batch. Returns how many points it held (0: nothing pending)."""
+        async with self._lock:
+            batch = await self.spool.read_batch(self.name, self.batch_size)
+            if not batch:
+                self._pending.set(0)
+                return 0
+            await self._deliver(batch)
+            self._on_success()
+            self._pending.set(self.spool.pending(self.name))
+            return len(batch)
+
+    async def _deliver(self, batch: list[tuple[int, bytes]]) -> None:
+        try:
+            started = time.perf_counter()
+            await self.sink.write([line for _, line in batch])
+            self._duration.observe(time.perf_counter() - started)
+        except SinkTooLarge as exc:
+            self._errors.labels(sink=self.name, kind="too_large").inc()
+            if len(batch) == 1:
+                await self._set_aside(batch, f"too large for the sink: {exc}")
+                return
+            await self._split(batch)
+            return
+        except SinkRejected as exc:
+            self._errors.labels(sink=self.name, kind="rejected").inc()
+            if len(batch) == 1:
+                await self._set_aside(batch, str(exc) or "rejected by the sink")
+                return
+            await self._split(batch)
+            return
+        await self.spool.ack(self.name, [i for i, _ in batch])
+        self._written.inc(len(batch))
+        self._last_ok.set(time.time())
+
+    async def _split(self, batch: list[tuple[int, bytes]]) -> None:
+        middle = len(batch) // 2
+        await self._deliver(batch[:middle])
+        await self._deliver(batch[middle:])
+
+    async def _set_aside(self, batch: list[tuple[int, bytes]], reason: str) -> None:
+        await self.spool.dead_letter(self.name, batch, reason)
+        self.problems.report((self.name, "dead_letter"),
+                             "sink %s rejected a line, set aside in the dead-letter table (see `sentinelle spool`): %s",
+                             self.name, reason[:300], sink=self.name)
+
+    # --- outcome bookkeeping --------------------------------------------------------------
+
+    def _on_success(self) -> None:
+        if self.failures:
+            log.info("sink %s: writes resumed after %d failed attempts", self.name, self.failures,
+                     extra={"sink": self.name})
+            for kind in ("unavailable", "auth", "not_found"):
+                self.problems.clear((self.name, kind))
+        self.failures = 0
+        self.current_backoff = 0.0
+        self._backoff.set(0)
+
+    def _on_unavailable(self, exc: SinkUnavailable) -> float:
+        kind = "auth" if isinstance(exc, SinkAuthRefused) else "not_found" if isinstance(exc, SinkNotFound) else "unavailable"
+        self._errors.labels(sink=self.name, kind=kind).inc()
+        delay = self._backoff_delay(exc.retry_after)
+        message = str(exc)[:400]
+        if not message.startswith(f"{self.name}:"):
+            message = f"{self.name}: {message}"
+        self.problems.report((self.name, kind), "sink %s; retrying in %.1fs (%d points waiting)", message, delay,
+                             self.spool.pending(self.name), sink=self.name)
+        return delay
+
+    def _backoff_delay(self, retry_after: float | None) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^failures)]; at least the Retry-After."""
+        self.failures += 1
+        ceiling = min(self.retry_max_delay, self.retry_base_delay * (2 ** min(self.failures - 1, 30)))
+        delay = self._rng.uniform(0.0, ceiling)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, RETRY_AFTER_CEILING))
+        self.current_backoff = delay
+        self._backoff.set(delay)
+        return delay

@@ -1,0 +1,99 @@
+"""InfluxDB 2.x / 3.x (and compatible: VictoriaMetrics) sink via influxdb-client's async API.
+
+`InfluxDBClientAsync.write_api().write()` makes exactly one HTTP request and raises
+`ApiException` for a non-2xx answer (status, body, headers) or aiohttp's errors for the network;
+it has no retry of its own (retries exist only in the synchronous batching API), so the
+forwarder's backoff is the only one. The client is created lazily, inside the running loop, as
+the library requires. The library's own `str(ApiException)` includes response headers and body;
+we never log it as is: we build our message from the status and the server's reason, with the
+token removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.rest import ApiException
+
+from agent.sinks.base import SinkError, SinkUnavailable
+from agent.sinks.status import Redactor, error_for_status
+
+
+class InfluxDB2Sink:
+    def __init__(self, name: str, url: str, org: str, bucket: str, token: str, *, gzip_body: bool = True,
+                 verify_tls: bool = True, timeout: float = 10.0):
+        self.name = name
+        self.url = url.rstrip("/")
+        self.org = org
+        self.bucket = bucket
+        self._token = token
+        self.gzip = gzip_body
+        self.verify_tls = verify_tls
+        self.timeout = timeout
+        self._redact = Redactor([token])
+        self._client: InfluxDBClientAsync | None = None
+
+    def _api(self) -> InfluxDBClientAsync:
+        if self._client is None:
+            self._client = InfluxDBClientAsync(
+                url=self.url, token=self._token, org=self.org, timeout=int(self.timeout * 1000),
+                enable_gzip=self.gzip, verify_ssl=self.verify_tls,
+            )
+        return self._client
+
+    async def write(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        try:
+            await self._api().write_api().write(bucket=self.bucket, org=self.org, record=b"\n".join(lines))
+        except ApiException as exc:
+            raise self._from_api(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+        except InfluxDBError as exc:
+            raise SinkUnavailable(self._redact(f"{self.name}: {exc.message}"[:400])) from None
+
+    def _from_api(self, exc: ApiException) -> SinkError:
+        status = int(exc.status or 0)
+        if status == 0:  # the library refused to send (no HTTP answer)
+            return SinkUnavailable(self._redact(f"{self.name}: request not sent: {exc.reason}"[:400]))
+        headers: Any = exc.headers or {}
+        retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        err = error_for_status(self.name, status, exc.body, retry_after,
+                               what=f"bucket {self.bucket!r} or org {self.org!r}")
+        err.args = (self._redact(str(err)),)
+        return err
+
+    async def check(self) -> None:
+        """`/ping`, then an empty write, which checks token, org and bucket without writing."""
+        try:
+            if not await self._api().ping():
+                raise SinkUnavailable(f"{self.name}: {self.url} does not answer /ping")
+            # An empty body is refused by the library, so go one level down: POST /api/v2/write.
+            service = self._api().write_api()._write_service
+            await service.post_write_async(org=self.org, bucket=self.bucket, body=b"", precision="ns",
+                                           async_req=False, _return_http_data_only=False,
+                                           content_type="text/plain; charset=utf-8")
+        except ApiException as exc:
+            err = self._from_api(exc)
+            if exc.status in (400, 422):
+                return  # "no data" for an empty body: the token and bucket were accepted
+            raise err from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]

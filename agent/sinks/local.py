@@ -1,0 +1,255 @@
+"""The embedded store: points in an SQLite file, so a new user sees results without a server.
+
+It behaves like InfluxDB where the rest of the agent relies on it: one row per measurement +
+tag set + timestamp, and writing the same series and time again *merges* the fields (the new
+value wins per field). That makes the forwarder's at-least-once delivery idempotent here too.
+
+`LocalStore` is synchronous (the annual report, the demo summary and tests read it directly);
+`LocalSink` wraps it for the forwarder, running every call on one dedicated thread.
+
+Tables: `measurements(id, name)`, `series(id, measurement_id, tags)` with `tags` as canonical
+JSON (sorted keys), `points(series_id, time_ns, measurement_id, fields)` keyed by
+(series_id, time_ns) and indexed by (measurement_id, time_ns) for time-range queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from agent.point import LineProtocolError, Point, parse_line
+from agent.sinks.base import SinkRejected, SinkUnavailable
+from agent.sinks.file import writable_problem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS measurements(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS series(
+    id INTEGER PRIMARY KEY,
+    measurement_id INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (measurement_id, tags)
+);
+CREATE TABLE IF NOT EXISTS points(
+    series_id INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    measurement_id INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    PRIMARY KEY (series_id, time_ns)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_time ON points(measurement_id, time_ns);
+"""
+
+MIN_TIME = -(2**63)
+MAX_TIME = 2**63 - 1
+
+
+class LocalStoreError(Exception):
+    """The local store file cannot be opened or read."""
+
+
+def _tags_key(tags: dict[str, str]) -> str:
+    return json.dumps({k: v for k, v in tags.items() if v != ""}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+class LocalStore:
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise LocalStoreError(f"local store {self.path} does not exist (has the agent written anything yet?)")
+                self._db = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise LocalStoreError(f"cannot open local store {self.path}: {exc}") from exc
+        self._measurement_ids: dict[str, int] = {}
+        self._series_ids: dict[tuple[int, str], int] = {}
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> LocalStore:
+        return cls(path, readonly=True)
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing --------------------------------------------------------------------------
+
+    def _measurement_id(self, name: str) -> int:
+        mid = self._measurement_ids.get(name)
+        if mid is None:
+            self._db.execute("INSERT OR IGNORE INTO measurements(name) VALUES (?)", (name,))
+            mid = self._db.execute("SELECT id FROM measurements WHERE name=?", (name,)).fetchone()[0]
+            self._measurement_ids[name] = mid
+        return mid
+
+    def _series_id(self, mid: int, tags: str) -> int:
+        key = (mid, tags)
+        sid = self._series_ids.get(key)
+        if sid is None:
+            self._db.execute("INSERT OR IGNORE INTO series(measurement_id, tags) VALUES (?, ?)", key)
+            sid = self._db.execute("SELECT id FROM series WHERE measurement_id=? AND tags=?", key).fetchone()[0]
+            self._series_ids[key] = sid
+        return sid
+
+    def write_points(self, points: list[Point]) -> None:
+        """Store points; the same measurement + tags + time merges fields (new values win)."""
+        if self.readonly:
+            raise LocalStoreError(f"local store {self.path} is open read-only")
+        if not points:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = []
+            for point in points:
+                mid = self._measurement_id(point.measurement)
+                sid = self._series_id(mid, _tags_key(point.tags))
+                rows.append((sid, int(point.time_ns), mid, json.dumps(point.fields, separators=(",", ":"),
+                                                                       ensure_ascii=False)))
+            db.executemany(
+                "INSERT INTO points(series_id, time_ns, measurement_id, fields) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)",
+                rows,
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            # Ids cached during the failed transaction may not exist any more.
+            self._measurement_ids.clear()
+            self._series_ids.clear()
+            raise
+        db.execute("COMMIT")
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _mid(self, measurement: str) -> int | None:
+        row = self._db.execute("SELECT id FROM measurements WHERE name=?", (measurement,)).fetchone()
+        return None if row is None else row[0]
+
+    def _series(self, mid: int) -> dict[int, dict[str, str]]:
+        return {sid: json.loads(tags) for sid, tags in
+                self._db.execute("SELECT id, tags FROM series WHERE measurement_id=?", (mid,))}
+
+    def query(self, measurement: str, start_ns: int | None = None, end_ns: int | None = None,
+              tags: dict[str, str] | None = None) -> Iterator[Point]:
+        """Points of `measurement` in time order; `start_ns` inclusive, `end_ns` exclusive;
+        `tags` keeps only series carrying all those tag values."""
+        mid = self._mid(measurement)
+        if mid is None:
+            return
+        series = self._series(mid)
+        sql = "SELECT series_id, time_ns, fields FROM points WHERE measurement_id=? AND time_ns >= ? AND time_ns < ?"
+        args: list[Any] = [mid, MIN_TIME if start_ns is None else int(start_ns), MAX_TIME if end_ns is None else int(end_ns)]
+        if tags:
+            wanted = [sid for sid, t in series.items() if all(t.get(k) == v for k, v in tags.items())]
+            if not wanted:
+                return
+            sql += " AND series_id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(wanted))
+        sql += " ORDER BY time_ns, series_id"
+        cursor = self._db.execute(sql, args)
+        try:
+            while True:
+                rows = cursor.fetchmany(2000)
+                if not rows:
+                    return
+                for sid, time_ns, fields in rows:
+                    yield Point(measurement, dict(series[sid]), json.loads(fields), time_ns)
+        finally:
+            cursor.close()
+
+    def measurements(self) -> list[str]:
+        return [r[0] for r in self._db.execute(
+            "SELECT name FROM measurements m WHERE EXISTS (SELECT 1 FROM series s WHERE s.measurement_id = m.id) "
+            "ORDER BY name")]
+
+    def tag_values(self, measurement: str, key: str) -> list[str]:
+        mid = self._mid(measurement)
+        if mid is None:
+            return []
+        return sorted({t[key] for t in self._series(mid).values() if key in t})
+
+    def count(self, measurement: str | None = None) -> int:
+        if measurement is None:
+            return self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        mid = self._mid(measurement)
+        if mid is None:
+            return 0
+        return self._db.execute("SELECT COUNT(*) FROM points WHERE measurement_id=?", (mid,)).fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class LocalSink:
+    """`Sink` over a `LocalStore`; parsing and writing run on one dedicated thread."""
+
+    def __init__(self, name: str, path: Path, *, create: bool = True):
+        self.name = name
+        self.path = Path(path)
+        self.create = create
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sink-{name}")
+        self._store: LocalStore | None = None
+
+    def _store_now(self) -> LocalStore:
+        if self._store is None:
+            self._store = LocalStore(self.path)
+        return self._store
+
+    def _write(self, lines: list[bytes]) -> None:
+        points = []
+        for i, raw in enumerate(lines):
+            try:
+                points.append(parse_line(raw.decode("utf-8")))
+            except (LineProtocolError, UnicodeDecodeError) as exc:
+                raise SinkRejected(f"line {i + 1}: {exc}") from None
+        try:
+            self._store_now().write_points(points)
+        except (sqlite3.Error, LocalStoreError, OSError) as exc:
+            raise SinkUnavailable(f"{self.name}: cannot write {self.path}: {exc}") from None
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def write(self, lines: list[bytes]) -> None:
+        if lines:
+            await self._run(self._write, lines)
+
+    async def check(self) -> None:
+        if not self.create:
+            problem = writable_problem(self.path)
+            if problem:
+                raise SinkUnavailable(f"{self.name}: {problem}")
+            return
+
+        def _check() -> None:
+            try:
+                self._store_now()
+            except (sqlite3.Error, LocalStoreError, OSError) as exc:
+                raise SinkUnavailable(f"{self.name}: {exc}") from None
+
+        await self._run(_check)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        await self._run(_close)
+        self._executor.shutdown(wait=True)

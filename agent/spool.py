@@ -1,0 +1,741 @@
+"""The durable queue between the pipeline and the sinks: SQLite in WAL mode, capped, prioritised.
+
+Why SQLite: it is in the standard library, survives SIGKILL and power cuts (a commit in WAL mode
+with `synchronous=FULL` is on disk when it returns), and lets one file hold a million pending
+points with indexed access.
+
+Layout (one row per point, one row per point *and* sink still waiting for it):
+- `points(id, priority, measurement, time_ns, queued_ms, size, refs, line)`: the encoded line
+  protocol; `refs` counts the sinks that still have to accept it. A point row is deleted when its
+  last sink acks or dead-letters it.
+- `pending(sink_id, point_id)` WITHOUT ROWID: the per-sink queue. Reading a sink's oldest batch
+  is a range scan on the primary key, whatever the other sinks' backlog: a dead sink with 1M
+  points waiting costs a healthy sink nothing.
+- `dead_letters`: lines a sink rejected as malformed, with the server's reason, until replayed.
+- `dropped`: how many points were evicted or refused for lack of room, per measurement and
+  priority, kept across restarts.
+
+Size cap: `max_bytes` counts the *stored line-protocol bytes* of pending points, not the SQLite
+file size (indexes and page slack add roughly 30-60 %). Freed pages are reused by later inserts
+(and returned to the file system by an incremental vacuum after large drains), so the file stays
+bounded by the peak queue. When full, the lowest priority goes first, oldest first within a
+priority; an incoming point never evicts a point of higher priority than its own: it is dropped
+instead, and counted.
+
+All SQLite work runs on one dedicated thread (a single-thread executor): the event loop never
+blocks on disk, and one connection serialises every operation without locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent.point import LineProtocolError, Point, encode_point
+from agent.selfmetrics import AgentMetrics
+
+log = logging.getLogger("agent.spool")
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+# Higher is kept longer. Patterns are fnmatch-style; the first match wins; user rules come first.
+DEFAULT_PRIORITIES: tuple[tuple[str, int], ...] = (
+    ("interface", 10),
+    ("pon", 10),
+    ("ont", 10),
+    ("agent_internal", 20),
+    ("device_status", 50),
+    ("sensor", 50),
+    ("ups", 50),
+    ("pdu*", 50),
+    ("lora_*", 50),
+    ("energy", 90),
+    ("carbon", 90),
+    ("event", 90),
+)
+DEFAULT_PRIORITY = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS sinks(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS points(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    priority INTEGER NOT NULL,
+    measurement TEXT NOT NULL,
+    time_ns INTEGER NOT NULL,
+    queued_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    refs INTEGER NOT NULL,
+    line BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_eviction ON points(priority, id);
+CREATE TABLE IF NOT EXISTS pending(
+    sink_id INTEGER NOT NULL,
+    point_id INTEGER NOT NULL,
+    PRIMARY KEY (sink_id, point_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    measurement TEXT NOT NULL,
+    time_ns INTEGER NOT NULL,
+    line BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    time_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id);
+CREATE TABLE IF NOT EXISTS dropped(
+    measurement TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (measurement, priority)
+);
+"""
+
+
+class SpoolError(Exception):
+    """The spool file cannot be used (corrupt, wrong schema, unwritable)."""
+
+
+class PriorityRules:
+    """Measurement → priority, from user overrides then `DEFAULT_PRIORITIES` (fnmatch patterns)."""
+
+    def __init__(self, overrides: dict[str, int] | None = None):
+        self.rules: list[tuple[str, int]] = list((overrides or {}).items()) + list(DEFAULT_PRIORITIES)
+        self._cache: dict[str, int] = {}
+
+    def __call__(self, measurement: str) -> int:
+        got = self._cache.get(measurement)
+        if got is None:
+            got = DEFAULT_PRIORITY
+            for pattern, priority in self.rules:
+                if pattern == measurement or fnmatch.fnmatchcase(measurement, pattern):
+                    got = int(priority)
+                    break
+            if len(self._cache) < 10_000:
+                self._cache[measurement] = got
+        return got
+
+
+@dataclass(slots=True)
+class AppendResult:
+    stored: int = 0
+    # Points the encoder refused, with the reason (NaN, empty field set, reserved key...).
+    invalid: list[tuple[Point, str]] = field(default_factory=list)
+    # Older stored points evicted to make room.
+    evicted: int = 0
+    # Incoming points refused because only higher-priority points could have made room.
+    dropped: int = 0
+    # Evicted + refused, by measurement (what the `spool_evicted` counter adds).
+    lost_by_measurement: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    id: int
+    sink: str
+    measurement: str
+    time_ns: int
+    line: bytes
+    reason: str
+    time_s: float
+
+
+@dataclass(slots=True)
+class SpoolStats:
+    bytes: int
+    max_bytes: int
+    points: int
+    file_bytes: int
+    pending: dict[str, int]
+    oldest_pending_age_s: dict[str, float | None]
+    # Evicted or refused for lack of room, by measurement and by priority (since the file exists).
+    dropped_by_measurement: dict[str, int]
+    dropped_by_priority: dict[int, int]
+    dead_letters: dict[str, int]
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_by_measurement.values())
+
+    @property
+    def oldest_age_s(self) -> dict[str, float | None]:
+        """Alias of `oldest_pending_age_s` (the runtime's name for it)."""
+        return self.oldest_pending_age_s
+
+
+@dataclass(slots=True)
+class _Item:
+    priority: int
+    measurement: str
+    time_ns: int
+    line: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.line)
+
+
+def measurement_of(line: bytes) -> str:
+    """The (unescaped) measurement of a line-protocol line, without a full parse."""
+    out = bytearray()
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch == 0x5C and i + 1 < n:  # backslash escape
+            out.append(line[i + 1])
+            i += 2
+            continue
+        if ch in (0x2C, 0x20):  # ',' or ' '
+            break
+        out.append(ch)
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def time_of(line: bytes) -> int:
+    """The timestamp (last space-separated token) of an encoded line; 0 if it has none."""
+    tail = line.rstrip().rsplit(b" ", 1)[-1]
+    try:
+        return int(tail)
+    except ValueError:
+        return 0
+
+
+class Spool:
+    """Durable, capped, multi-sink queue of line-protocol points. Create with `await Spool.open()`."""
+
+    def __init__(self, path: Path, sinks: list[str], max_bytes: int, sync: str,
+                 priorities: PriorityRules, metrics: AgentMetrics | None, max_dead_letters: int):
+        self.path = path
+        self.sinks = list(sinks)
+        self.max_bytes = int(max_bytes)
+        self.sync = sync
+        self.priority = priorities
+        self.max_dead_letters = max_dead_letters
+        self._metrics = metrics
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
+        self._db: sqlite3.Connection | None = None
+        self._sink_ids: dict[str, int] = {}
+        # Exact in-memory mirrors of the file, updated by the spool thread after each commit.
+        self._bytes = 0
+        self._points = 0
+        self._pending: dict[str, int] = {}
+        self._dead: dict[str, int] = {}
+        self._next_id = 1
+        self._deletes_since_vacuum = 0
+        self._listeners: list[Callable[[], None]] = []
+        self._closed = False
+        if metrics is not None:
+            self._m_evicted = metrics.counter("spool_evicted", "Points evicted or refused because the spool was full", ["measurement"])
+            self._m_invalid = metrics.counter("spool_invalid", "Points refused by the line-protocol encoder", ["measurement"])
+            self._m_dead = metrics.counter("spool_dead_letters", "Lines set aside because a sink rejected them", ["sink"])
+            self._m_bytes = metrics.gauge("spool_bytes", "Line-protocol bytes stored in the spool")
+            self._m_pending = metrics.gauge("spool_pending", "Points waiting for a sink", ["sink"])
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path, *, sinks: list[str], max_bytes: int, sync: str = "full",
+                   priorities: dict[str, int] | None = None, metrics: AgentMetrics | None = None,
+                   max_dead_letters: int = 100_000) -> Spool:
+        """Open (or create) the spool file for these sinks.
+
+        A sink that is new to the file only receives points appended from now on; a sink that
+        is no longer configured has its pending rows discarded (logged with the count).
+        """
+        if not sinks:
+            raise ValueError("a spool needs at least one sink")
+        if len(set(sinks)) != len(sinks):
+            raise ValueError(f"duplicate sink names: {sinks}")
+        if sync not in ("full", "normal"):
+            raise ValueError(f"sync must be 'full' or 'normal', not {sync!r}")
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        spool = cls(Path(path), sinks, max_bytes, sync, PriorityRules(priorities), metrics, max_dead_letters)
+        try:
+            await spool._run(spool._open_db)
+        except BaseException:
+            spool._executor.shutdown(wait=False)
+            raise
+        spool._publish_gauges()
+        return spool
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, path: Path, **kwargs: Any) -> AsyncIterator[Spool]:
+        spool = await cls.open(path, **kwargs)
+        try:
+            yield spool
+        finally:
+            await spool.close()
+
+    async def __aenter__(self) -> Spool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._run(self._close_db, allow_closed=True)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (on the event loop) after every append that stored points."""
+        self._listeners.append(callback)
+
+    # --- public API -----------------------------------------------------------------------
+
+    async def append(self, points: list[Point]) -> AppendResult:
+        """Encode and store points for every sink; on disk when this returns."""
+        result = await self._run(self._append, points)
+        self._count_losses(result)
+        self._publish_gauges()
+        if result.stored:
+            for callback in self._listeners:
+                callback()
+        return result
+
+    def _count_losses(self, result: AppendResult) -> None:
+        if self._metrics is None:
+            return
+        for point, _reason in result.invalid:
+            self._m_invalid.labels(measurement=str(point.measurement)[:64]).inc()
+        for measurement, n in result.lost_by_measurement.items():
+            self._m_evicted.labels(measurement=measurement[:64]).inc(n)
+
+    async def read_batch(self, sink: str, max_points: int) -> list[tuple[int, bytes]]:
+        """Up to `max_points` (id, line) not yet accepted by `sink`, oldest first."""
+        return await self._run(self._read_batch, self._sink_id(sink), max_points)
+
+    async def ack(self, sink: str, ids: list[int]) -> None:
+        """`sink` accepted these points: they are no longer pending for it."""
+        if ids:
+            await self._run(self._ack, sink, ids)
+            self._publish_gauges()
+
+    async def dead_letter(self, sink: str, items: list[tuple[int, bytes]], reason: str) -> None:
+        """`sink` rejected these lines as malformed: set them aside with the reason."""
+        if items:
+            added = await self._run(self._dead_letter, sink, items, reason)
+            if self._metrics is not None and added:
+                self._m_dead.labels(sink=sink).inc(added)
+            self._publish_gauges()
+
+    async def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        return await self._run(self._list_dead_letters, sink, limit)
+
+    async def replay_dead_letters(self, sink: str) -> int:
+        """Queue a sink's dead letters again (after the user fixed the cause). Returns the count."""
+        result = await self._run(self._replay, sink)
+        self._count_losses(result)
+        self._publish_gauges()
+        count = result.stored
+        if count:
+            for callback in self._listeners:
+                callback()
+        return count
+
+    async def stats(self) -> SpoolStats:
+        return await self._run(self._stats)
+
+    def pending(self, sink: str) -> int:
+        """Points pending for `sink` (in-memory counter, no disk access)."""
+        return self._pending.get(sink, 0)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any, allow_closed: bool = False) -> T:
+        if self._closed and not allow_closed:
+            raise SpoolError("the spool is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _sink_id(self, sink: str) -> int:
+        try:
+            return self._sink_ids[sink]
+        except KeyError:
+            raise ValueError(f"unknown sink {sink!r}; this spool serves {self.sinks}") from None
+
+    def _publish_gauges(self) -> None:
+        if self._metrics is None:
+            return
+        self._m_bytes.set(self._bytes)
+        for name in self.sinks:
+            self._m_pending.labels(sink=name).set(self._pending.get(name, 0))
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise SpoolError("the spool is not open")
+        return self._db
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._recount()
+            raise
+        else:
+            db.execute("COMMIT")
+
+    # --- spool thread: open/close ---------------------------------------------------------
+
+    def _open_db(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+        self._db = db
+        try:
+            # Must precede the first table: lets `incremental_vacuum` give pages back later.
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise SpoolError(f"cannot put spool {self.path} in WAL mode (got {mode})")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.sync == 'full' else 'NORMAL'}")
+            db.execute("PRAGMA temp_store=MEMORY")
+            db.execute("PRAGMA journal_size_limit=67108864")
+            db.executescript(_SCHEMA)
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_ids(id INTEGER PRIMARY KEY)")
+            with self._transaction():
+                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    db.execute("INSERT INTO meta(key, value) VALUES('schema', ?)", (SCHEMA_VERSION,))
+                elif int(row[0]) != SCHEMA_VERSION:
+                    raise SpoolError(f"spool {self.path} has schema {row[0]}, this agent expects {SCHEMA_VERSION}")
+                known = dict(db.execute("SELECT name, id FROM sinks").fetchall())
+                for name, sink_id in known.items():
+                    if name not in self.sinks:
+                        dropped = self._forget_sink(sink_id)
+                        log.warning("sink %r is no longer configured: %d points pending for it discarded",
+                                    name, dropped, extra={"sink": name})
+                for name in self.sinks:
+                    if name not in known:
+                        db.execute("INSERT INTO sinks(name) VALUES(?)", (name,))
+                self._sink_ids = {n: i for n, i in db.execute("SELECT name, id FROM sinks") if n in self.sinks}
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            self._db = None
+            raise SpoolError(f"spool {self.path} is not usable: {exc}") from exc
+        except BaseException:
+            db.close()
+            self._db = None
+            raise
+        self._recount()
+
+    def _forget_sink(self, sink_id: int) -> int:
+        db = self.db
+        db.execute("UPDATE points SET refs = refs - 1 WHERE id IN (SELECT point_id FROM pending WHERE sink_id=?)", (sink_id,))
+        dropped = db.execute("DELETE FROM pending WHERE sink_id=?", (sink_id,)).rowcount
+        db.execute("DELETE FROM points WHERE refs <= 0")
+        db.execute("DELETE FROM sinks WHERE id=?", (sink_id,))
+        return dropped
+
+    def _recount(self) -> None:
+        db = self.db
+        self._bytes, self._points = db.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM points").fetchone()
+        self._pending = {
+            name: db.execute("SELECT COUNT(*) FROM pending WHERE sink_id=?", (sid,)).fetchone()[0]
+            for name, sid in self._sink_ids.items()
+        }
+        self._dead = dict(db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink").fetchall())
+        seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name='points'").fetchone()
+        top = db.execute("SELECT MAX(id) FROM points").fetchone()[0]
+        self._next_id = max(seq[0] if seq else 0, top or 0) + 1
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+            self._db = None
+
+    # --- spool thread: writing ------------------------------------------------------------
+
+    def _append(self, points: list[Point]) -> AppendResult:
+        result = AppendResult()
+        items: list[_Item] = []
+        priority = self.priority
+        for point in points:
+            try:
+                line = encode_point(point).encode("utf-8")
+            except (LineProtocolError, TypeError, ValueError, AttributeError) as exc:
+                result.invalid.append((point, str(exc)))
+                continue
+            items.append(_Item(priority(point.measurement), point.measurement, point.time_ns, line))
+        if items:
+            with self._transaction():
+                self._store(items, list(self._sink_ids.values()), result)
+            self._after_delete(result.evicted)
+        return result
+
+    def _store(self, items: list[_Item], sink_ids: list[int], result: AppendResult) -> None:
+        """Insert items pending for `sink_ids`, evicting or dropping per the cap (in a transaction)."""
+        db = self.db
+        incoming = sum(item.size for item in items)
+        if self._bytes + incoming > self.max_bytes:
+            items = self._make_room(items, result)
+        if not items:
+            return
+        now_ms = int(time.time() * 1000)
+        first = self._next_id
+        rows = [
+            (first + i, item.priority, item.measurement, item.time_ns, now_ms, item.size, len(sink_ids), item.line)
+            for i, item in enumerate(items)
+        ]
+        db.executemany(
+            "INSERT INTO points(id, priority, measurement, time_ns, queued_ms, size, refs, line) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        for sink_id in sink_ids:
+            db.executemany("INSERT INTO pending(sink_id, point_id) VALUES (?, ?)", ((sink_id, r[0]) for r in rows))
+        self._next_id = first + len(rows)
+        self._bytes += sum(r[5] for r in rows)
+        self._points += len(rows)
+        names = {v: k for k, v in self._sink_ids.items()}
+        for sink_id in sink_ids:
+            name = names[sink_id]
+            self._pending[name] = self._pending.get(name, 0) + len(rows)
+        result.stored += len(rows)
+
+    def _make_room(self, items: list[_Item], result: AppendResult) -> list[_Item]:
+        """Decide which incoming items are kept and which stored points are evicted.
+
+        Incoming items are considered highest priority first (newest first within a priority);
+        each may evict stored points of its own priority or lower (lowest first, oldest first);
+        when that is not enough it is dropped. Returns the kept items in their original order.
+        """
+        db = self.db
+        free = self.max_bytes - self._bytes
+        # Highest priority first; newest first within a priority (the oldest are the first to go).
+        order = sorted(range(len(items)), key=lambda i: (-items[i].priority, -i))
+        keep = [False] * len(items)
+        victims: list[tuple[int, int, int, str]] = []
+        candidates = self._eviction_candidates()
+        cand = next(candidates, None)
+        dropped: dict[tuple[str, int], int] = {}
+        for i in order:
+            item = items[i]
+            if item.size <= self.max_bytes:
+                while free < item.size and cand is not None and cand[2] <= item.priority:
+                    victims.append(cand)
+                    free += cand[1]
+                    cand = next(candidates, None)
+            if free >= item.size:
+                keep[i] = True
+                free -= item.size
+            else:
+                key = (item.measurement, item.priority)
+                dropped[key] = dropped.get(key, 0) + 1
+                result.dropped += 1
+        candidates.close()
+        if victims:
+            self._evict(victims, dropped)
+            result.evicted += len(victims)
+        if dropped:
+            db.executemany(
+                "INSERT INTO dropped(measurement, priority, count) VALUES (?, ?, ?) "
+                "ON CONFLICT(measurement, priority) DO UPDATE SET count = count + excluded.count",
+                [(m, p, n) for (m, p), n in dropped.items()],
+            )
+            for (m, _p), n in dropped.items():
+                result.lost_by_measurement[m] = result.lost_by_measurement.get(m, 0) + n
+        return [item for i, item in enumerate(items) if keep[i]]
+
+    def _eviction_candidates(self) -> Iterator[tuple[int, int, int, str]]:
+        """Stored points in eviction order (priority, then age), read lazily in chunks."""
+        db = self.db
+        last = (-(2**62), 0)
+        while True:
+            rows = db.execute(
+                "SELECT id, size, priority, measurement FROM points WHERE (priority, id) > (?, ?) "
+                "ORDER BY priority, id LIMIT 2000",
+                last,
+            ).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = (rows[-1][2], rows[-1][0])
+
+    def _evict(self, victims: list[tuple[int, int, int, str]], dropped: dict[tuple[str, int], int]) -> None:
+        db = self.db
+        self._fill_batch_ids(v[0] for v in victims)
+        for name, sink_id in self._sink_ids.items():
+            removed = db.execute(
+                "DELETE FROM pending WHERE sink_id=? AND point_id IN (SELECT id FROM batch_ids)", (sink_id,)
+            ).rowcount
+            self._pending[name] = self._pending.get(name, 0) - removed
+        db.execute("DELETE FROM points WHERE id IN (SELECT id FROM batch_ids)")
+        for _id, size, priority, measurement in victims:
+            self._bytes -= size
+            self._points -= 1
+            key = (measurement, priority)
+            dropped[key] = dropped.get(key, 0) + 1
+
+    def _fill_batch_ids(self, ids: Iterable[int]) -> None:
+        db = self.db
+        db.execute("DELETE FROM batch_ids")
+        db.executemany("INSERT OR IGNORE INTO batch_ids(id) VALUES (?)", ((int(i),) for i in ids))
+
+    def _release(self, sink: str, ids: Iterable[int]) -> list[int]:
+        """Remove `ids` from `sink`'s queue (in a transaction); delete points no sink still needs.
+        Returns the ids that were pending for it."""
+        db = self.db
+        sink_id = self._sink_id(sink)
+        self._fill_batch_ids(ids)
+        released = [
+            r[0]
+            for r in db.execute(
+                "SELECT point_id FROM pending WHERE sink_id=? AND point_id IN (SELECT id FROM batch_ids)", (sink_id,)
+            )
+        ]
+        if not released:
+            return released
+        db.execute("DELETE FROM batch_ids")
+        db.executemany("INSERT INTO batch_ids(id) VALUES (?)", ((i,) for i in released))
+        db.execute("DELETE FROM pending WHERE sink_id=? AND point_id IN (SELECT id FROM batch_ids)", (sink_id,))
+        db.execute("UPDATE points SET refs = refs - 1 WHERE id IN (SELECT id FROM batch_ids)")
+        freed, count = db.execute(
+            "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM points WHERE id IN (SELECT id FROM batch_ids) AND refs <= 0"
+        ).fetchone()
+        if count:
+            db.execute("DELETE FROM points WHERE id IN (SELECT id FROM batch_ids) AND refs <= 0")
+        self._pending[sink] = self._pending.get(sink, 0) - len(released)
+        self._bytes -= freed
+        self._points -= count
+        self._deletes_since_vacuum += count
+        return released
+
+    def _ack(self, sink: str, ids: list[int]) -> None:
+        with self._transaction():
+            self._release(sink, ids)
+        self._after_delete(0)
+
+    def _dead_letter(self, sink: str, items: list[tuple[int, bytes]], reason: str) -> int:
+        db = self.db
+        lines = {int(i): bytes(line) for i, line in items}
+        now = time.time()
+        with self._transaction():
+            released = self._release(sink, lines)
+            db.executemany(
+                "INSERT INTO dead_letters(sink, measurement, time_ns, line, reason, time_s) VALUES (?,?,?,?,?,?)",
+                [(sink, measurement_of(lines[i]), time_of(lines[i]), lines[i], reason[:2000], now) for i in released],
+            )
+            self._dead[sink] = self._dead.get(sink, 0) + len(released)
+            excess = self._dead[sink] - self.max_dead_letters
+            if excess > 0:
+                # The oldest go first; the count of rejections stays in the metric.
+                db.execute(
+                    "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE sink=? ORDER BY id LIMIT ?)",
+                    (sink, excess),
+                )
+                self._dead[sink] -= excess
+        self._after_delete(0)
+        return len(released)
+
+    def _replay(self, sink: str) -> AppendResult:
+        db = self.db
+        sink_id = self._sink_id(sink)
+        total = AppendResult()
+        while True:
+            rows = db.execute(
+                "SELECT id, measurement, time_ns, line FROM dead_letters WHERE sink=? ORDER BY id LIMIT 5000", (sink,)
+            ).fetchall()
+            if not rows:
+                return total
+            with self._transaction():
+                items = [_Item(self.priority(m), m, t, bytes(line)) for _id, m, t, line in rows]
+                self._store(items, [sink_id], total)
+                db.executemany("DELETE FROM dead_letters WHERE id=?", ((r[0],) for r in rows))
+                self._dead[sink] = self._dead.get(sink, 0) - len(rows)
+
+    def _after_delete(self, extra: int) -> None:
+        """Give free pages back to the file system after large drains, a bounded step at a time."""
+        self._deletes_since_vacuum += extra
+        if self._deletes_since_vacuum < 50_000:
+            return
+        self._deletes_since_vacuum = 0
+        db = self.db
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        total = db.execute("PRAGMA page_count").fetchone()[0]
+        if free > 1000 and free * 4 > total:
+            db.execute(f"PRAGMA incremental_vacuum({min(free, 20000)})")
+
+    # --- spool thread: reading ------------------------------------------------------------
+
+    def _read_batch(self, sink_id: int, max_points: int) -> list[tuple[int, bytes]]:
+        rows = self.db.execute(
+            "SELECT p.id, p.line FROM pending q JOIN points p ON p.id = q.point_id "
+            "WHERE q.sink_id=? ORDER BY q.point_id LIMIT ?",
+            (sink_id, max(1, int(max_points))),
+        ).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def _list_dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
+        sql = "SELECT id, sink, measurement, time_ns, line, reason, time_s FROM dead_letters"
+        args: tuple[Any, ...] = ()
+        if sink is not None:
+            sql += " WHERE sink=?"
+            args = (sink,)
+        sql += " ORDER BY id LIMIT ?"
+        rows = self.db.execute(sql, (*args, int(limit))).fetchall()
+        return [DeadLetter(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
+
+    def _stats(self) -> SpoolStats:
+        db = self.db
+        now_ms = time.time() * 1000
+        ages: dict[str, float | None] = {}
+        for name, sink_id in self._sink_ids.items():
+            row = db.execute(
+                "SELECT p.queued_ms FROM pending q JOIN points p ON p.id = q.point_id "
+                "WHERE q.sink_id=? ORDER BY q.point_id LIMIT 1",
+                (sink_id,),
+            ).fetchone()
+            ages[name] = None if row is None else max(0.0, (now_ms - row[0]) / 1000.0)
+        by_measurement: dict[str, int] = {}
+        by_priority: dict[int, int] = {}
+        for measurement, priority, count in db.execute("SELECT measurement, priority, count FROM dropped"):
+            by_measurement[measurement] = by_measurement.get(measurement, 0) + count
+            by_priority[priority] = by_priority.get(priority, 0) + count
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        wal = self.path.with_name(self.path.name + "-wal")
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        return SpoolStats(
+            bytes=self._bytes,
+            max_bytes=self.max_bytes,
+            points=self._points,
+            file_bytes=page_size * pages + wal_bytes,
+            pending={name: self._pending.get(name, 0) for name in self.sinks},
+            oldest_pending_age_s=ages,
+            dropped_by_measurement=by_measurement,
+            dropped_by_priority=by_priority,
+            dead_letters={k: v for k, v in self._dead.items() if v},
+        )
+

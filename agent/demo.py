@@ -234,15 +234,31 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
             config = demo_config(data_dir, sim.port)
             if not as_json:
                 print(f"Simulated site: snmpsim on udp://127.0.0.1:{sim.port}, {len(DEMO_DEVICES)} devices; collecting for {duration_s:.0f}s into {data_dir}")
+            start_ns = time.time_ns()
             async with Agent(config) as agent:
                 await agent.run(duration_s=duration_s)
+            end_ns = time.time_ns()
     store_path = config.local_store_path()
     rows = summarise_devices(store_path)
+    from carbon.report import summarise
+
+    carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns)
     if as_json:
-        print(json.dumps({"store": str(store_path), "devices": [r.__dict__ for r in rows]}, indent=2))
+        print(json.dumps({
+            "store": str(store_path),
+            "devices": [r.__dict__ for r in rows],
+            "energy_carbon": {
+                "kwh": carbon.kwh, "beges_kgco2e": carbon.beges_tco2e * 1000,
+                "beges_uncertainty_pct": carbon.beges_uncertainty_pct, "grid_kgco2e": carbon.grid_tco2e * 1000,
+                "completeness_pct": carbon.completeness_pct, "html_report": str(carbon.html),
+            },
+        }, indent=2))
     else:
         print()
         _print_table(rows)
+        print()
+        for line in carbon.lines("fr"):
+            print(line)
         print(f"\nLocal store: {store_path}")
     ok = all(r.reachable_polls > 0 for r in rows)
     return 0 if ok else 1

@@ -131,9 +131,11 @@ class Agent:
         cfg = self.config
         mine = self._devices_in_shard()
         if any(d.snmp is not None for s in cfg.inventory.sites for d in s.devices):
-            from collectors.snmp import open_snmp_targets
+            from collectors.snmp.client import SnmpClient
+            from collectors.snmp.device import build_targets
 
-            targets = await self._stack.enter_async_context(open_snmp_targets(cfg, self.metrics, self.problems, self.state_dir))
+            client = await self._stack.enter_async_context(SnmpClient(cfg.snmp))
+            targets = build_targets(cfg, client, self.metrics, self.problems)
             self.targets = [t for t in targets if t.id in mine]
         if cfg.mqtt:
             from collectors.mqtt import build_sources
@@ -207,19 +209,18 @@ class Agent:
         )
 
     async def run(self, duration_s: float | None = None, stop: asyncio.Event | None = None) -> None:
-        """Run until `duration_s` elapses, `stop` is set, or the task is cancelled."""
+        """Run until `duration_s` elapses, `stop` is set, or a component fails."""
         self.start()
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(asyncio.gather(*self._tasks))]
-        if stop is not None:
-            waiters.append(asyncio.ensure_future(stop.wait()))
+        stopper = asyncio.create_task(stop.wait()) if stop is not None else None
+        watched: set[asyncio.Task[Any]] = set(self._tasks) | ({stopper} if stopper else set())
         try:
-            done, _ = await asyncio.wait(waiters, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                if fut.exception() is not None and not isinstance(fut.exception(), asyncio.CancelledError):
-                    raise fut.exception()  # type: ignore[misc]
+            done, _ = await asyncio.wait(watched, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waiters:
-                w.cancel()
+            if stopper is not None:
+                stopper.cancel()
+        for task in done:
+            if task is not stopper and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop collectors, let forwarders drain for at most `drain_s`, then stop them."""

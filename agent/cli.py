@@ -100,7 +100,7 @@ async def _check_devices(config: Config) -> list[tuple[str, str, str]]:
     devices = [(s, d) for s in config.inventory.sites for d in s.devices if d.snmp is not None]
     if not devices:
         return []
-    from collectors.snmp import check_devices
+    from collectors.snmp.check import check_devices
 
     results = await check_devices(config)
     return [(f"device {dev_id}", "ok" if ok else "FAIL", _redact(config, detail)) for dev_id, ok, detail in results]

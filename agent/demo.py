@@ -29,11 +29,18 @@ RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "t
 # The simulated site: two sites of one syndicate, with the devices a RIP NRO and a small data
 # centre really have. Community = recording file name (snmpsim selects the recording by it).
 DEMO_DEVICES: list[dict[str, Any]] = [
-    {"site": "nro-lannion", "id": "pdu-nro-lannion", "kind": "pdu", "recording": "apc-ap8641", "meter": "it"},
-    {"site": "nro-lannion", "id": "ups-nro-lannion", "kind": "ups", "recording": "eaton-93e-ups", "meter": "facility"},
-    {"site": "nro-lannion", "id": "sw-nro-lannion", "kind": "switch", "recording": "cisco-c3750-switch"},
-    {"site": "dc-saint-brieuc", "id": "pdu-dc-a", "kind": "pdu", "recording": "apc-ap8932", "meter": "it"},
-    {"site": "dc-saint-brieuc", "id": "sensor-dc", "kind": "switch", "recording": "arista-entity-sensor"},
+    # demo/*: recordings with moving counters (snmpsim's numeric variation): energy rises,
+    # interface octets move. The PDU is metered behind the UPS: a sub-meter, never added twice.
+    {"site": "nro-lannion", "id": "ups-nro-lannion", "kind": "ups", "recording": "demo/demo-ups",
+     "meter": {"role": "primary", "load": "facility"}},
+    {"site": "nro-lannion", "id": "pdu-nro-lannion", "kind": "pdu", "recording": "demo/demo-pdu",
+     "meter": {"role": "sub", "load": "it", "parent": "ups-nro-lannion"}},
+    {"site": "nro-lannion", "id": "sw-nro-lannion", "kind": "switch", "recording": "demo/demo-switch"},
+    # Recordings of real devices, as captured.
+    {"site": "dc-saint-brieuc", "id": "pdu-dc-a", "kind": "pdu", "recording": "apc-ap8641",
+     "meter": {"role": "primary", "load": "it"}},
+    {"site": "dc-saint-brieuc", "id": "ups-dc", "kind": "ups", "recording": "eaton-93e-ups"},
+    {"site": "dc-saint-brieuc", "id": "core-sw-dc", "kind": "switch", "recording": "arista-entity-sensor"},
 ]
 DEMO_SITES: list[dict[str, Any]] = [
     {"id": "nro-lannion", "kind": "nro", "member": "lannion-tregor-communaute", "contract": "dsp-rip-22", "operator": "example-delegataire"},

@@ -49,6 +49,16 @@ def write_report(
     return paths
 
 
+def _mass(tonnes: float) -> str:
+    """A CO2e mass in the unit that keeps three significant figures readable (a demo's grams,
+    a site's kilograms, a network's tonnes)."""
+    if tonnes >= 1:
+        return f"{tonnes:.3f} tCO2e"
+    if tonnes >= 0.001:
+        return f"{tonnes * 1000:.3f} kgCO2e"
+    return f"{tonnes * 1_000_000:.3f} gCO2e"
+
+
 @dataclass(frozen=True)
 class Summary:
     """What the demo prints: totals on both tracks and where the HTML report is."""
@@ -64,14 +74,14 @@ class Summary:
         if lang == "fr":
             return [
                 f"Énergie : {self.kwh:.3f} kWh (complétude {self.completeness_pct:.1f} %)",
-                f"CO2e BEGES (ADEME) : {self.beges_tco2e * 1000:.3f} kgCO2e ± {self.beges_uncertainty_pct:.1f} %",
-                f"CO2e réseau (temps réel) : {self.grid_tco2e * 1000:.3f} kgCO2e",
+                f"CO2e BEGES (ADEME) : {_mass(self.beges_tco2e)} ± {self.beges_uncertainty_pct:.1f} %",
+                f"CO2e réseau (temps réel) : {_mass(self.grid_tco2e)}",
                 f"Rapport HTML : {self.html}",
             ]
         return [
             f"Energy: {self.kwh:.3f} kWh (completeness {self.completeness_pct:.1f} %)",
-            f"CO2e BEGES (ADEME): {self.beges_tco2e * 1000:.3f} kgCO2e ± {self.beges_uncertainty_pct:.1f} %",
-            f"CO2e grid (real time): {self.grid_tco2e * 1000:.3f} kgCO2e",
+            f"CO2e BEGES (ADEME): {_mass(self.beges_tco2e)} ± {self.beges_uncertainty_pct:.1f} %",
+            f"CO2e grid (real time): {_mass(self.grid_tco2e)}",
             f"HTML report: {self.html}",
         ]
 

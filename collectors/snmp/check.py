@@ -1,0 +1,36 @@
+"""`sentinelle check` for SNMP devices: does each device answer with these credentials?
+
+One GET of sysObjectID and sysUpTime per device, all devices at once (bounded by the client's
+in-flight limit). The answer names the problem a technician can act on: timeout (address,
+port, firewall, community), wrong digest (v3 key), unknown user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.config import Config
+from collectors.snmp.client import SnmpClient, SnmpError
+
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+
+
+async def check_devices(config: Config) -> list[tuple[str, bool, str]]:
+    """(device id, ok, detail) for every inventory device with `snmp:`, in inventory order."""
+    devices = [d for s in config.inventory.sites for d in s.devices if d.snmp is not None]
+    async with SnmpClient(config.snmp) as client:
+
+        async def one(device_id: str, session: object) -> tuple[str, bool, str]:
+            target = next(d.snmp for d in devices if d.id == device_id)
+            where = f"{target.host}:{target.port} SNMPv{'2c' if target.version == 2 else target.version}"
+            try:
+                answer = await session.get([SYS_OBJECT_ID, SYS_UPTIME])  # type: ignore[attr-defined]
+            except SnmpError as exc:
+                return device_id, False, f"{where}: {exc}"
+            oid = answer.get(SYS_OBJECT_ID)
+            if oid is None or oid.absent:
+                return device_id, False, f"{where}: answers, but has no sysObjectID"
+            return device_id, True, f"{where}: sysObjectID {oid.text()}"
+
+        return list(await asyncio.gather(*(one(d.id, client.session(d.snmp)) for d in devices if d.snmp is not None)))

@@ -1,0 +1,241 @@
+"""One SNMP device as a `PollTarget`: identify, poll its profiles, decode, counters, events.
+
+The scheduler calls `poll(scheduled_ns)` on the aligned schedule and cancels it at the
+device's deadline (then `on_deadline`). A device problem never raises: it becomes
+`device_status reachable=false` (with `error` = timeout, auth, deadline...), an `event`, a
+rate-limited log line and a self-metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from agent.config import Config, ConfigError, Device
+from agent.logs import Problems
+from agent.point import Point
+from agent.selfmetrics import AgentMetrics
+from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
+from collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
+from collectors.snmp.decode import SYS_DESCR, SYS_NAME, SYS_OBJECT_ID, SYS_UPTIME, Reading, decode, plan
+from collectors.snmp.events import EventBook
+from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError
+
+log = logging.getLogger("collectors.snmp")
+
+STATUS = "device_status"
+
+
+class SnmpDevice:
+    """Polls one inventory device. State (counters, episodes, last uptime) lives here, and in
+    `state_path` (JSON) when given, so deltas and outage durations survive agent restarts."""
+
+    def __init__(
+        self,
+        device: Device,
+        session: SnmpSession,
+        catalog: ProfileCatalog,
+        interval_s: float,
+        metrics: AgentMetrics | None = None,
+        problems: Problems | None = None,
+        state_path: Path | None = None,
+    ):
+        self.device = device
+        self.session = session
+        self.catalog = catalog
+        self._interval_s = interval_s
+        self.problems = problems or Problems(log)
+        self.state_path = state_path
+        self.profiles: list[Profile] | None = None
+        self.sys_object_id: str | None = None
+        self.counters = CounterBook()
+        self.events = EventBook(device.id)
+        self._uptime_cs: int | None = None
+        self._uptime_at_s: float | None = None
+        self._load_state()
+        metrics = metrics or AgentMetrics()
+        self._m_duration = metrics.gauge("snmp_poll_duration_seconds", "Duration of the last SNMP poll", ["device"])
+        self._m_polls = metrics.counter("snmp_polls", "SNMP polls by result", ["device", "result"])
+        self._m_errors = metrics.counter("snmp_errors", "SNMP poll errors by kind", ["device", "kind"])
+
+    # -- PollTarget ---------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
+    async def poll(self, scheduled_ns: int) -> list[Point]:
+        started = time.monotonic()
+        try:
+            points = await self._poll(scheduled_ns, started)
+        except SnmpError as err:
+            return self._failed(scheduled_ns, err.kind, str(err), started)
+        except Exception as exc:  # noqa: BLE001 - a bug or odd answer must not stop the agent
+            log.exception("SNMP poll of %s failed unexpectedly", self.id, extra={"device": self.id})
+            return self._failed(scheduled_ns, "internal", f"internal error: {type(exc).__name__}", started)
+        self._save_state()
+        return points
+
+    def on_deadline(self, scheduled_ns: int) -> list[Point]:
+        return self._failed(scheduled_ns, "deadline", "poll cancelled at its deadline", None)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _failed(self, scheduled_ns: int, kind: str, message: str, started: float | None) -> list[Point]:
+        self._m_errors.labels(self.id, kind).inc()
+        self._m_polls.labels(self.id, "failed").inc()
+        if started is not None:
+            self._m_duration.labels(self.id).set(time.monotonic() - started)
+        self.problems.report(("snmp", self.id, kind), "SNMP poll failed: %s", message, device=self.id, reason=kind)
+        status = Point(STATUS, {"device": self.id}, {"reachable": False, "error": kind}, scheduled_ns)
+        points = [status]
+        event = self.events.observe("unreachable", True, scheduled_ns, message_start=f"device stopped answering SNMP ({kind})")
+        if event is not None:
+            points.append(event)
+        self._save_state()
+        return points
+
+    async def identify(self) -> dict[str, Varbind]:
+        """GET the system identity and pick this device's profiles."""
+        detect = [] if self.device.profiles else self.catalog.detect_oids()
+        got = await self.session.get([SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME, *detect])
+        oid = got[SYS_OBJECT_ID]
+        self.sys_object_id = oid.text() if not oid.absent else None
+        present = [o for o in detect if o in got and not got[o].absent]
+        self.profiles = self.catalog.select(self.sys_object_id, self.device.profiles, present)
+        return got
+
+    async def _poll(self, scheduled_ns: int, started: float) -> list[Point]:
+        if self.profiles is None:
+            await self.identify()
+        assert self.profiles is not None
+        todo = plan(self.profiles)
+        scalars = await self.session.get([*todo.scalars, SYS_NAME])
+        uptime_vb = scalars.get(SYS_UPTIME)
+        if uptime_vb is None or uptime_vb.absent and all(vb.absent for vb in scalars.values()):
+            raise SnmpError("pdu_error", "the device answers but has no system group")
+        tables = await self.session.walk(todo.columns) if todo.columns else {}
+        time_s = scheduled_ns / 1e9
+        points: list[Point] = []
+
+        rebooted = False
+        if uptime_vb is not None and isinstance(uptime_vb.value, int):
+            rebooted = uptime_went_back(self._uptime_cs, self._uptime_at_s, uptime_vb.value, time_s)
+            self._uptime_cs, self._uptime_at_s = uptime_vb.value, time_s
+            if rebooted:
+                points.append(self.events.instant("reboot", scheduled_ns, duration_s=uptime_vb.value / 100.0,
+                                                  message="device rebooted (sysUpTime went back)"))
+
+        readings = decode(self.profiles, scalars, tables)
+        status = next((r for r in readings if r.measurement == STATUS and not r.tags), None)
+        if status is None:
+            status = Reading(STATUS, {})
+            readings.insert(0, status)
+        for reading in readings:
+            before = "counter_reset" in reading.fields
+            self.counters.apply(reading, time_s, rebooted)
+            if not before and reading.fields.get("counter_reset") and not rebooted:
+                reasons = {self.counters.last_reasons.get(self.counters._key(reading, n)) for n in reading.counters}
+                if "meter_reset" in reasons:
+                    points.append(self.events.instant("counter_reset", scheduled_ns, reading.tags))
+            for spec, value in reading.watched.values():
+                ev = spec.event
+                assert ev is not None
+                if ev.only_if is not None and not reading.fields.get(ev.only_if, False):
+                    continue
+                point = self.events.observe(ev.kind, value in ev.active, scheduled_ns, reading.tags,
+                                            ev.message_start, ev.message_end, ev.announce_initial)
+                if point is not None:
+                    points.append(point)
+
+        back = self.events.observe("unreachable", False, scheduled_ns)
+        if back is not None:
+            points.append(back)
+        duration = time.monotonic() - started
+        status.fields["reachable"] = True
+        status.fields["poll_duration_s"] = round(duration, 6)
+        if rebooted:
+            status.fields["rebooted"] = True
+        for reading in readings:
+            if reading.fields:
+                points.append(Point(reading.measurement, {**reading.tags, "device": self.id}, reading.fields, scheduled_ns))
+        # Re-identify next time if the device was swapped (another model behind the same IP).
+        new_oid = scalars.get(SYS_OBJECT_ID)
+        if new_oid is not None and not new_oid.absent and new_oid.text() != self.sys_object_id:
+            self.profiles = None
+        self._m_duration.labels(self.id).set(duration)
+        self._m_polls.labels(self.id, "ok").inc()
+        for kind in ("timeout", "auth", "deadline", "unknown_user", "time_window", "decryption", "transport", "pdu_error"):
+            self.problems.clear(("snmp", self.id, kind))
+        return points
+
+    # -- state across restarts ----------------------------------------------------------------
+    def _load_state(self) -> None:
+        if self.state_path is None:
+            return
+        data = load_json(self.state_path)
+        if not isinstance(data, dict):
+            return
+        self.counters = CounterBook.from_json(data.get("counters"))
+        self.events = EventBook.from_json(self.id, data.get("events"))
+        uptime = data.get("uptime")
+        if isinstance(uptime, list) and len(uptime) == 2:
+            try:
+                self._uptime_cs, self._uptime_at_s = int(uptime[0]), float(uptime[1])
+            except (TypeError, ValueError):
+                pass
+
+    def _save_state(self) -> None:
+        if self.state_path is None:
+            return
+        data = {"counters": self.counters.to_json(), "events": self.events.to_json(),
+                "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None}
+        try:
+            save_json(self.state_path, data)
+        except OSError as exc:
+            self.problems.report(("snmp-state", self.id), "cannot save SNMP state to %s: %s", str(self.state_path),
+                                 type(exc).__name__, device=self.id)
+
+
+def _state_file_name(device_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", device_id) + ".json"
+
+
+def build_targets(
+    config: Config,
+    client: SnmpClient,
+    metrics: AgentMetrics,
+    problems: Problems,
+    catalog: ProfileCatalog | None = None,
+) -> list[SnmpDevice]:
+    """One `SnmpDevice` per inventory device with an `snmp:` section.
+
+    Raises `ConfigError` for an unusable profile directory, a broken profile file or a device
+    naming an unknown profile: these are configuration mistakes to fix before starting.
+    """
+    try:
+        catalog = catalog or ProfileCatalog.load(config.snmp.profiles_dirs)
+    except ProfileError as exc:
+        raise ConfigError("snmp.profiles_dirs", [str(exc)]) from None
+    state_dir = config.agent.data_dir / "snmp-state"
+    targets: list[SnmpDevice] = []
+    errors: list[str] = []
+    for site in config.inventory.sites:
+        for dev in site.devices:
+            if dev.snmp is None:
+                continue
+            for name in dev.profiles:
+                if name not in catalog.profiles:
+                    errors.append(f"inventory: device {dev.id!r}: unknown SNMP profile {name!r} "
+                                  f"(known: {', '.join(catalog.names())})")
+            targets.append(SnmpDevice(
+                dev, client.session(dev.snmp), catalog, dev.interval or config.agent.interval,
+                metrics, problems, state_dir / _state_file_name(dev.id),
+            ))
+    if errors:
+        raise ConfigError("inventory", errors)
+    return targets

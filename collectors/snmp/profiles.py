@@ -1,0 +1,309 @@
+"""SNMP profiles: declarative YAML that says which numeric OIDs to read and what they mean.
+
+Why YAML with numeric OIDs and no MIB files: vendors' MIBs vanish from the web, none can be
+installed offline, and a technician can add a device by copying OIDs from a vendor PDF.
+The format (see README.md) is close to snmp_exporter modules: groups of fields, each group a
+measurement; a group is either scalars (GET) or a table (GETBULK of columns, the row index
+becoming tags). Profiles are picked by `sysObjectID` prefix unless the inventory names them;
+`always: true` profiles (system, if-mib) apply to every device.
+
+`ProfileCatalog.load(dirs)` reads the shipped profiles, then each user directory in order; a
+user profile with the name of a shipped one replaces it, or extends it with `extends: NAME`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SHIPPED_DIR = Path(__file__).parent / "profiles"
+
+OID_RE = re.compile(r"^\.?[0-2](\.\d+)+$")
+NAME_RE = r"^[a-z][a-z0-9_]*$"
+
+# Field-name suffix -> unit shown by `probe` (the unit is part of the name: DESIGN section 2).
+UNIT_SUFFIXES = (
+    ("_kwh_total", "kWh"), ("_kwh_delta", "kWh"), ("_kwh", "kWh"), ("_wh", "Wh"), ("_kw", "kW"),
+    ("_w", "W"), ("_va", "VA"), ("_dbm", "dBm"), ("_db", "dB"), ("_pct", "%"), ("_c", "°C"),
+    ("_a", "A"), ("_v", "V"), ("_hz", "Hz"), ("_s", "s"), ("_minutes_remaining", "min"),
+    ("_minutes", "min"), ("_octets", "octets"), ("_octets_delta", "octets"), ("_bps", "bit/s"),
+    ("_rpm", "rpm"),
+)
+
+
+def unit_of(name: str) -> str:
+    for suffix, unit in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used; the message names the file and the problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _oid(v: str) -> str:
+    v = str(v).strip()
+    if not OID_RE.match(v):
+        raise ValueError(f"{v!r} is not a numeric OID (e.g. 1.3.6.1.2.1.1.3.0)")
+    return v.lstrip(".")
+
+
+Oid = Annotated[str, Field(min_length=3)]
+
+
+class EventSpec(_Model):
+    """A state worth an `event` point: `kind` starts when the field's decoded value is in
+    `active`, ends (with its duration) when it leaves it."""
+
+    kind: Annotated[str, Field(pattern=NAME_RE)]
+    active: list[bool | int | float | str] = Field(default_factory=lambda: [True])
+    # Only track when this other field of the same point is truthy (e.g. admin_up).
+    only_if: str | None = None
+    message_start: str | None = None
+    message_end: str | None = None
+    # Emit a `start` when the very first observation is already active (a UPS found on battery
+    # at agent start matters; 20 unused switch ports found down do not).
+    announce_initial: bool = True
+
+
+class FieldSpec(_Model):
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    oid: Oid
+    # Alternative OID read when `oid` is absent (e.g. ifHCInOctets -> ifInOctets).
+    fallback: Oid | None = None
+    type: Literal["gauge", "counter", "enum", "string", "bool"] = "gauge"
+    scale: float = 1.0
+    offset: float = 0.0  # value = raw x scale + offset (e.g. ZTE optics: raw x 0.002 - 30 dBm)
+    # Table fields: the row's value is at `oid.<row>.<index_suffix>` (sensor-type tables such
+    # as Raritan PDU2 measurements, indexed pdu.inlet.sensorType).
+    index_suffix: str | None = None
+    # A column giving, per row, the number of decimal digits of the value (Raritan).
+    decimal_digits_oid: Oid | None = None
+    # Raw values that mean "not supported / no reading" (e.g. -1): the field is left out.
+    invalid: list[int] = Field(default_factory=list)
+    enum: dict[int, str] = Field(default_factory=dict)
+    # bool: raw values meaning true (e.g. ifOperStatus up(1)).
+    true_values: list[int] = Field(default_factory=lambda: [1])
+    # counter: a column or scalar whose change means the meter was reset by a user
+    # (APC rPDU2 EnergyStartTime).
+    reset_marker: Oid | None = None
+    # counter: keeps its value across device reboots (energy meters in NVRAM).
+    persistent: bool = False
+    # counter: most plausible increase per second (scaled units); above it, no delta.
+    max_rate: float | None = None
+    # counter: emit `<name>_delta` next to the raw cumulative value.
+    delta: bool = True
+    event: EventSpec | None = None
+    unit: str | None = None
+
+    # Fixed row of the reset_marker column (e.g. "1": the PDU's own EnergyStartTime for all
+    # outlets); default: the same row.
+    reset_marker_index: str | None = None
+
+    _norm_oid = field_validator("oid", "fallback", "reset_marker", "decimal_digits_oid")(
+        lambda cls, v: None if v is None else _oid(v))
+
+    @model_validator(mode="after")
+    def _enum_needs_labels(self) -> FieldSpec:
+        if self.type == "enum" and not self.enum:
+            raise ValueError(f"field {self.name!r}: type enum needs 'enum' labels")
+        return self
+
+    @property
+    def display_unit(self) -> str:
+        return self.unit if self.unit is not None else unit_of(self.name)
+
+
+class TagSpec(_Model):
+    """A tag taken from a column: of the same table (same row index) or of another table,
+    joined by the components `index_parts` of this row's index (e.g. `[0]`: the first one)."""
+
+    tag: Annotated[str, Field(pattern=NAME_RE)]
+    oid: Oid
+    fallback: Oid | None = None
+    index_parts: list[int] | None = None
+    enum: dict[int, str] = Field(default_factory=dict)
+
+    _norm_oid = field_validator("oid", "fallback")(lambda cls, v: None if v is None else _oid(v))
+
+
+class IndexTag(_Model):
+    """A tag made from components of the row index (e.g. PDU id and outlet number)."""
+
+    tag: Annotated[str, Field(pattern=NAME_RE)]
+    parts: list[int] | None = None  # None: the whole index
+
+
+class Rollup(_Model):
+    """Aggregate a table's rows into another measurement: e.g. UPS output lines' power summed
+    into `ups.output_power_w`, ONTs online counted per PON port into `pon.onts_online`.
+    `fields`: target name -> `op:source_field`, op in sum, max, min, avg, count, count_true."""
+
+    measurement: Annotated[str, Field(pattern=NAME_RE)]
+    by: list[str] = Field(default_factory=list)
+    fields: dict[str, str]
+
+    @field_validator("fields")
+    @classmethod
+    def _ops(cls, v: dict[str, str]) -> dict[str, str]:
+        for target, expr in v.items():
+            op, _, src = expr.partition(":")
+            if op not in ("sum", "max", "min", "avg", "count", "count_true") or not src:
+                raise ValueError(f"rollup {target!r}: expected 'op:field' with op in sum, max, min, avg, count, count_true")
+        return v
+
+
+class Group(_Model):
+    """One measurement. Scalars: field OIDs are instances (`...0`). Table: field OIDs are
+    columns; each row index gives one point."""
+
+    measurement: Annotated[str, Field(pattern=NAME_RE)]
+    table: bool = False
+    index_tags: list[IndexTag] = Field(default_factory=list)
+    tags: list[TagSpec] = Field(default_factory=list)
+    fields: list[FieldSpec] = Field(default_factory=list)
+    # Named decoder for MIBs whose meaning is spread over columns (entity-sensor).
+    transform: Literal["entity-sensor"] | None = None
+    # Extra constant tags for this group's points.
+    static_tags: dict[str, str] = Field(default_factory=dict)
+    rollups: list[Rollup] = Field(default_factory=list)
+    # Rows whose readings are only used for rollups (not emitted themselves).
+    emit_rows: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Group:
+        if not self.table and (self.index_tags or self.tags):
+            raise ValueError(f"group {self.measurement!r}: index_tags/tags need 'table: true'")
+        if not self.fields:
+            raise ValueError(f"group {self.measurement!r}: no fields")
+        return self
+
+
+class Profile(_Model):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    source: str = ""
+    always: bool = False
+    sys_object_ids: list[str] = Field(default_factory=list)
+    # Scalar OIDs whose presence selects the profile when no sysObjectID prefix matches
+    # (UPS-MIB and HOST-RESOURCES exist on devices of any vendor).
+    detect: list[str] = Field(default_factory=list)
+    extends: str | None = None
+    groups: list[Group] = Field(default_factory=list)
+
+    _norm_ids = field_validator("sys_object_ids", "detect")(lambda cls, v: [_oid(x) for x in v])
+
+    def matches(self, sys_object_id: str) -> int:
+        """Length of the longest matching sysObjectID prefix (0: no match)."""
+        best = 0
+        for prefix in self.sys_object_ids:
+            if sys_object_id == prefix or sys_object_id.startswith(prefix + "."):
+                best = max(best, len(prefix))
+        return best
+
+    def merged_with(self, base: Profile) -> Profile:
+        """`self` extending `base`: base groups first, then ours (same measurement+table: our
+        fields added to, or replacing by name, the base group's)."""
+        groups = list(base.groups)
+        for g in self.groups:
+            for i, bg in enumerate(groups):
+                if bg.measurement == g.measurement and bg.table == g.table:
+                    names = {f.name for f in g.fields}
+                    tags = {t.tag for t in g.tags}
+                    groups[i] = bg.model_copy(update={
+                        "fields": [f for f in bg.fields if f.name not in names] + list(g.fields),
+                        "tags": [t for t in bg.tags if t.tag not in tags] + list(g.tags),
+                    })
+                    break
+            else:
+                groups.append(g)
+        return Profile(
+            name=self.name, source=self.source or base.source, always=self.always or base.always,
+            sys_object_ids=self.sys_object_ids or base.sys_object_ids, detect=self.detect or base.detect,
+            extends=None, groups=groups,
+        )
+
+
+def load_profile_file(path: Path) -> Profile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {type(exc).__name__}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a mapping with 'name' and 'groups'")
+    data.setdefault("name", path.stem)
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ProfileError(f"{path}: {problems}") from None
+
+
+class ProfileCatalog:
+    """All known profiles by name: shipped ones overridden or extended by users' ones."""
+
+    def __init__(self, profiles: Iterable[Profile]):
+        self.profiles: dict[str, Profile] = {p.name: p for p in profiles}
+
+    @classmethod
+    def load(cls, extra_dirs: Sequence[Path] = ()) -> ProfileCatalog:
+        found: dict[str, Profile] = {}
+        for directory in (SHIPPED_DIR, *extra_dirs):
+            directory = Path(directory)
+            if not directory.is_dir():
+                raise ProfileError(f"{directory}: profiles directory does not exist")
+            for path in sorted(directory.glob("*.y*ml")):
+                profile = load_profile_file(path)
+                if profile.extends:
+                    base = found.get(profile.extends)
+                    if base is None:
+                        raise ProfileError(f"{path}: extends unknown profile {profile.extends!r}")
+                    profile = profile.merged_with(base)
+                found[profile.name] = profile
+        return cls(found.values())
+
+    def names(self) -> list[str]:
+        return sorted(self.profiles)
+
+    def get(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ProfileError(f"unknown profile {name!r} (known: {', '.join(self.names())})") from None
+
+    def detect_oids(self) -> list[str]:
+        return list(dict.fromkeys(oid for p in self.profiles.values() for oid in p.detect))
+
+    def select(self, sys_object_id: str | None, names: Sequence[str] = (), present: Iterable[str] = ()) -> list[Profile]:
+        """The `always` profiles, plus the named ones, or else every profile whose sysObjectID
+        prefix matches or whose `detect` OID the device answered (`present`)."""
+        present = set(present)
+        chosen = [p for p in self.profiles.values() if p.always]
+        if names:
+            extra = [self.get(n) for n in names]
+        else:
+            extra = []
+            if sys_object_id:
+                scored = [(p.matches(sys_object_id), p) for p in self.profiles.values() if not p.always]
+                scored = [(s, p) for s, p in scored if s]
+                extra = [p for s, p in scored]
+            extra += [p for p in self.profiles.values() if not p.always and set(p.detect) & present]
+        out: list[Profile] = []
+        for p in [*chosen, *extra]:
+            if p not in out:
+                out.append(p)
+        return out

@@ -75,4 +75,4 @@ def test_summarise_for_the_demo(tmp_path: Path):
     assert s.grid_tco2e == pytest.approx(80e-6)
     assert s.beges_tco2e == pytest.approx(2.0 * 0.0519 / 1000)
     assert s.completeness_pct == pytest.approx(100.0)
-    assert s.html.exists() and "kgCO2e" in "\n".join(s.lines())
+    assert s.html.exists() and "CO2e BEGES (ADEME) : 103.800 gCO2e" in "\n".join(s.lines())

@@ -111,6 +111,21 @@ def resilience_points() -> list[Point]:
 
 
 @pytest.fixture(scope="module")
+def influxdb1(tmp_path_factory):
+    """One real influxd 1.6.7 for the module: the year is written once, then read by every test."""
+    from tests.servers import InfluxDB1
+
+    srv = InfluxDB1(workdir=tmp_path_factory.mktemp("influxd-annual"))
+    srv.start()
+    try:
+        srv.create_database("sentinelle")
+        srv.db = "sentinelle"
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
 def stored(tmp_path_factory, influxdb1):
     """Run the live carbon step over the year and write every point through both real sinks."""
     import asyncio

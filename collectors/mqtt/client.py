@@ -1,0 +1,365 @@
+"""`MqttSource`: one broker connection, its subscriptions, and the decoding that follows.
+
+Three tasks per broker:
+- the **network** task keeps an aiomqtt connection up (bounded exponential backoff with jitter,
+  resubscribing after every reconnect) and moves received messages into a bounded queue;
+- the **decoding** task takes messages off that queue in batches, decodes them with the decoder
+  of the subscription they match, applies inventory identities and emits the points;
+- the **health** task checks gateway staleness and keeps the gateway state file.
+
+The queue decouples the socket from decoding and the pipeline: a slow spool never stalls the
+MQTT keep-alive. When it is full the network task waits (backpressure) while aiomqtt's own
+receive queue, bounded to the same size, absorbs the burst; beyond both, the newest messages
+are dropped and *counted* (`mqtt_queue_dropped`), so memory stays bounded (2 x `queue_size`). With QoS 1 and a persistent session (stable client ID,
+`clean_session=false` / MQTT 5 session expiry), messages published while the agent is
+disconnected are queued by the broker and delivered on reconnect. aiomqtt acknowledges a QoS 1
+message when it is received, so what sits in the in-memory queue when the process is killed is
+lost: the queue is kept short by batching, and its depth is exported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.config import MqttBroker, MqttSubscription
+from agent.configtypes import secret_value
+from agent.logs import Problems
+from agent.point import Point
+from agent.selfmetrics import AgentMetrics
+from collectors.base import Emit
+from collectors.mqtt.backoff import Backoff
+from collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
+from collectors.mqtt.gateways import GatewayHealth
+from collectors.mqtt.inventory import LoraInventory
+from collectors.mqtt.topics import TopicFilter, shared
+
+log = logging.getLogger("collectors.mqtt")
+
+BATCH_MAX = 2000
+_ROUTE_CACHE_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A subscription: its filter, its decoder, and its label in metrics (the filter text)."""
+
+    filter: TopicFilter
+    decoder: Decoder
+    qos: int
+
+    @property
+    def label(self) -> str:
+        return self.filter.text
+
+
+def subscriptions_of(broker: MqttBroker) -> list[MqttSubscription]:
+    """`topics:` (broker format) and `subscriptions:` as one list, in order."""
+    return [MqttSubscription(topic=t) for t in broker.topics] + list(broker.subscriptions)
+
+
+def tls_context(broker: MqttBroker) -> ssl.SSLContext | None:
+    """The client TLS context, built once (loading files blocks, so not per reconnect)."""
+    if not broker.tls_enabled:
+        return None
+    tls = broker.tls
+    try:
+        ctx = ssl.create_default_context(cafile=str(tls.ca) if tls and tls.ca else None)
+        if tls and tls.cert and tls.key:
+            ctx.load_cert_chain(str(tls.cert), str(tls.key), password=secret_value(tls.key_password))
+    except (OSError, ssl.SSLError) as exc:
+        # The message of a key-file error never contains the key's password.
+        raise ValueError(f"MQTT broker {broker.url}: cannot load TLS files: {exc}") from None
+    if tls and tls.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _CountingQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """aiomqtt's receive queue, bounded: a message refused because it is full is counted
+    (aiomqtt then discards it and logs to the quiet paho logger)."""
+
+    def __init__(self, maxsize: int = 0, *, on_overflow: Callable[[], None]):
+        super().__init__(maxsize)
+        self._on_overflow = on_overflow
+
+    def put_nowait(self, item: Any) -> None:
+        try:
+            super().put_nowait(item)
+        except asyncio.QueueFull:
+            self._on_overflow()
+            raise
+
+
+def _paho_logger() -> logging.Logger:
+    """paho logs every socket error at ERROR, unthrottled; connection problems are already
+    reported (rate-limited) by `MqttSource`, so paho speaks only when debugging."""
+    if log.isEnabledFor(logging.DEBUG):
+        return logging.getLogger("collectors.mqtt.paho")
+    quiet = logging.Logger("collectors.mqtt.paho", level=logging.CRITICAL + 1)
+    quiet.addHandler(logging.NullHandler())
+    return quiet
+
+
+class MqttSource:
+    """A `collectors.base.Source` for one broker."""
+
+    def __init__(
+        self,
+        broker: MqttBroker,
+        *,
+        client_id: str,
+        metrics: AgentMetrics,
+        problems: Problems,
+        inventory: LoraInventory | None = None,
+        health: GatewayHealth | None = None,
+        name: str | None = None,
+    ):
+        self.broker = broker
+        self.client_id = client_id
+        self._name = name or broker.name or f"{broker.host}:{broker.port}"
+        self.problems = problems
+        self.inventory = inventory or LoraInventory({}, {}, broker.site)
+        self.health = health or GatewayHealth(broker.gateway_staleness)
+        self.routes = [
+            Route(TopicFilter.parse(sub.topic), decoder_for(sub, broker.format), sub.qos if sub.qos is not None else broker.qos)
+            for sub in subscriptions_of(broker)
+        ]
+        self._tls = tls_context(broker)
+        self._queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=broker.queue_size)
+        self._route_cache: dict[str, tuple[Route, list[str]] | None] = {}
+        # Set while connected and subscribed; tests and `sentinelle check` wait on it.
+        self.connected = asyncio.Event()
+        # How many times the subscriptions were (re)made: proves a resubscribe after reconnect.
+        self.subscribe_rounds = 0
+
+        b = {"broker": self._name}
+        self._m_received = metrics.counter("mqtt_messages_received", "MQTT messages received", ["broker"]).labels(**b)
+        self._m_rejected = metrics.counter(
+            "mqtt_messages_rejected", "MQTT messages skipped as malformed, by subscription and reason",
+            ["broker", "topic", "reason"])
+        self._m_ignored = metrics.counter(
+            "mqtt_messages_ignored", "MQTT messages understood but carrying no measurement", ["broker", "topic"])
+        self._m_points = metrics.counter("mqtt_points_decoded", "Points decoded from MQTT messages", ["broker"]).labels(**b)
+        self._m_dropped = metrics.counter(
+            "mqtt_queue_dropped", "MQTT messages dropped because the receive queues were full", ["broker"]).labels(**b)
+        self._m_depth = metrics.gauge("mqtt_queue_depth", "MQTT messages waiting to be decoded", ["broker"]).labels(**b)
+        self._m_connected = metrics.gauge("mqtt_connected", "1 while connected and subscribed", ["broker"]).labels(**b)
+        self._m_connects = metrics.counter("mqtt_connects", "Successful MQTT connections", ["broker"]).labels(**b)
+        self._m_failures = metrics.counter(
+            "mqtt_connection_failures", "MQTT connection attempts failed or connections lost", ["broker"]).labels(**b)
+        self._m_sub_failures = metrics.counter(
+            "mqtt_subscribe_failures", "Subscriptions refused by the broker", ["broker", "topic"])
+        self._m_emit_failures = metrics.counter(
+            "mqtt_emit_failures", "Batches of MQTT points the pipeline refused", ["broker"]).labels(**b)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def run(self, emit: Emit) -> None:
+        if not await asyncio.to_thread(self.health.load):
+            self.problems.report(("mqtt", self._name, "gateway-state"), "gateway state file unreadable, starting empty",
+                                 broker=self._name)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._network_loop(), name=f"mqtt-net-{self._name}")
+                tg.create_task(self._decode_loop(emit), name=f"mqtt-decode-{self._name}")
+                tg.create_task(self._health_loop(emit), name=f"mqtt-health-{self._name}")
+        finally:
+            self._m_connected.set(0)
+            self.connected.clear()
+            data = self.health.dump()
+            if data is not None:
+                self.health.write(data)
+
+    def make_client(self) -> aiomqtt.Client:
+        b = self.broker
+        persistent = b.session_persistent
+        kwargs: dict[str, Any] = {
+            "hostname": b.host,
+            "port": b.port,
+            "username": b.username,
+            "password": secret_value(b.password),
+            "identifier": self.client_id,
+            "keepalive": max(5, int(b.keepalive)),
+            "tls_context": self._tls,
+            "timeout": 10,
+            "logger": _paho_logger(),
+            "queue_type": cast(Any, functools.partial(_CountingQueue, on_overflow=self._overflow)),
+            "max_queued_incoming_messages": b.queue_size,
+        }
+        if b.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = int(b.session_expiry) if persistent else 0
+            kwargs |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": not persistent, "properties": props}
+        else:
+            kwargs |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": not persistent}
+        return aiomqtt.Client(**kwargs)
+
+    async def _network_loop(self) -> None:
+        backoff = Backoff(self.broker.reconnect_min, self.broker.reconnect_max)
+        queue = self._queue
+        while True:
+            try:
+                async with self.make_client() as client:
+                    await self._subscribe(client)
+                    self._m_connects.inc()
+                    self._m_connected.set(1)
+                    self.connected.set()
+                    backoff.reset()
+                    self.problems.clear(("mqtt", self._name, "connection"))
+                    log.info("connected to MQTT broker", extra={"broker": self._name})
+                    received = self._m_received
+                    async for message in client.messages:
+                        received.inc()
+                        await queue.put(message)  # waits while decoding catches up
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: count, log once, retry later
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self._m_failures.inc()
+                delay = backoff.next_delay()
+                self.problems.report(("mqtt", self._name, "connection"),
+                                     "MQTT connection failed or lost (%s); retrying with backoff (next in %.1fs)",
+                                     reason, delay, broker=self._name)
+            else:
+                delay = backoff.next_delay()
+            self._m_connected.set(0)
+            self.connected.clear()
+            await asyncio.sleep(delay)
+
+    def _overflow(self) -> None:
+        self._m_dropped.inc()
+        self.problems.report(("mqtt", self._name, "queue-full"),
+                             "receive queues full (2 x %d): dropping messages", self.broker.queue_size,
+                             broker=self._name, reason="queue_full")
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        for route in self.routes:
+            topic = shared(route.filter.text, self.broker.shared_group)
+            granted = await client.subscribe(topic, qos=route.qos)
+            for code in granted:
+                failed = getattr(code, "is_failure", None)
+                if failed is None:
+                    failed = int(code) >= 0x80
+                if failed:
+                    self._m_sub_failures.labels(broker=self._name, topic=route.label).inc()
+                    self.problems.report(("mqtt", self._name, "subscribe", route.label),
+                                         "broker refused subscription %s (%s)", topic, code,
+                                         broker=self._name, topic=route.label)
+        self.subscribe_rounds += 1
+
+    # --- decoding -----------------------------------------------------------------------------
+
+    async def _decode_loop(self, emit: Emit) -> None:
+        queue = self._queue
+        while True:
+            message = await queue.get()
+            batch = self.decode_message(message)
+            n = 1
+            while n < BATCH_MAX and not queue.empty():
+                batch.extend(self.decode_message(queue.get_nowait()))
+                n += 1
+            self._m_depth.set(queue.qsize())
+            if not batch:
+                continue
+            self._m_points.inc(len(batch))
+            try:
+                await emit(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the pipeline's problem must not end the subscription
+                self._m_emit_failures.inc()
+                self.problems.report(("mqtt", self._name, "emit"), "pipeline refused %d MQTT points: %s",
+                                     len(batch), type(exc).__name__, broker=self._name)
+
+    def route(self, topic: str) -> tuple[Route, list[str]] | None:
+        cache = self._route_cache
+        try:
+            return cache[topic]
+        except KeyError:
+            pass
+        found = None
+        for route in self.routes:
+            levels = route.filter.match(topic)
+            if levels is not None:
+                found = (route, levels)
+                break
+        if len(cache) >= _ROUTE_CACHE_MAX:
+            cache.clear()
+        cache[topic] = found
+        return found
+
+    def decode_message(self, message: aiomqtt.Message) -> list[Point]:
+        """Decode one message: points out, or counted and logged once, never an exception."""
+        topic = message.topic.value
+        received_ns = time.time_ns()
+        matched = self.route(topic)
+        if matched is None:
+            self._m_ignored.labels(broker=self._name, topic="(no subscription)").inc()
+            return []
+        route = matched[0]
+        payload = message.payload
+        if not isinstance(payload, bytes):
+            payload = bytes(payload) if isinstance(payload, bytearray) else str(payload).encode()
+        try:
+            points = route.decoder(topic, payload, received_ns)
+        except DecodeError as exc:
+            self._reject(route, topic, exc.reason, exc.detail)
+            return []
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the subscription
+            self._reject(route, topic, "decoder_error", type(exc).__name__)
+            return []
+        if not points:
+            self._m_ignored.labels(broker=self._name, topic=route.label).inc()
+            return []
+        events = self.health.observe(points, received_ns, retained=bool(message.retain))
+        if events:
+            points.extend(events)
+        self.inventory.enrich(points)
+        return points
+
+    def _reject(self, route: Route, topic: str, reason: str, detail: str) -> None:
+        self._m_rejected.labels(broker=self._name, topic=route.label, reason=reason).inc()
+        self.problems.report(("mqtt", self._name, route.label, reason),
+                             "malformed MQTT message skipped (%s)", detail or reason,
+                             broker=self._name, topic=topic, reason=reason)
+
+    # --- gateway health -----------------------------------------------------------------------
+
+    async def _health_loop(self, emit: Emit) -> None:
+        interval = max(0.2, min(60.0, self.health.staleness_ns / 1e9 / 3))
+        while True:
+            await asyncio.sleep(interval)
+            points = self.health.check(time.time_ns())
+            if points:
+                self.inventory.enrich(points)
+                try:
+                    await emit(points)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    self._m_emit_failures.inc()
+                    self.problems.report(("mqtt", self._name, "emit"), "pipeline refused %d gateway points: %s",
+                                         len(points), type(exc).__name__, broker=self._name)
+            data = self.health.dump()
+            if data is not None:
+                try:
+                    await asyncio.to_thread(self.health.write, data)
+                except OSError as exc:
+                    self.problems.report(("mqtt", self._name, "gateway-state-write"),
+                                         "cannot write gateway state file: %s", exc.strerror, broker=self._name)

@@ -1,0 +1,85 @@
+"""LoRa identities from the inventory: which end device or gateway is which inventory device.
+
+An inventory device declares `lora: {dev_eui: ...}` (end device) or `lora: {gateway_id: ...}`
+(gateway). Points about it then carry `device=<inventory id>` and `site=<its site>`, so the
+pipeline adds the rest of the identity tags (member, contract, operator...) as for any device.
+A LoRa energy meter also declares where its decoded payload holds a kWh index and/or a power
+in W; those values are copied to `energy_kwh_total` / `power_w`, the field names a PDU uses, so
+carbon/ computes its energy exactly as for a PDU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from agent.config import Inventory, LoraMeterField
+from agent.point import Point
+from collectors.mqtt.decoders.common import as_float, flat_name
+
+DECODED_PREFIX = "decoded_"
+
+
+@dataclass(frozen=True, slots=True)
+class LoraIdentity:
+    device: str
+    site: str
+    # (target field, flattened decoded field, scale) for energy meters.
+    meter_fields: tuple[tuple[str, str, float], ...] = ()
+
+
+class LoraInventory:
+    """Lookup of LoRa end devices and gateways declared in the inventory."""
+
+    def __init__(self, devices: dict[str, LoraIdentity], gateways: dict[str, LoraIdentity], default_site: str | None = None):
+        self.devices = devices
+        self.gateways = gateways
+        self.default_site = default_site
+
+    @classmethod
+    def from_inventory(cls, inventory: Inventory, default_site: str | None = None) -> LoraInventory:
+        devices: dict[str, LoraIdentity] = {}
+        gateways: dict[str, LoraIdentity] = {}
+        for site in inventory.sites:
+            for dev in site.devices:
+                lora = dev.lora
+                if lora is None:
+                    continue
+                if lora.dev_eui:
+                    devices[lora.dev_eui] = LoraIdentity(dev.id, site.id, _meter_fields(lora.energy_kwh_total, lora.power_w))
+                if lora.gateway_id:
+                    gateways[lora.gateway_id] = LoraIdentity(dev.id, site.id)
+        return cls(devices, gateways, default_site)
+
+    def enrich(self, points: Iterable[Point]) -> None:
+        """Add `device`/`site` (and meter fields) in place; a point's own tags are kept."""
+        for point in points:
+            tags = point.tags
+            ident: LoraIdentity | None = None
+            eui = tags.get("dev_eui")
+            if eui is not None:
+                ident = self.devices.get(eui)
+            else:
+                gateway = tags.get("gateway_id")
+                if gateway is not None:
+                    ident = self.gateways.get(gateway)
+            if ident is None:
+                if self.default_site and "site" not in tags:
+                    tags["site"] = self.default_site
+                continue
+            tags.setdefault("device", ident.device)
+            tags.setdefault("site", ident.site)
+            if ident.meter_fields and point.measurement == "lora_device":
+                for target, source, scale in ident.meter_fields:
+                    value = as_float(point.fields.get(source))
+                    if value is not None:
+                        point.fields[target] = value * scale
+
+
+def _meter_fields(energy: LoraMeterField | None, power: LoraMeterField | None) -> tuple[tuple[str, str, float], ...]:
+    out: list[tuple[str, str, float]] = []
+    if energy is not None:
+        out.append(("energy_kwh_total", flat_name(energy.path, DECODED_PREFIX), energy.scale))
+    if power is not None:
+        out.append(("power_w", flat_name(power.path, DECODED_PREFIX), power.scale))
+    return tuple(out)

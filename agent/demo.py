@@ -32,7 +32,7 @@ DEMO_DEVICES: list[dict[str, Any]] = [
     # demo/*: recordings with moving counters (snmpsim's numeric variation): energy rises,
     # interface octets move. The PDU is metered behind the UPS: a sub-meter, never added twice.
     {"site": "nro-lannion", "id": "ups-nro-lannion", "kind": "ups", "recording": "demo/demo-ups",
-     "meter": {"role": "primary", "load": "facility"}},
+     "meter": {"role": "sub", "load": "other", "parent": "meter-tgbt-nro-lannion"}},
     {"site": "nro-lannion", "id": "pdu-nro-lannion", "kind": "pdu", "recording": "demo/demo-pdu",
      "meter": {"role": "sub", "load": "it", "parent": "ups-nro-lannion"}},
     {"site": "nro-lannion", "id": "sw-nro-lannion", "kind": "switch", "recording": "demo/demo-switch"},
@@ -130,11 +130,15 @@ class SnmpSimulator:
         self._log.close()
 
 
-def demo_config(data_dir: Path, snmp_port: int, interval_s: float = 2.0) -> Config:
+def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 2.0) -> Config:
     """The agent configuration the demo runs: the same YAML shape a technician writes."""
+    from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
+
     sites = []
     for site in DEMO_SITES:
         devices = []
+        if mqtt is not None:
+            devices += [{k: v for k, v in d.items() if k != "site"} for d in DEMO_LORA_DEVICES if d["site"] == site["id"]]
         for dev in DEMO_DEVICES:
             if dev["site"] != site["id"]:
                 continue
@@ -152,6 +156,8 @@ def demo_config(data_dir: Path, snmp_port: int, interval_s: float = 2.0) -> Conf
         "inventory": {"sites": sites},
         "spool": {"sync": "normal"},
     }
+    if mqtt is not None:
+        raw["mqtt"] = [demo_mqtt_config(*mqtt)]
     return parse_config(yaml.safe_dump(raw), "<demo>")
 
 
@@ -168,18 +174,23 @@ class DeviceSummary:
     points: int
 
 
-def summarise_devices(store_path: Path) -> list[DeviceSummary]:
+def summarise_devices(store_path: Path, devices: list[dict[str, Any]] | None = None) -> list[DeviceSummary]:
+    """Per device, from the local store: polls, reachability, uptime, points stored.
+
+    LoRa devices are not polled: they count as reachable when their messages arrived.
+    """
     from agent.sinks.local import LocalStore
 
-    store = LocalStore(store_path)
+    store = LocalStore.open_readonly(store_path)
     try:
         rows = []
-        for dev in DEMO_DEVICES:
+        for dev in devices if devices is not None else DEMO_DEVICES:
             statuses = list(store.query("device_status", tags={"device": dev["id"]}))
             total_points = sum(
                 sum(1 for _ in store.query(m, tags={"device": dev["id"]})) for m in store.measurements() if m != "agent_internal"
             )
             last = statuses[-1] if statuses else None
+            polled = "snmp" in dev or "recording" in dev
             rows.append(
                 DeviceSummary(
                     device=dev["id"],
@@ -187,7 +198,7 @@ def summarise_devices(store_path: Path) -> list[DeviceSummary]:
                     kind=dev["kind"],
                     polls=len(statuses),
                     reachable_polls=sum(1 for p in statuses if p.fields.get("reachable") is True),
-                    last_reachable=bool(last.fields.get("reachable")) if last else None,
+                    last_reachable=(bool(last.fields.get("reachable")) if last else None) if polled else total_points > 0,
                     uptime_s=_float(last.fields.get("uptime_s")) if last else None,
                     sys_name=str(last.fields["sys_name"]) if last and "sys_name" in last.fields else None,
                     points=total_points,
@@ -209,7 +220,7 @@ def _print_table(rows: list[DeviceSummary]) -> None:
         table.append((
             r.device, r.site, r.kind,
             {True: "yes", False: "NO", None: "-"}[r.last_reachable],
-            f"{r.reachable_polls}/{r.polls}",
+            f"{r.reachable_polls}/{r.polls}" if r.polls else "-",
             _human_duration(r.uptime_s),
             (r.sys_name or "-")[:24],
             str(r.points),
@@ -236,17 +247,27 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
     data_dir = data_dir.resolve()  # noqa: ASYNC240 - once, before anything runs
     data_dir.mkdir(parents=True, exist_ok=True)
     setup_logging("debug" if verbose else "warning")
+    from collectors.mqtt.sim import DEMO_SENSORS, demo_broker, publish_demo_traffic
+
     with tempfile.TemporaryDirectory(prefix="sentinelle-sim-") as tmp:
-        async with SnmpSimulator(RECORDINGS, Path(tmp)) as sim:
-            config = demo_config(data_dir, sim.port)
+        async with SnmpSimulator(RECORDINGS, Path(tmp)) as sim, demo_broker() as broker:
+            config = demo_config(data_dir, sim.port, broker)
             if not as_json:
-                print(f"Simulated site: snmpsim on udp://127.0.0.1:{sim.port}, {len(DEMO_DEVICES)} devices; collecting for {duration_s:.0f}s into {data_dir}")
+                print(
+                    f"Simulated site: snmpsim on udp://127.0.0.1:{sim.port} ({len(DEMO_DEVICES)} SNMP devices), "
+                    f"LoRaWAN network server on mqtt://{broker[0]}:{broker[1]} (1 gateway, {len(DEMO_SENSORS)} sensors); "
+                    f"collecting for {duration_s:.0f}s into {data_dir}"
+                )
             start_ns = time.time_ns()
             async with Agent(config) as agent:
+                lns = asyncio.create_task(publish_demo_traffic(*broker, duration_s=duration_s, interval_s=2.0))
                 await agent.run(duration_s=duration_s)
+                await asyncio.gather(lns, return_exceptions=True)
             end_ns = time.time_ns()
     store_path = config.local_store_path()
-    rows = summarise_devices(store_path)
+    from collectors.mqtt.sim import DEMO_LORA_DEVICES
+
+    rows = summarise_devices(store_path, DEMO_DEVICES + DEMO_LORA_DEVICES)
     from carbon.report import summarise
 
     carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns)
@@ -267,6 +288,6 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
         for line in carbon.lines("fr"):
             print(line)
         print(f"\nLocal store: {store_path}")
-    ok = all(r.reachable_polls > 0 for r in rows)
+    ok = all(r.last_reachable for r in rows)
     return 0 if ok else 1
 

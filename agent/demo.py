@@ -130,6 +130,29 @@ class SnmpSimulator:
         self._log.close()
 
 
+def write_demo_intensity(path: Path, around_s: float, hours: int = 6) -> Path:
+    """A synthetic grid intensity series in the ODRÉ éCO2mix export layout, around now.
+
+    The demo cannot fetch RTE's data (no network on the machines it must run on), so it writes
+    a plausible French day (lower at night, an evening peak) in the exact layout the `csv`
+    provider reads from a real export. Values are synthetic; the summary says so.
+    """
+    import math
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    start = int(around_s // 900 * 900) - hours * 1800
+    lines = ["Périmètre;Nature;Date;Heure;Date - Heure;Consommation (MW);Taux de CO2 (g/kWh)"]
+    for t in range(start, start + hours * 3600 + 900, 900):
+        local = datetime.fromtimestamp(t, paris)
+        hour = local.hour + local.minute / 60
+        g = round(32 + 14 * math.sin((hour - 13) / 24 * 2 * math.pi) + (12 if 18 <= hour < 21 else 0))
+        lines.append(f"France;Données synthétiques (démo);{local:%Y-%m-%d};{local:%H:%M};{local.isoformat()};48000;{g}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 2.0) -> Config:
     """The agent configuration the demo runs: the same YAML shape a technician writes."""
     from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
@@ -155,6 +178,7 @@ def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = N
         "agent": {"name": "demo", "interval": interval_s, "jitter": 0.2, "data_dir": str(data_dir), "http": {"enabled": False}, "internal_interval": 5},
         "inventory": {"sites": sites},
         "spool": {"sync": "normal"},
+        "carbon": {"grid_intensity": {"provider": "csv", "path": str(write_demo_intensity(data_dir / "intensite-demo.csv", time.time()))}},
     }
     if mqtt is not None:
         raw["mqtt"] = [demo_mqtt_config(*mqtt)]
@@ -287,6 +311,7 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
         print()
         for line in carbon.lines("fr"):
             print(line)
+        print("(intensité du réseau : série synthétique au format éCO2mix, intensite-demo.csv)")
         print(f"\nLocal store: {store_path}")
     ok = all(r.last_reachable for r in rows)
     return 0 if ok else 1

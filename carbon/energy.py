@@ -10,6 +10,8 @@ Methods (the `method` tag of `energy` points):
 - `integrated`: trapezoid integration of power samples no further apart than `max_gap_s`.
 - `estimated`: a gap (power samples too far apart, or a counter restart across a long gap)
   filled with the mean power of the neighbouring intervals, if the policy says so.
+- `imported`: an interval read from a past export (`sentinelle import`, carbon/history): a
+  meter's own readings or a utility's load curve, not polled by the agent.
 - `missing`: a gap left unfilled. Its `kwh` is what is known for sure (0, or the energy a
   restarted counter counted since its restart), so totals are lower bounds and completeness
   shows the hole.
@@ -28,8 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Method = Literal["measured", "integrated", "estimated", "missing"]
-METHODS: tuple[Method, ...] = ("measured", "integrated", "estimated", "missing")
+Method = Literal["measured", "integrated", "imported", "estimated", "missing"]
+METHODS: tuple[Method, ...] = ("measured", "integrated", "imported", "estimated", "missing")
+# Methods whose intervals are data (not gap filling): they count towards completeness.
+DATA_METHODS: frozenset[str] = frozenset({"measured", "integrated", "imported"})
 NS = 1_000_000_000
 J_PER_KWH = 3_600_000.0
 
@@ -178,7 +182,7 @@ def neighbour_power_w(intervals: Sequence[EnergyInterval], index: int, count: in
         i, n = index + step, 0
         while 0 <= i < len(intervals) and n < count:
             iv = intervals[i]
-            if iv.method in ("measured", "integrated") and iv.duration_s > 0:
+            if iv.method in DATA_METHODS and iv.duration_s > 0:
                 picked.append(iv)
                 n += 1
             i += step
@@ -223,7 +227,7 @@ class Coverage:
 
     @property
     def completeness(self) -> float:
-        """Share of the period covered by fine-grained measured or integrated data (0..1)."""
+        """Share of the period covered by fine-grained measured, integrated or imported data (0..1)."""
         if self.period_s <= 0:
             return 0.0
         return min(1.0, self.covered_s / self.period_s)
@@ -253,6 +257,6 @@ def coverage(
             continue
         seconds[part.method] += part.duration_s
         kwh[part.method] += part.kwh
-        if part.method in ("measured", "integrated") and iv.duration_s <= max_gap_s:
+        if part.method in DATA_METHODS and iv.duration_s <= max_gap_s:
             covered += part.duration_s
     return Coverage((end_ns - start_ns) / NS, seconds, kwh, covered)

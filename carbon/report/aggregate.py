@@ -8,8 +8,11 @@ Inputs are the stored `energy` points (one per meter interval, `kwh` and `durati
 - Grid track: the stored `grid` carbon points give, per meter and month, the interval-weighted
   intensity (Σ gCO2e / Σ kWh); applied to the month's kWh.
 - Intervals crossing the period's edges are prorated by time.
-- Site kWh = Σ primary meters; completeness of a meter = seconds covered by measured or
-  integrated intervals no longer than `max_gap_s` / period seconds (a week between two counter
+- A meter's overlapping intervals (live data and an import of the same period) are counted
+  once: `carbon.history.overlap.resolve` keeps measured/integrated over imported over
+  estimated/missing for each stretch of time.
+- Site kWh = Σ primary meters; completeness of a meter = seconds covered by measured,
+  integrated or imported intervals no longer than `max_gap_s` / period seconds (a week between two counter
   readings is exact energy but not data); of a site = mean of its primary meters.
 - Uncertainty (BEGES, relative): u = √(u_activity² + u_factor²) with u_activity the
   kWh-weighted mean of per-method uncertainties. A group (member, contract, operator) adds its
@@ -29,11 +32,12 @@ from zoneinfo import ZoneInfo
 from agent.point import Point
 from carbon.energy import METHODS, NS, EnergyInterval, coverage
 from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
+from carbon.history.overlap import resolve
 from carbon.meters import GROUPINGS, MeterSpec, SiteSpec, pue
 from carbon.report.source import ReportSource
 
 PARIS = ZoneInfo("Europe/Paris")
-DEFAULT_UNCERTAINTY = {"measured": 2.0, "integrated": 5.0, "estimated": 30.0, "missing": 100.0}
+DEFAULT_UNCERTAINTY = {"measured": 2.0, "integrated": 5.0, "imported": 2.0, "estimated": 30.0, "missing": 100.0}
 LOOKAHEAD_NS = 31 * 86400 * NS  # an interval ending this long after the period may still overlap it
 
 
@@ -243,6 +247,10 @@ def build_report(
         grid_sources.add(src)
         if p.tags.get("factor_flag"):
             grid_flags[meter].add(f"grid:{p.tags['factor_flag']}")
+
+    # Live and imported intervals of a meter may overlap: count each stretch of time once.
+    for meter in intervals:
+        intervals[meter] = resolve(intervals[meter])
 
     meter_figs: list[MeterFigures] = []
     site_rows: dict[str, Figures] = {}

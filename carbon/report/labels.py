@@ -19,6 +19,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "kwh_total": ("Énergie totale (kWh)", "Total energy (kWh)"),
     "kwh_measured": ("kWh mesurés (compteur)", "kWh measured (counter)"),
     "kwh_integrated": ("kWh intégrés (puissance)", "kWh integrated (power)"),
+    "kwh_imported": ("kWh importés (historique)", "kWh imported (history)"),
     "kwh_estimated": ("kWh estimés (lacunes)", "kWh estimated (gaps)"),
     "kwh_missing": ("kWh lacunes non estimées (minimum connu)", "kWh unfilled gaps (known minimum)"),
     "completeness_pct": ("Complétude des données (%)", "Data completeness (%)"),
@@ -89,10 +90,10 @@ STATEMENTS: dict[str, tuple[str, str]] = {
     ),
     "methods": (
         "Méthodes : « mesuré » = écart d'index d'un compteur (y compris à travers une coupure quand le "
-        "compteur a continué de compter) ; « intégré » = intégration trapèze des puissances ; « estimé » "
+        "compteur a continué de compter) ; « intégré » = intégration trapèze des puissances ; « importé » = relevés passés importés (export du compteur, courbe de charge Enedis) ; « estimé » "
         "= lacune comblée par la puissance moyenne des intervalles voisins ; « lacune » = non comblée.",
         "Methods: 'measured' = counter index difference (also across an outage when the counter kept "
-        "counting); 'integrated' = trapezoid integration of power; 'estimated' = gap filled with the "
+        "counting); 'integrated' = trapezoid integration of power; 'imported' = past readings imported (meter export, Enedis load curve); 'estimated' = gap filled with the "
         "mean power of neighbouring intervals; 'missing' = left unfilled.",
     ),
     "completeness": (

@@ -18,8 +18,8 @@ PARIS = ZoneInfo("Europe/Paris")
 Value = str | float | int | None
 
 FIGURE_COLUMNS = (
-    "key", "sites", "kwh_total", "kwh_measured", "kwh_integrated", "kwh_estimated", "kwh_missing",
-    "completeness_pct", "factor_kg", "factor_year", "factor_source", "factor_version", "beges_t",
+    "key", "sites", "kwh_total", "kwh_measured", "kwh_integrated", "kwh_imported", "kwh_estimated",
+    "kwh_missing", "completeness_pct", "factor_kg", "factor_year", "factor_source", "factor_version", "beges_t",
     "beges_u_pct", "beges_u_t", "grid_t", "grid_g", "grid_source", "pue", "flags",
 )  # fmt: skip
 
@@ -46,6 +46,7 @@ def figure_row(f: Figures) -> list[Value]:
         _r(f.kwh_total, 3),
         _r(f.kwh["measured"], 3),
         _r(f.kwh["integrated"], 3),
+        _r(f.kwh["imported"], 3),
         _r(f.kwh["estimated"], 3),
         _r(f.kwh["missing"], 3),
         _r(f.completeness * 100, 2),
@@ -76,14 +77,14 @@ def group_table(report: AnnualReport, grouping: str, lang: Lang) -> Table:
 
 def meters_table(report: AnnualReport, lang: Lang) -> Table:
     cols = ["meter", "site", "device_kind", "role", "load", "zone", "kwh_total", "kwh_measured",
-            "kwh_integrated", "kwh_estimated", "kwh_missing", "completeness_pct", "missing_h"]  # fmt: skip
+            "kwh_integrated", "kwh_imported", "kwh_estimated", "kwh_missing", "completeness_pct", "missing_h"]  # fmt: skip
     period_s = (report.end_ns - report.start_ns) / NS
     rows: list[list[Value]] = []
     for m in report.meters:
-        covered = m.seconds.get("measured", 0.0) + m.seconds.get("integrated", 0.0)
+        covered = m.seconds.get("measured", 0.0) + m.seconds.get("integrated", 0.0) + m.seconds.get("imported", 0.0)
         rows.append([
             m.meter, m.site, m.device_kind, m.role, m.load, m.zone, _r(m.kwh_total, 3), _r(m.kwh["measured"], 3),
-            _r(m.kwh["integrated"], 3), _r(m.kwh["estimated"], 3), _r(m.kwh["missing"], 3),
+            _r(m.kwh["integrated"], 3), _r(m.kwh["imported"], 3), _r(m.kwh["estimated"], 3), _r(m.kwh["missing"], 3),
             _r(m.completeness * 100, 2), _r(max(0.0, period_s - covered) / 3600, 2),
         ])  # fmt: skip
     return Table(label("sheet_meters", lang), cols, [label(c, lang) for c in cols], rows)

@@ -1,0 +1,281 @@
+"""`sentinelle import` and `sentinelle recompute` (adapter between the config and carbon/history).
+
+    sentinelle import -c CONFIG --meter METER FILE [--format auto|csv|enedis|lp] [--kind ...]
+    sentinelle import -c CONFIG --intensity FILE
+    sentinelle recompute -c CONFIG --from 2025-01-01 --to 2026-01-01 [--factors FILE]
+
+Exit codes: 0 done, 1 the file was refused or a sink failed, 2 configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("carbon.history")
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "import",
+        help="import past readings of one meter (CSV, Enedis, line protocol) or a grid intensity history",
+        description="Past readings of one inventory meter through the same energy and carbon steps as live "
+        "data, into the configured sinks. Idempotent: importing a file again changes nothing. A file with a "
+        "bad line is refused whole unless --skip-bad.",
+    )
+    p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
+    p.add_argument("--meter", help="device id of a metered inventory device")
+    p.add_argument("file", nargs="?", help="the export to import")
+    p.add_argument("--format", default="auto", choices=("auto", "csv", "enedis", "lp"))
+    p.add_argument("--kind", choices=("counter", "power", "interval"),
+                   help="cumulative counter, power samples, or energy per interval (default: inventory; "
+                   "Enedis files: interval for load curves, counter for index exports)")
+    p.add_argument("--unit", help="kWh, Wh, MWh (counter, interval) or W, kW (power; interval as mean power)")
+    p.add_argument("--modulus", type=float, help="counter modulus in the meter's unit (where it wraps)")
+    p.add_argument("--time-column", help="CSV time column: header name or 1-based number")
+    p.add_argument("--value-column", help="CSV value column: header name or 1-based number")
+    p.add_argument("--tz", default="Europe/Paris", help="time zone of naive local times (default Europe/Paris)")
+    p.add_argument("--step", help="interval length when the file does not give it (PT30M, 1800)")
+    p.add_argument("--direction", default="consumption", choices=("consumption", "injection"),
+                   help="Enedis files mixing both: which one to import")
+    p.add_argument("--skip-bad", action="store_true", help="import the good lines of a file with bad lines")
+    p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
+    p.add_argument("--missing-year", choices=("error", "latest"))
+    p.add_argument("--intensity", metavar="FILE", help="import an éCO2mix / ODRÉ / Electricity Maps intensity export")
+    p.set_defaults(func=run_import)
+
+    r = subparsers.add_parser(
+        "recompute",
+        help="rewrite the stored carbon points of a period (after a factor table change)",
+        description="Reads the stored energy points of the period and writes their carbon points again with the "
+        "factor table in use (--factors for a newer ADEME table), replacing the old ones.",
+    )
+    r.add_argument("-c", "--config", required=True)
+    r.add_argument("--from", dest="start", required=True, help="period start, ISO date or date-time (local time)")
+    r.add_argument("--to", dest="end", required=True, help="period end (exclusive)")
+    r.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
+    r.add_argument("--missing-year", choices=("error", "latest"))
+    r.set_defaults(func=run_recompute)
+
+
+def _config(path: str) -> Any:
+    from agent.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"configuration error in {exc.path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _factors(args: argparse.Namespace, config: Any) -> Any:
+    from carbon.factors import FactorTable
+
+    path = args.factors or config.carbon.factors_file
+    return FactorTable.from_file(path) if path else FactorTable.embedded()
+
+
+def _grid(config: Any, factors: Any) -> Any:
+    """The configured grid provider if it can answer for past times (csv, static), else None."""
+    from carbon.factors import FactorError
+    from carbon.processor import grid_from_settings
+
+    settings = config.carbon.grid_intensity
+    if settings.provider not in ("csv", "static"):
+        return None
+    try:
+        default = factors.factor("fr-continental", 2100, "latest").g_per_kwh
+    except FactorError:
+        default = None
+    return grid_from_settings(settings, config.agent.data_dir, default)
+
+
+def _step(text: str | None) -> int:
+    from carbon.history.timeparse import parse_duration_s
+
+    return parse_duration_s(text) if text else 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from carbon.factors import FactorError
+    from carbon.history.delivery import DeliveryError
+    from carbon.history.readers import ImportFormatError
+    from carbon.intensity import IntensityError
+
+    config = _config(args.config)
+    try:
+        if args.intensity:
+            return asyncio.run(_import_intensity(config, args.intensity))
+        if not args.meter or not args.file:
+            print("sentinelle import: give --meter METER FILE (or --intensity FILE)", file=sys.stderr)
+            return 2
+        return asyncio.run(_import_meter(config, args))
+    except (ValueError, FactorError, IntensityError) as exc:
+        if isinstance(exc, ImportFormatError):
+            print(f"sentinelle import: {args.file}: {exc}", file=sys.stderr)
+            return 1
+        print(f"sentinelle import: {exc}", file=sys.stderr)
+        return 2
+    except (DeliveryError, OSError) as exc:
+        print(f"sentinelle import: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _import_meter(config: Any, args: argparse.Namespace) -> int:
+    from carbon.energy import GapPolicy
+    from carbon.history.delivery import Delivery, live_coverage
+    from carbon.history.importer import (
+        CarbonStep,
+        ImportOptions,
+        ImportRejected,
+        find_meter,
+        import_file,
+        meter_target,
+    )
+
+    factors = _factors(args, config)
+    fmt = args.format
+    _site, dev = find_meter(config, args.meter)
+    kind = args.kind or dev.meter.kind
+    if kind is None and fmt in ("auto", "enedis"):
+        kind = _enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
+    target = meter_target(config, args.meter, kind=kind, unit=args.unit, modulus=args.modulus)
+    options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction, args.skip_bad)
+    c = config.carbon
+    carbon = CarbonStep(factors, target.zone, args.missing_year or c.missing_year, _grid(config, factors))
+    policy = GapPolicy(max_gap_s=c.max_gap, fill=c.gap_fill)
+
+    async def live(start_ns: int, end_ns: int) -> Any:
+        return await asyncio.to_thread(live_coverage, config, target.meter, start_ns, end_ns)
+
+    async with Delivery(config) as delivery:
+        try:
+            result = await import_file(args.file, target, delivery, carbon, options=options, policy=policy, live=live)
+        except ImportRejected as exc:
+            for line in exc.result.problem_lines():
+                print(line, file=sys.stderr)
+            print(f"sentinelle import: {exc}", file=sys.stderr)
+            return 1
+    for line in result.problem_lines():
+        print(f"skipped {line}", file=sys.stderr)
+    kwh = ", ".join(f"{m} {v:.3f}" for m, v in sorted(result.kwh.items())) or "none"
+    print(f"{result.path} ({result.format}, {target.kind}): {result.readings} readings, {result.intervals} intervals, "
+          f"{result.total_kwh:.3f} kWh ({kwh}), {result.points} points written"
+          + (f", {result.problem_count} bad lines skipped" if result.problem_count else ""))
+    if result.live_s:
+        print(f"  {result.live_s / 3600:.2f} h already covered by live data were left to it")
+    for why, n in sorted(result.stats.skipped.items()):
+        print(f"  ignored: {n} rows ({why})")
+    if result.stats.quality:
+        print("  quality flags: " + ", ".join(f"{k}: {n}" for k, n in sorted(result.stats.quality.items())))
+    if len(result.stats.steps) > 1:
+        print("  steps: " + ", ".join(f"{s // 60} min: {n}" for s, n in sorted(result.stats.steps.items())))
+    for f in sorted(result.factors):
+        print(f"  BEGES factor {f}")
+    for err in sorted(carbon.errors):
+        print(f"  no BEGES carbon point: {err}", file=sys.stderr)
+    return 0
+
+
+def _is_enedis(path: Path, fmt: str) -> bool:
+    from carbon.history.readers import detect_format
+
+    return fmt == "enedis" or (fmt == "auto" and detect_format(path) == "enedis")
+
+
+def _enedis_kind(path: Path) -> str:
+    """Load curve (mean power, W) or index (energy, Wh) from the first data rows."""
+    import csv
+
+    from carbon.history.readers import norm, open_text
+
+    with open_text(path) as f:
+        header: list[str] | None = None
+        for n, row in enumerate(csv.reader(f, delimiter=";")):
+            names = [norm(c) for c in row]
+            if header is None:
+                if "horodate" in names and "valeur" in names:
+                    header = names
+                elif "unite" in names or "grandeur physique" in names:
+                    meta = dict(zip(names, [norm(c) for c in next(csv.reader(f, delimiter=";"), [])], strict=False))
+                    if meta.get("unite") in ("wh", "kwh") or meta.get("grandeur physique") == "ea":
+                        return "counter"
+                continue
+            row_n = dict(zip(header, names, strict=False))
+            if row_n.get("unite") in ("wh", "kwh") or row_n.get("grandeur physique") == "ea":
+                return "counter"
+            if row_n.get("unite") or row_n.get("pas") or n > 50:
+                return "interval"
+    return "interval"
+
+
+async def _import_intensity(config: Any, path: str) -> int:
+    from carbon.history.delivery import Delivery
+    from carbon.history.recompute import intensity_points
+
+    layout, points = intensity_points(path)
+    async with Delivery(config) as delivery:
+        for i in range(0, len(points), 20_000):
+            await delivery.write(points[i:i + 20_000])
+    print(f"{path} ({layout}): {len(points)} grid_intensity points written")
+    return 0
+
+
+def run_recompute(args: argparse.Namespace) -> int:
+    from carbon.cli import _date
+    from carbon.factors import FactorError
+    from carbon.history.delivery import DeliveryError
+    from carbon.report import report_period
+    from carbon.report.source import ReportSourceError
+
+    config = _config(args.config)
+    try:
+        start_ns, end_ns, label = report_period(None, _date(args.start), _date(args.end))
+        if end_ns <= start_ns:
+            raise ValueError("--to must be after --from")
+        return asyncio.run(_recompute(config, args, start_ns, end_ns, label))
+    except argparse.ArgumentTypeError as exc:
+        print(f"sentinelle recompute: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FactorError) as exc:
+        print(f"sentinelle recompute: {exc}", file=sys.stderr)
+        return 2
+    except (DeliveryError, ReportSourceError, OSError) as exc:
+        print(f"sentinelle recompute: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _recompute(config: Any, args: argparse.Namespace, start_ns: int, end_ns: int, label: str) -> int:
+    from carbon.history.delivery import Delivery, delete_carbon, readable_source
+    from carbon.history.recompute import recompute_carbon, stored_intensity
+
+    factors = _factors(args, config)
+    source, close, name = readable_source(config)
+    if source is None:
+        print(f"sentinelle recompute: sink {name} holds no data yet", file=sys.stderr)
+        return 1
+    try:
+        grid: Any = stored_intensity(source.points("grid_intensity", start_ns - 86400 * 10**9, end_ns + 86400 * 10**9))
+        grid = grid or _grid(config, factors)
+        tracks = ["beges", "grid"] if grid is not None else ["beges"]
+        for warning in await asyncio.to_thread(delete_carbon, config, start_ns, end_ns, tracks):
+            print(f"  warning: {warning}", file=sys.stderr)
+        async with Delivery(config) as delivery:
+            result = await recompute_carbon(source, delivery, factors, start_ns, end_ns,
+                                            missing_year=args.missing_year or config.carbon.missing_year, grid=grid)
+    finally:
+        close()
+    print(f"{label}: {result.energy_points} energy points, {result.kwh:.3f} kWh, "
+          f"{result.beges_g / 1e6:.6f} tCO2e BEGES; {result.carbon_points} carbon points rewritten "
+          f"(tracks: {', '.join(tracks)}; factor table {factors.name} version {factors.version})")
+    for line in result.factor_lines():
+        print(f"  {line}")
+    for err in sorted(result.errors):
+        print(f"  no BEGES carbon point: {err}", file=sys.stderr)
+    return 0

@@ -1,0 +1,240 @@
+"""From staged readings to energy intervals, in bounded memory.
+
+`Staging` is a private temporary SQLite table (on disk, not in RAM) keyed by (time, cadran):
+the file is read once into it, which sorts unsorted exports, keeps one reading per timestamp
+(a corrected Enedis value beats a raw one; otherwise the last row of the file wins, as the
+live maths keep the last of a replayed poll) and lets the importer refuse the whole file
+before writing anything when a line is bad.
+
+`intervals()` then streams the sorted readings through `carbon.energy`'s own functions in
+chunks (`counter_intervals` / `power_intervals` on overlapping windows give exactly the result
+of one call over the whole series) and `fill_gaps()` applies the gap policy with the same
+neighbour rule as `carbon.energy._fill_gaps`, holding only the intervals around a gap.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from carbon.energy import (
+    NS,
+    CounterReading,
+    EnergyInterval,
+    GapPolicy,
+    PowerSample,
+    counter_intervals,
+    estimate_gap,
+    neighbour_power_w,
+    power_intervals,
+)
+from carbon.history.readers import Kind, Row
+
+CHUNK = 4096
+MAX_PENDING = 50_000  # intervals held while waiting for a gap's right-hand neighbours
+
+
+class Staging:
+    def __init__(self) -> None:
+        # "" = a private temporary database that SQLite keeps on disk, deleted on close.
+        self.db = sqlite3.connect("", isolation_level=None)
+        self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache at most
+        self.db.execute(
+            "CREATE TABLE r(t INTEGER NOT NULL, sub TEXT NOT NULL, v REAL NOT NULL, step INTEGER NOT NULL, "
+            "reset INTEGER NOT NULL, prio INTEGER NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (t, sub)) WITHOUT ROWID"
+        )
+        self.db.execute("BEGIN")
+        self.count = 0
+
+    def add(self, rows: list[Row]) -> None:
+        self.db.executemany(
+            "INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(t, sub) DO UPDATE SET "
+            "v=excluded.v, step=excluded.step, reset=excluded.reset, prio=excluded.prio, line=excluded.line "
+            "WHERE excluded.prio >= r.prio",
+            [(r.time_ns, r.sub, r.value, r.step_s, int(r.reset), r.prio, r.line) for r in rows],
+        )
+        self.count += len(rows)
+
+    def span(self) -> tuple[int, int] | None:
+        lo, hi = self.db.execute("SELECT min(t), max(t) FROM r").fetchone()
+        return None if lo is None else (lo, hi)
+
+    def distinct(self) -> int:
+        return self.db.execute("SELECT count(*) FROM r").fetchone()[0]
+
+    def rows(self) -> Iterator[tuple[int, str, float, int, int, int]]:
+        """(time, cadran, value, step, reset, line) in time order."""
+        cur = self.db.execute("SELECT t, sub, v, step, reset, line FROM r ORDER BY t, sub")
+        while True:
+            batch = cur.fetchmany(CHUNK)
+            if not batch:
+                return
+            yield from batch
+
+    def drop(self, keys: list[tuple[int, str]]) -> None:
+        self.db.executemany("DELETE FROM r WHERE t=? AND sub=?", keys)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    time_ns: int
+    value: float
+    step_s: int = 0
+    reset: bool = False
+    as_power: bool = False  # interval kind with an unknown step: value is a mean power (W)
+    line: int = 0
+
+
+def readings(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind) -> Iterator[Reading]:
+    """One reading per timestamp. The cadrans of an index export are summed; when the set of
+    cadrans changes (a tariff option change) the sum restarts, flagged as a counter reset."""
+    if kind != "counter":
+        for t, sub, v, step, reset, line in rows:
+            yield Reading(t, v, step, bool(reset), sub == "w", line)
+        return
+    cur_t: int | None = None
+    total, reset_any = 0.0, False
+    subs: list[str] = []
+    prev_subs: list[str] | None = None
+    for t, sub, v, _step, reset, _line in rows:
+        if t != cur_t:
+            if cur_t is not None:
+                yield Reading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
+                prev_subs = subs
+            cur_t, total, subs, reset_any = t, 0.0, [], False
+        total += v
+        subs.append(sub)
+        reset_any = reset_any or bool(reset)
+    if cur_t is not None:
+        yield Reading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
+
+
+def _chunks(items: Iterable[Reading]) -> Iterator[list[Reading]]:
+    chunk: list[Reading] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = [chunk[-1]]  # overlap: the next chunk starts with this one's last reading
+    if len(chunk) > 1:
+        yield chunk
+
+
+def raw_intervals(items: Iterable[Reading], kind: Kind, policy: GapPolicy, modulus_kwh: float | None) -> Iterator[EnergyInterval]:
+    """Intervals with gaps left `missing` (the caller applies the fill policy)."""
+    no_fill = GapPolicy(policy.max_gap_s, "missing", policy.neighbours, policy.max_power_w)
+    if kind == "counter":
+        for chunk in _chunks(items):
+            yield from counter_intervals(
+                (CounterReading(r.time_ns, r.value, r.reset, modulus_kwh) for r in chunk), no_fill
+            )
+    elif kind == "power":
+        for chunk in _chunks(items):
+            yield from power_intervals((PowerSample(r.time_ns, r.value) for r in chunk), no_fill)
+    else:
+        yield from _interval_energy(items)
+
+
+class IntervalOverlap(ValueError):
+    """Two rows of interval energy cover the same time (inconsistent steps)."""
+
+
+def _interval_energy(items: Iterable[Reading]) -> Iterator[EnergyInterval]:
+    """Energy per interval ending at each timestamp; a hole between two intervals is a gap."""
+    prev_end: int | None = None
+    held: Reading | None = None  # a first reading whose step must be inferred from the next one
+    for r in items:
+        if held is not None:
+            step_ns = (r.time_ns - held.time_ns)
+            yield from _one(held, step_ns, None)
+            prev_end = held.time_ns
+            held = None
+        if r.step_s <= 0 and prev_end is None:
+            held = r
+            continue
+        step_ns = r.step_s * NS if r.step_s > 0 else r.time_ns - (prev_end or r.time_ns)
+        yield from _one(r, step_ns, prev_end)
+        prev_end = r.time_ns
+    if held is not None:
+        raise IntervalOverlap("a single interval without a step: give --step")
+
+
+def _one(r: Reading, step_ns: int, prev_end: int | None) -> Iterator[EnergyInterval]:
+    if step_ns <= 0:
+        raise IntervalOverlap(f"interval ending at {r.time_ns} has no positive step")
+    start = r.time_ns - step_ns
+    kwh = r.value * step_ns / NS / 3_600_000.0 if r.as_power else r.value
+    if prev_end is not None:
+        if start < prev_end:
+            raise IntervalOverlap(
+                f"the interval ending at {r.time_ns} (step {step_ns // NS} s) overlaps the previous one ending at {prev_end}"
+            )
+        if start > prev_end:
+            yield EnergyInterval(prev_end, start, 0.0, "missing")
+    yield EnergyInterval(start, r.time_ns, kwh, "measured")
+
+
+def fill_gaps(intervals: Iterable[EnergyInterval], policy: GapPolicy) -> Iterator[EnergyInterval]:
+    """`missing` intervals estimated from up to `neighbours` valid intervals on each side, as
+    `carbon.energy` does for a whole list; holds intervals only while a gap awaits its right side."""
+    if policy.fill == "missing":
+        yield from intervals
+        return
+    n = policy.neighbours
+    left: deque[EnergyInterval] = deque(maxlen=n)
+    pending: list[EnergyInterval] = []
+    valid_after_gap = 0
+
+    def resolve() -> Iterator[EnergyInterval]:
+        ctx = list(left) + pending
+        base = len(left)
+        for j, iv in enumerate(pending):
+            if iv.method == "missing":
+                yield estimate_gap(iv.start_ns, iv.end_ns, iv.kwh, neighbour_power_w(ctx, base + j, n))
+            else:
+                yield iv
+        for iv in pending:
+            if iv.method in ("measured", "integrated"):
+                left.append(iv)
+
+    for iv in intervals:
+        if iv.method == "missing":
+            pending.append(iv)
+            valid_after_gap = 0
+            continue
+        if not pending:
+            if iv.method in ("measured", "integrated"):
+                left.append(iv)
+            yield iv
+            continue
+        pending.append(iv)
+        if iv.method in ("measured", "integrated"):
+            valid_after_gap += 1
+        if valid_after_gap >= n or len(pending) >= MAX_PENDING:
+            yield from resolve()
+            pending = []
+            valid_after_gap = 0
+    if pending:
+        yield from resolve()
+
+
+def overlapping_rows(staging: Staging) -> list[tuple[int, str, int, str]]:
+    """Rows of interval energy whose interval overlaps the previous one, as
+    (time, cadran, line, reason), found before anything is written."""
+    out: list[tuple[int, str, int, str]] = []
+    prev_end: int | None = None
+    for t, sub, _v, step, _reset, line in staging.rows():
+        if step <= 0:
+            prev_end = t  # inferred steps cannot overlap
+            continue
+        start = t - step * NS
+        if prev_end is not None and start < prev_end:
+            out.append((t, sub, line, f"its {step} s interval overlaps the previous row's (ending {(prev_end - start) // NS} s later)"))
+            continue
+        prev_end = t
+    return out

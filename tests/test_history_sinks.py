@@ -1,0 +1,125 @@
+"""Imports into real InfluxDB 1.x and VictoriaMetrics, `recompute` after a factor table change,
+and grid intensity history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.config import parse_config
+from agent.sinks.local import LocalStore
+from carbon.factors import FactorTable
+from carbon.report import LocalStoreSource, build_report, report_period
+
+REPO = Path(__file__).resolve().parent.parent
+CURVE = REPO / "carbon/history/testdata/enedis_load_curve_2025-10-26_autumn.csv"
+ODRE = REPO / "carbon/testdata/odre_eco2mix_2026-03-29_dst.csv"
+INVENTORY = """
+inventory:
+  sites:
+    - id: nro-e
+      kind: nro
+      devices:
+        - {id: prm-1, kind: linky, meter: {role: primary, load: facility, kind: interval, unit: W}}
+        - {id: pdu-1, kind: pdu, meter: {role: sub, parent: prm-1, kind: counter}}
+"""
+
+
+def test_import_into_influxdb1_and_victoria_metrics_through_the_spool(tmp_path: Path, influxdb1, victoria_metrics, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"agent: {{name: t, data_dir: {tmp_path / 'data'}}}\n{INVENTORY}"
+        "sinks:\n"
+        f"  - {{type: influxdb1, url: {influxdb1.url}, database: {influxdb1.db}}}\n"
+        f"  - {{type: influxdb2, url: {victoria_metrics.url}, org: o, bucket: b, token: not-a-secret, gzip: false}}\n"
+    )
+    for _ in range(2):  # the second run must change nothing
+        assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(CURVE)]) == 0
+    assert "726 points written" in capsys.readouterr().out  # 242 energy + 242 beges + 242 grid
+    rows = influxdb1.points('SELECT count("kwh"), sum("kwh") FROM "energy" WHERE "meter"=\'prm-1\'')
+    assert rows[0]["count"] == 242 and rows[0]["sum"] == pytest.approx(54.64)
+    tags = influxdb1.points('SELECT * FROM "energy" GROUP BY * LIMIT 1')[0]
+    assert (tags["method"], tags["site"], tags["meter_load"]) == ("imported", "nro-e", "facility")
+    beges = influxdb1.points('SELECT count("gco2e") FROM "carbon" WHERE "track"=\'beges\'')
+    assert beges[0]["count"] == 242
+    series = victoria_metrics.export('{__name__="energy_kwh"}')
+    assert len(series) == 1 and series[0]["metric"]["method"] == "imported"
+    # VictoriaMetrics' raw export keeps a rewritten sample twice unless -dedup.minScrapeInterval
+    # is set (its queries de-duplicate); the second run wrote the same timestamps and values.
+    by_time = dict(zip(series[0]["timestamps"], series[0]["values"], strict=True))
+    assert len(by_time) == 242 and sum(by_time.values()) == pytest.approx(54.64)
+
+
+def _factor_table(path: Path, value_2024: float, version: str) -> Path:
+    text = (REPO / "carbon/data/ademe_electricity.yaml").read_text(encoding="utf-8")
+    text = text.replace('version: "sentinelle-factors-2026.1"', f'version: "{version}"')
+    text = text.replace("      - year: 2024\n        value: 0.0519", f"      - year: 2024\n        value: {value_2024}")
+    assert version in text and str(value_2024) in text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_recompute_after_a_factor_table_change_moves_beges_by_the_ratio(tmp_path: Path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"agent: {{name: t, data_dir: {tmp_path / 'data'}}}\n{INVENTORY}carbon: {{missing_year: error}}\n")
+    lines = ["time,kwh"] + [f"2024-06-01T{h:02d}:{m:02d}:00+02:00,{(h * 60 + m) * 0.05:.2f}" for h in range(24) for m in (0, 30)]
+    f = tmp_path / "pdu.csv"
+    f.write_text("\n".join(lines) + "\n")
+    # the inventory says prm-1 is a load curve in W; flags override kind and unit
+    assert main(["import", "-c", str(cfg), "--meter", "prm-1", "--kind", "counter", "--unit", "kWh", str(f)]) == 0
+    config = parse_config(cfg.read_text(), str(cfg))
+    start, end, _ = report_period(2024)
+
+    def beges_points() -> list:
+        with LocalStore.open_readonly(config.local_store_path()) as store:
+            return [p for p in store.query("carbon") if p.tags["track"] == "beges"]
+
+    def report(table: FactorTable):  # noqa: ANN202
+        with LocalStore.open_readonly(config.local_store_path()) as store:
+            return build_report(LocalStoreSource(store), start, end, table, missing_year="error")
+
+    old_points = beges_points()
+    assert {p.tags["factor_version"] for p in old_points} == {"sentinelle-factors-2026.1/V23.x"}
+    old = report(FactorTable.embedded())
+    assert old.totals().beges_t == pytest.approx(47 * 1.5 * 0.0519 / 1000)
+    newer = _factor_table(tmp_path / "ademe-2027.yaml", 0.0600, "syndicat-checked-2027.1")
+
+    assert main(["recompute", "-c", str(cfg), "--from", "2024-01-01", "--to", "2025-01-01", "--factors", str(newer)]) == 0
+    out = capsys.readouterr().out
+    assert "factor table ademe-base-empreinte-electricite version syndicat-checked-2027.1" in out
+    assert "fr-continental 2024: 0.06 kgCO2e/kWh" in out
+    new_points = beges_points()
+    assert len(new_points) == len(old_points) == 47  # replaced, not added beside the old ones
+    assert {p.tags["factor_version"] for p in new_points} == {"syndicat-checked-2027.1/V23.x"}
+    assert sum(p.fields["gco2e"] for p in new_points) == pytest.approx(
+        sum(p.fields["gco2e"] for p in old_points) * 0.0600 / 0.0519, rel=1e-12)
+    new = report(FactorTable.from_file(newer))
+    assert new.totals().beges_t == pytest.approx(old.totals().beges_t * 0.0600 / 0.0519, rel=1e-12)
+    assert new.totals().factor_version == "syndicat-checked-2027.1/V23.x"  # the report names the version used
+    assert new.totals().kwh_total == old.totals().kwh_total
+
+
+def test_grid_intensity_history_is_imported_and_used_by_recompute(tmp_path: Path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"agent: {{name: t, data_dir: {tmp_path / 'data'}}}\n{INVENTORY}")
+    assert main(["import", "-c", str(cfg), "--intensity", str(ODRE)]) == 0
+    assert "(odre-eco2mix):" in capsys.readouterr().out
+    config = parse_config(cfg.read_text(), str(cfg))
+    with LocalStore.open_readonly(config.local_store_path()) as store:
+        grid = list(store.query("grid_intensity"))
+    assert grid and {p.tags["provider"] for p in grid} == {"odre-eco2mix"}
+    assert main(["import", "-c", str(cfg), "--intensity", str(ODRE)]) == 0  # idempotent
+    with LocalStore.open_readonly(config.local_store_path()) as store:
+        assert store.count("grid_intensity") == len(grid)
+    curve = REPO / "carbon/history/testdata/enedis_load_curve_2026-03-29_spring.csv"
+    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(curve)]) == 0
+    assert main(["recompute", "-c", str(cfg), "--from", "2026-03-29", "--to", "2026-03-31"]) == 0
+    with LocalStore.open_readonly(config.local_store_path()) as store:
+        carbon = [p for p in store.query("carbon") if p.tags["track"] == "grid"]
+    assert len(carbon) == 46
+    assert {p.tags["factor_source"] for p in carbon} == {"store:grid_intensity:odre-eco2mix"}
+    values = {(p.time_ns, p.fields["gco2e_per_kwh"]) for p in grid}
+    assert min(v for _, v in values) <= min(p.fields["factor_gco2e_per_kwh"] for p in carbon)

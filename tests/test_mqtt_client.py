@@ -3,8 +3,10 @@
 What is proved here: documented samples published to a broker come out as points; bad
 messages are counted by reason and the subscription goes on; a broker stopped and restarted
 in the middle of a QoS 1 stream loses nothing (persistent session) and the agent resubscribes,
-in MQTT 3.1.1 and 5; two agents on one MQTT 5 shared subscription split the stream and
-together get all of it; TLS with a CA and a client certificate; queue overflow is counted;
+in MQTT 3.1.1 and 5; QoS 1 messages are acknowledged only once their points are in the spool:
+an agent SIGKILLed mid-stream loses nothing, a backlog larger than the queues arrives whole,
+a batch the pipeline refuses is redelivered; two agents on one MQTT 5 shared subscription
+split the stream and together get all of it; TLS with a CA and a client certificate; queue overflow is counted;
 a silent gateway raises an offline event; secrets never reach the logs.
 """
 
@@ -13,6 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +37,8 @@ from collectors.mqtt import build_sources
 from collectors.mqtt.client import MqttSource
 from collectors.mqtt.gateways import GatewayHealth
 
-TESTDATA = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "testdata"
+ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = ROOT / "collectors" / "mqtt" / "testdata"
 EUI = "0101010101010101"
 GW = "0016c001f153a14c"
 UP_TOPIC = f"application/app/device/{EUI}/event/up"
@@ -39,6 +47,13 @@ UP_TOPIC = f"application/app/device/{EUI}/event/up"
 def uplink(f_cnt: int) -> bytes:
     data = json.loads((TESTDATA / "chirpstack-up.json").read_text())
     data["fCnt"] = f_cnt
+    return json.dumps(data).encode()
+
+
+def timed_uplink(i: int) -> bytes:
+    """An uplink with its own network-server time (i seconds after 2024-05-01T10:00:00Z)."""
+    data = json.loads(uplink(i))
+    data["time"] = f"2024-05-01T{10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
     return json.dumps(data).encode()
 
 
@@ -166,6 +181,144 @@ async def test_broker_restart_mid_stream_loses_no_qos1_message(mosquitto_factory
         assert agent.source.subscribe_rounds >= 2  # resubscribed after the reconnect
         assert agent.metrics.value("mqtt_connection_failures", {"broker": agent.source.name}) >= 1
         assert agent.metrics.value("mqtt_queue_dropped", {"broker": agent.source.name}) == 0
+
+
+# --- QoS 1 acknowledged after the spool commit ------------------------------------------------
+
+# The agent's MQTT source in its own process, points appended to a real spool: it prints
+# "connected" once subscribed and "stored <n>" after each commit. Each batch is held a little
+# before the commit so that, when the test kills it, messages are received but not yet stored.
+AGENT_SCRIPT = textwrap.dedent("""
+    import asyncio, logging, sys
+    sys.path.insert(0, sys.argv[1])
+    from agent.config import MqttBroker
+    from agent.logs import Problems
+    from agent.selfmetrics import AgentMetrics
+    from agent.spool import Spool
+    from collectors.mqtt.client import MqttSource
+
+    async def main(port, spool_path):
+        broker = MqttBroker.model_validate({
+            "url": f"mqtt://127.0.0.1:{port}", "topics": ["application/+/device/+/event/up"], "qos": 1,
+            "protocol": "5", "queue_size": 100, "reconnect_min": 0.2, "reconnect_max": 0.5})
+        source = MqttSource(broker, client_id="sentinelle-sigkill", metrics=AgentMetrics("t"),
+                            problems=Problems(logging.getLogger("t")))
+        async with await Spool.open(spool_path, sinks=["s"], max_bytes=1 << 30, sync="full") as spool:
+            async def emit(points):
+                await asyncio.sleep(0.02)
+                result = await spool.append(points)
+                print("stored", result.stored, flush=True)
+
+            async def announce():
+                await source.connected.wait()
+                print("connected", flush=True)
+
+            asyncio.create_task(announce())
+            await source.run(emit)
+
+    asyncio.run(main(int(sys.argv[2]), sys.argv[3]))
+""")
+
+
+class AgentProcess:
+    """The script above in a child process, read line by line from a thread."""
+
+    def __init__(self, script: Path, port: int, spool: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(script), str(ROOT), str(port), str(spool)],
+                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.stored = 0
+
+    async def read_until(self, predicate: Callable[[str], bool]) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            line = await asyncio.to_thread(self.proc.stdout.readline)
+            if not line:
+                raise AssertionError(f"agent process ended (exit {self.proc.wait()})")
+            if line.startswith("stored "):
+                self.stored += int(line.split()[1])
+            if predicate(line):
+                return
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+def spooled_times(spool: Path) -> set[int]:
+    with sqlite3.connect(f"file:{spool}?mode=ro", uri=True) as db:
+        return {t for (t,) in db.execute("SELECT time_ns FROM points WHERE measurement='lora_device'")}
+
+
+async def test_sigkill_mid_stream_loses_no_qos1_message(mosquitto_factory, tmp_path):
+    server = mosquitto_factory(persistence=True)
+    script = tmp_path / "agent.py"
+    script.write_text(AGENT_SCRIPT)
+    spool = tmp_path / "spool.db"
+    n = 300
+    first = AgentProcess(script, server.port, spool)
+    try:
+        await asyncio.wait_for(first.read_until(lambda line: line.startswith("connected")), 20)
+        await publish(server.port, [(UP_TOPIC, timed_uplink(i)) for i in range(n)])
+        # Killed mid-stream: part of the stream on disk, up to 100 messages received and not
+        # yet stored (the Receive Maximum), the rest still at the broker.
+        await asyncio.wait_for(first.read_until(lambda _: first.stored >= 60), 20)
+    finally:
+        first.kill()
+    before = len(spooled_times(spool))
+    assert 0 < before < n
+    second = AgentProcess(script, server.port, spool)
+    try:
+        await asyncio.wait_for(second.read_until(lambda _: len(spooled_times(spool)) >= n), 20)
+    finally:
+        second.kill()
+    # Every message's point, each with its own timestamp; redelivered ones are duplicates
+    # of the same point (same time), which the sinks write once.
+    assert len(spooled_times(spool)) == n
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+async def test_a_backlog_larger_than_the_queues_arrives_whole(mosquitto_factory, protocol):
+    server = mosquitto_factory(persistence=True)
+    broker = {"url": f"mqtt://127.0.0.1:{server.port}", "topics": ["application/+/device/+/event/up"], "qos": 1,
+              "protocol": protocol, "queue_size": 50}
+    client_id = f"sentinelle-burst-{protocol}"
+    async with Agent(broker, client_id=client_id):
+        pass  # registers the persistent session
+    # 500 messages queued by the broker while the agent is away: 10 x queue_size, 5 x both
+    # receive queues together.
+    await publish(server.port, [(UP_TOPIC, uplink(i)) for i in range(500)])
+    async with Agent(broker, client_id=client_id) as agent:
+        await wait_until(lambda: len(set(agent.collected.f_cnts())) >= 500, within_s=20)
+        labels = {"broker": agent.source.name}
+        assert set(agent.collected.f_cnts()) == set(range(500))
+        assert agent.metrics.value("mqtt_queue_dropped", labels) == 0
+        assert agent.metrics.value("mqtt_messages_acked", labels) >= 500
+
+
+async def test_a_batch_the_pipeline_refuses_is_redelivered(mosquitto_factory):
+    server = mosquitto_factory(persistence=True)
+    collected = Collected()
+    failures = 0
+
+    async def flaky_pipeline(points: list[Point]) -> None:
+        nonlocal failures
+        if failures < 2 and any(p.fields.get("f_cnt") == 42 for p in points):
+            failures += 1
+            raise OSError("disk I/O error")
+        await collected(points)
+
+    broker = {"url": f"mqtt://127.0.0.1:{server.port}", "topics": ["application/+/device/+/event/up"], "qos": 1,
+              "protocol": "5", "reconnect_min": 0.05, "reconnect_max": 0.1}
+    async with Agent(broker, client_id="sentinelle-refused", emit=flaky_pipeline) as agent:
+        await publish(server.port, [(UP_TOPIC, uplink(i)) for i in range(100)])
+        await wait_until(lambda: set(collected.f_cnts()) == set(range(100)), within_s=20)
+        labels = {"broker": agent.source.name}
+        assert agent.metrics.value("mqtt_emit_failures", labels) == 2
+        # Not acknowledged: the connection was retired and the broker redelivered them.
+        assert agent.metrics.value("mqtt_connects", labels) >= 3
+        assert agent.metrics.value("mqtt_messages_left_unacked", labels) >= 2
 
 
 # --- MQTT 5 shared subscription -------------------------------------------------------------

@@ -2,19 +2,31 @@
 
 Three tasks per broker:
 - the **network** task keeps an aiomqtt connection up (bounded exponential backoff with jitter,
-  resubscribing after every reconnect) and moves received messages into a bounded queue;
+  resubscribing after every reconnect) and moves received messages into a bounded queue, each
+  tagged with the generation of the connection it arrived on;
 - the **decoding** task takes messages off that queue in batches, decodes them with the decoder
-  of the subscription they match, applies inventory identities and emits the points;
+  of the subscription they match, applies inventory identities, emits the points, and only
+  then acknowledges the batch's QoS 1 messages (PUBACK, in order);
 - the **health** task checks gateway staleness and keeps the gateway state file.
 
-The queue decouples the socket from decoding and the pipeline: a slow spool never stalls the
-MQTT keep-alive. When it is full the network task waits (backpressure) while aiomqtt's own
-receive queue, bounded to the same size, absorbs the burst; beyond both, the newest messages
-are dropped and *counted* (`mqtt_queue_dropped`), so memory stays bounded (2 x `queue_size`). With QoS 1 and a persistent session (stable client ID,
-`clean_session=false` / MQTT 5 session expiry), messages published while the agent is
-disconnected are queued by the broker and delivered on reconnect. aiomqtt acknowledges a QoS 1
-message when it is received, so what sits in the in-memory queue when the process is killed is
-lost: the queue is kept short by batching, and its depth is exported.
+Delivery (QoS 1): paho's automatic PUBACK on receipt is turned off (`_manual_acks`). A QoS 1
+message is acknowledged once `emit` has returned for the batch holding it, i.e. once its points
+are committed to the spool; a message that was rejected as malformed or ignored is acknowledged
+with its batch too (counted, never redelivered forever). If `emit` raises nothing of the batch
+is acknowledged: the connection is retired (no later ack may overtake the missing ones, MQTT
+acks are in order) and the network task reconnects with backoff, so the broker redelivers
+from the persistent session. Acks belong to one connection: a message from an older
+connection is never acknowledged on a newer one (the broker redelivers it; writes are
+idempotent because points carry the message's own timestamp). With a persistent session
+(stable client ID, `clean_session=false` / MQTT 5 session expiry) this is at-least-once from
+broker to spool, across a broker restart and across a SIGKILL of the agent.
+
+Backpressure: unacknowledged QoS 1 messages are bounded by the broker's in-flight window (MQTT 5
+Receive Maximum, which we set to `queue_size`; mosquitto `max_inflight_messages` in 3.1.1, 20
+by default), so the queues never overflow with QoS 1: the broker keeps the backlog. QoS 0
+messages are unchanged: when our queue is full the network task waits while aiomqtt's receive
+queue absorbs the burst, and beyond `queue_size` there new QoS 0 messages are dropped and
+*counted* (`mqtt_queue_dropped`). Memory stays bounded (2 x `queue_size` + the in-flight window).
 """
 
 from __future__ import annotations
@@ -87,19 +99,45 @@ def tls_context(broker: MqttBroker) -> ssl.SSLContext | None:
 
 
 class _CountingQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """aiomqtt's receive queue, bounded: a message refused because it is full is counted
-    (aiomqtt then discards it and logs to the quiet paho logger)."""
+    """aiomqtt's receive queue. `maxsize` bounds QoS 0 messages only: one refused because the
+    queue holds that many is counted (aiomqtt then discards it and logs to the quiet paho
+    logger). QoS 1 messages are always accepted: dropping one would lose it for the life of the
+    connection and hold a slot of the broker's in-flight window, which already bounds them."""
 
     def __init__(self, maxsize: int = 0, *, on_overflow: Callable[[], None]):
-        super().__init__(maxsize)
+        super().__init__(0)
+        self._limit = maxsize
         self._on_overflow = on_overflow
 
     def put_nowait(self, item: Any) -> None:
-        try:
-            super().put_nowait(item)
-        except asyncio.QueueFull:
+        if self._limit > 0 and item.qos == 0 and self.qsize() >= self._limit:
             self._on_overflow()
-            raise
+            raise asyncio.QueueFull
+        super().put_nowait(item)
+
+
+Ack = Callable[[int, int], object]
+
+
+def _manual_acks(client: aiomqtt.Client) -> Ack:
+    """Turn off paho's PUBACK-on-receipt for this client; return `ack(mid, qos)`.
+
+    aiomqtt has no public API for manual acknowledgement, so this reaches the paho client
+    through aiomqtt's private `_client` attribute (checked with aiomqtt 2.5.1 and paho-mqtt
+    2.2.0). aiomqtt makes one paho client per `aiomqtt.Client`, i.e. per connection here, and
+    wraps each paho message with its `mid` and `qos`. paho's `ack()` only queues the PUBACK
+    (PUBCOMP for QoS 2) and asks aiomqtt's write callback to send it: call it from the event
+    loop thread, as aiomqtt does for `publish()`, and only for messages received on that same
+    client (mids are per connection; paho forgets unacknowledged QoS 1 messages on reconnect
+    and the broker redelivers them). Fails loudly if a future version moves it: silently
+    never acknowledging would stall delivery once the broker's in-flight window is full.
+    """
+    paho = getattr(client, "_client", None)
+    if paho is None or not hasattr(paho, "manual_ack_set") or not hasattr(paho, "ack"):
+        raise RuntimeError("aiomqtt without a paho-mqtt 2.x client in `_client`: cannot acknowledge QoS 1 "
+                           "messages after they are stored (checked with aiomqtt 2.5.1, paho-mqtt 2.2.0)")
+    paho.manual_ack_set(True)
+    return cast(Ack, paho.ack)
 
 
 def _paho_logger() -> logging.Logger:
@@ -137,7 +175,13 @@ class MqttSource:
             for sub in subscriptions_of(broker)
         ]
         self._tls = tls_context(broker)
-        self._queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=broker.queue_size)
+        # (connection generation, message): acks go only to the connection a message came on.
+        self._queue: asyncio.Queue[tuple[int, aiomqtt.Message]] = asyncio.Queue(maxsize=broker.queue_size)
+        self._generation = 0
+        # The live connection's (generation, ack), None while disconnected or once retired.
+        self._acker: tuple[int, Ack] | None = None
+        # Cancels the live connection's block when the decoding task retires it.
+        self._connection_scope: asyncio.Timeout | None = None
         self._route_cache: dict[str, tuple[Route, list[str]] | None] = {}
         # Set while connected and subscribed; tests and `sentinelle check` wait on it.
         self.connected = asyncio.Event()
@@ -163,6 +207,12 @@ class MqttSource:
             "mqtt_subscribe_failures", "Subscriptions refused by the broker", ["broker", "topic"])
         self._m_emit_failures = metrics.counter(
             "mqtt_emit_failures", "Batches of MQTT points the pipeline refused", ["broker"]).labels(**b)
+        self._m_acked = metrics.counter(
+            "mqtt_messages_acked", "QoS 1 messages acknowledged to the broker after their points were stored",
+            ["broker"]).labels(**b)
+        self._m_unacked = metrics.counter(
+            "mqtt_messages_left_unacked", "QoS 1 messages handled but not acknowledged (their connection was gone "
+            "or retired, or the pipeline refused them): the broker redelivers them", ["broker"]).labels(**b)
 
     @property
     def name(self) -> str:
@@ -186,7 +236,8 @@ class MqttSource:
             if data is not None:
                 self.health.write(data)
 
-    def make_client(self) -> aiomqtt.Client:
+    def make_client(self) -> tuple[aiomqtt.Client, Ack]:
+        """A new aiomqtt client (one per connection) with manual QoS 1 acks, and its `ack`."""
         b = self.broker
         persistent = b.session_persistent
         kwargs: dict[str, Any] = {
@@ -205,42 +256,74 @@ class MqttSource:
         if b.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = int(b.session_expiry) if persistent else 0
+            # In-flight window: unacknowledged QoS 1 messages the broker may send us. As large as
+            # our queue (so it never overflows with QoS 1) and well above a decoding batch, so the
+            # broker keeps sending while a batch is being committed.
+            props.ReceiveMaximum = min(b.queue_size, 65535)
             kwargs |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": not persistent, "properties": props}
         else:
             kwargs |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": not persistent}
-        return aiomqtt.Client(**kwargs)
+        client = aiomqtt.Client(**kwargs)
+        return client, _manual_acks(client)
 
     async def _network_loop(self) -> None:
         backoff = Backoff(self.broker.reconnect_min, self.broker.reconnect_max)
         queue = self._queue
+        retired = False  # the last connection was retired by a pipeline failure
         while True:
+            self._generation += 1
+            generation = self._generation
+            scope: asyncio.Timeout | None = None
             try:
-                async with self.make_client() as client:
-                    await self._subscribe(client)
-                    self._m_connects.inc()
-                    self._m_connected.set(1)
-                    self.connected.set()
-                    backoff.reset()
-                    self.problems.clear(("mqtt", self._name, "connection"))
-                    log.info("connected to MQTT broker", extra={"broker": self._name})
-                    received = self._m_received
-                    async for message in client.messages:
-                        received.inc()
-                        await queue.put(message)  # waits while decoding catches up
+                client, ack = self.make_client()
+                async with asyncio.timeout(None) as scope, client:
+                    self._acker, self._connection_scope = (generation, ack), scope
+                    try:
+                        await self._subscribe(client)
+                        self._m_connects.inc()
+                        self._m_connected.set(1)
+                        self.connected.set()
+                        if not retired:  # a pipeline that keeps failing gets longer and longer pauses
+                            backoff.reset()
+                        self.problems.clear(("mqtt", self._name, "connection"))
+                        log.info("connected to MQTT broker", extra={"broker": self._name})
+                        received = self._m_received
+                        async for message in client.messages:
+                            received.inc()
+                            await queue.put((generation, message))  # waits while decoding catches up
+                    finally:
+                        # No ack for this connection from now on, not even while it closes.
+                        self._acker = self._connection_scope = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: count, log once, retry later
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 self._m_failures.inc()
                 delay = backoff.next_delay()
-                self.problems.report(("mqtt", self._name, "connection"),
-                                     "MQTT connection failed or lost (%s); retrying with backoff (next in %.1fs)",
-                                     reason, delay, broker=self._name)
+                retired = isinstance(exc, TimeoutError) and scope is not None and scope.expired()
+                if retired:
+                    # Retired by the decoding task (the pipeline refused a batch): reconnect so
+                    # the broker redelivers what was not acknowledged.
+                    log.info("MQTT connection retired after a pipeline failure; reconnecting in %.1fs", delay,
+                             extra={"broker": self._name})
+                else:
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    self.problems.report(("mqtt", self._name, "connection"),
+                                         "MQTT connection failed or lost (%s); retrying with backoff (next in %.1fs)",
+                                         reason, delay, broker=self._name)
             else:
+                retired = False
                 delay = backoff.next_delay()
             self._m_connected.set(0)
             self.connected.clear()
             await asyncio.sleep(delay)
+
+    def _retire_connection(self) -> None:
+        """Stop acknowledging on the live connection and make the network task reconnect."""
+        self._acker = None
+        scope = self._connection_scope
+        self._connection_scope = None
+        if scope is not None:
+            scope.reschedule(asyncio.get_running_loop().time())
 
     def _overflow(self) -> None:
         self._m_dropped.inc()
@@ -268,24 +351,55 @@ class MqttSource:
     async def _decode_loop(self, emit: Emit) -> None:
         queue = self._queue
         while True:
-            message = await queue.get()
-            batch = self.decode_message(message)
-            n = 1
-            while n < BATCH_MAX and not queue.empty():
-                batch.extend(self.decode_message(queue.get_nowait()))
-                n += 1
+            items = [await queue.get()]
+            while len(items) < BATCH_MAX and not queue.empty():
+                items.append(queue.get_nowait())
             self._m_depth.set(queue.qsize())
-            if not batch:
-                continue
-            self._m_points.inc(len(batch))
-            try:
-                await emit(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the pipeline's problem must not end the subscription
-                self._m_emit_failures.inc()
-                self.problems.report(("mqtt", self._name, "emit"), "pipeline refused %d MQTT points: %s",
-                                     len(batch), type(exc).__name__, broker=self._name)
+            batch: list[Point] = []
+            for _generation, message in items:
+                batch.extend(self.decode_message(message))
+            if batch:
+                self._m_points.inc(len(batch))
+                try:
+                    await emit(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the pipeline's problem must not end the subscription
+                    self._m_emit_failures.inc()
+                    self.problems.report(("mqtt", self._name, "emit"), "pipeline refused %d MQTT points: %s",
+                                         len(batch), type(exc).__name__, broker=self._name)
+                    self._refused(items)
+                    continue
+            self._ack(items)
+
+    def _ack(self, items: list[tuple[int, aiomqtt.Message]]) -> None:
+        """Acknowledge, in order, the QoS 1 messages of a handled batch that came on the live
+        connection; older connections' messages are left to the broker's redelivery."""
+        acker = self._acker
+        acked = skipped = 0
+        for generation, message in items:
+            if message.qos > 0:
+                if acker is not None and generation == acker[0]:
+                    acker[1](message.mid, message.qos)
+                    acked += 1
+                else:
+                    skipped += 1
+        if acked:
+            self._m_acked.inc(acked)
+        if skipped:
+            self._m_unacked.inc(skipped)
+
+    def _refused(self, items: list[tuple[int, aiomqtt.Message]]) -> None:
+        """The pipeline refused a batch: acknowledge none of it. If it holds QoS 1 messages of the
+        live connection, retire that connection: a later ack would overtake the missing ones
+        (MQTT acks are in order) and they would hold the broker's in-flight window until a
+        reconnect anyway, which is when the broker redelivers them."""
+        acker = self._acker
+        generations = [g for g, m in items if m.qos > 0]
+        if generations:
+            self._m_unacked.inc(len(generations))
+        if acker is not None and acker[0] in generations:
+            self._retire_connection()
 
     def route(self, topic: str) -> tuple[Route, list[str]] | None:
         cache = self._route_cache

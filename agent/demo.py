@@ -36,10 +36,14 @@ DEMO_DEVICES: list[dict[str, Any]] = [
     {"site": "nro-lannion", "id": "pdu-nro-lannion", "kind": "pdu", "recording": "demo/demo-pdu",
      "meter": {"role": "sub", "load": "it", "parent": "ups-nro-lannion"}},
     {"site": "nro-lannion", "id": "sw-nro-lannion", "kind": "switch", "recording": "demo/demo-switch"},
+    # A RIP network is GPON: the NRO's OLT, ONT optical levels per PON port.
+    {"site": "nro-lannion", "id": "olt-nro-lannion", "kind": "olt", "recording": "huawei-ma5800-olt"},
     # Recordings of real devices, as captured.
+    # The data centre's UPS meters the whole room (facility), its PDU the IT load: PUE.
+    {"site": "dc-saint-brieuc", "id": "ups-dc", "kind": "ups", "recording": "eaton-93e-ups",
+     "meter": {"role": "primary", "load": "facility"}},
     {"site": "dc-saint-brieuc", "id": "pdu-dc-a", "kind": "pdu", "recording": "apc-ap8641",
-     "meter": {"role": "primary", "load": "it"}},
-    {"site": "dc-saint-brieuc", "id": "ups-dc", "kind": "ups", "recording": "eaton-93e-ups"},
+     "meter": {"role": "sub", "load": "it", "parent": "ups-dc"}},
     {"site": "dc-saint-brieuc", "id": "core-sw-dc", "kind": "switch", "recording": "arista-entity-sensor"},
 ]
 DEMO_SITES: list[dict[str, Any]] = [
@@ -153,7 +157,7 @@ def write_demo_intensity(path: Path, around_s: float, hours: int = 6) -> Path:
     return path
 
 
-def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 2.0) -> Config:
+def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> Config:
     """The agent configuration the demo runs: the same YAML shape a technician writes."""
     from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
 

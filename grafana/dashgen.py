@@ -239,13 +239,15 @@ def org_variables(measurement: str) -> list[dict[str, Any]]:
     ]
 
 
-def annotation(name: str, color: str, kinds: list[str]) -> dict[str, Any]:
-    cond = " OR ".join(f"\"kind\" = '{k}'" for k in kinds)
-    q = (f'SELECT "message", "state", "site", "device" FROM "event" WHERE ({cond}) '
+def annotation(name: str, color: str, kinds: list[str], tag: str = "event", text: str = "message") -> dict[str, Any]:
+    """Event points as annotations. Every event (agent/events.py) carries its kind in the tag
+    `event` and the fields `kind`, `state` (start, end, instant), `message`, `duration_s`."""
+    cond = " OR ".join(f"\"{tag}\"::tag = '{k}'" for k in kinds)
+    q = (f'SELECT "{text}", "site", "device" FROM "event" WHERE ({cond}) '
          f"AND {F_ALL} AND $timeFilter")
     return {"name": name, "datasource": DS, "enable": True, "hide": False, "iconColor": color,
             "target": {"refId": "Anno", "query": q, "rawQuery": True, "resultFormat": "table",
-                       "textColumn": "message", "tagsColumn": "site,device,state"}}
+                       "textColumn": text, "tagsColumn": "site,device"}}
 
 
 def dashboard(uid: str, title: str, description: str, tags: list[str], layout: Layout,
@@ -297,7 +299,8 @@ def noc_dashboard() -> dict[str, Any]:
         "Interfaces dont l'état opérationnel (interface.oper_up) est down sur les 10 dernières minutes, avec le nombre "
         "de relevés down. Les ports désactivés administrativement apparaissent aussi.",
         [target(f'SELECT count("oper_up") AS "relevés down" FROM "interface" WHERE "oper_up" = false AND {F_ALL} '
-                'AND $timeFilter GROUP BY "site", "device", "ifname"', alias="$tag_device $tag_ifname ($tag_site)")],
+                'AND $timeFilter GROUP BY "site", "device", "interface"',
+                alias="$tag_device $tag_interface ($tag_site)")],
         unit="short", decimals=0, th=thresholds((None, VERMILLION)), options=stat_options(), time_from="10m",
         no_value="Aucune interface down"), 6, 4)
     L.add(panel(
@@ -319,7 +322,7 @@ def noc_dashboard() -> dict[str, Any]:
         "État de chaque passerelle LoRaWAN (lora_gateway.online) et temps écoulé depuis son dernier message "
         "(last_seen_age_s). Orange au-delà de 15 min, vermillon au-delà d'une heure.",
         [target(f'SELECT last("online") AS "en ligne", last("last_seen_age_s") / 60 AS "vue il y a" '
-                f'FROM "lora_gateway" WHERE {F_ALL} AND $timeFilter GROUP BY "site", "gateway"', fmt="table")],
+                f'FROM "lora_gateway" WHERE {F_ALL} AND $timeFilter GROUP BY "site", "device", "gateway_id"', fmt="table")],
         options=table_options([{"displayName": "vue il y a", "desc": True}]), time_from="15m",
         overrides=[
             override_name("Time", **{"custom.hidden": True}),
@@ -335,7 +338,7 @@ def noc_dashboard() -> dict[str, Any]:
         "minutes (classe B+ : -27 / -8 dBm). Seuils réglables par les variables rx_min et rx_max.",
         [target(f'SELECT last("rx_power_dbm") AS "rx" FROM "ont" WHERE {F_ALL} AND $timeFilter '
                 'AND ("rx_power_dbm" < $rx_min OR "rx_power_dbm" > $rx_max) '
-                'GROUP BY "site", "device", "pon", "ont"', fmt="table")],
+                'GROUP BY "site", "device", "pon", "ont_id", "ont_name"', fmt="table")],
         options=table_options([{"displayName": "rx", "desc": False}]), time_from="15m",
         no_value="Tous les ONT dans le budget",
         overrides=[
@@ -368,18 +371,21 @@ def noc_dashboard() -> dict[str, Any]:
         options=ts_options()), 12, 8)
     L.add(panel(
         "timeseries", "Coupures secteur vues par les onduleurs",
-        "Nombre de coupures secteur par heure, d'après le compteur des onduleurs (ups.input_line_bads).",
-        [target(f'SELECT non_negative_difference(max("input_line_bads")) FROM "ups" WHERE {F_ALL} AND $timeFilter '
+        "Nombre de coupures secteur par heure, d'après le compteur des onduleurs (ups.input_line_bads) : "
+        "son augmentation dans l'heure (spread), comme l'alerte « Coupure secteur ».",
+        [target(f'SELECT spread("input_line_bads") FROM "ups" WHERE {F_ALL} AND $timeFilter '
                 'GROUP BY time($__interval), "site", "device" fill(none)', alias="$tag_device ($tag_site)")],
         unit="short", min_=0, decimals=0, custom=ts_custom("bars"), interval="1h",
         color={"mode": "fixed", "fixedColor": ORANGE}, options=ts_options()), 12, 8)
     L.add(panel(
         "table", "Épisodes : coupures, batterie, liens, passerelles",
-        "Événements enregistrés par l'agent (mesure event) : début et fin des coupures d'équipement (outage), "
-        "coupures secteur (mains_failure), passages sur batterie (on_battery), liens down (link_down), passerelles "
-        "hors ligne (gateway_offline). La durée figure sur l'événement de fin.",
-        [target(f'SELECT "kind" AS "type", "state" AS "état", "message", "duration_s" / 60 AS "durée" FROM "event" '
-                f'WHERE {F_ALL} AND $timeFilter GROUP BY "site", "device"', fmt="table")],
+        "Événements enregistrés par l'agent (mesure event) : équipement injoignable (unreachable), onduleur sur "
+        "batterie (on_battery) ou batterie faible (battery_low), lien down (link_down), redémarrage (reboot), "
+        "passerelle LoRa hors ligne (gateway_offline). Début (start) et fin (end) de chaque épisode ; "
+        "la durée figure sur l'événement de fin.",
+        [target(f'SELECT "kind" AS "type", "state" AS "état", "message", '
+                f'"duration_s" / 60 AS "durée" FROM "event" WHERE {F_ALL} AND $timeFilter '
+                'GROUP BY "site", "device", "event"', fmt="table")],
         options=table_options([{"displayName": "Time", "desc": True}]),
         overrides=[override_name("durée", unit="m", decimals=0),
                    override_name("Time", unit="time:YYYY-MM-DD HH:mm")]), 12, 9)
@@ -387,8 +393,8 @@ def noc_dashboard() -> dict[str, Any]:
         "timeseries", "Niveaux optiques des ONT",
         "Puissance reçue par ONT (ont.rx_power_dbm). Lignes pointillées : budget optique classe B+ (-27 et -8 dBm).",
         [target(f'SELECT mean("rx_power_dbm") FROM "ont" WHERE {F_ALL} AND $timeFilter '
-                'GROUP BY time($__interval), "site", "device", "pon", "ont" fill(none)',
-                alias="$tag_device PON $tag_pon ONT $tag_ont")],
+                'GROUP BY time($__interval), "site", "device", "pon", "ont_id" fill(none)',
+                alias="$tag_device $tag_pon ONT $tag_ont_id")],
         unit="dBm", custom=ts_custom(thresholds_style="dashed"),
         th=thresholds((None, VERMILLION), (RX_MIN_DBM, BLUE), (RX_MAX_DBM, VERMILLION)),
         options=ts_options(LEGEND_TABLE)), 12, 9)
@@ -396,14 +402,15 @@ def noc_dashboard() -> dict[str, Any]:
         "state-timeline", "Interfaces : état opérationnel",
         "État opérationnel des interfaces (interface.oper_up).",
         [target(f'SELECT last("oper_up") FROM "interface" WHERE {F_ALL} AND $timeFilter '
-                'GROUP BY time($__interval), "site", "device", "ifname" fill(none)', alias="$tag_device $tag_ifname")],
+                'GROUP BY time($__interval), "site", "device", "interface" fill(none)',
+                alias="$tag_device $tag_interface")],
         mappings=bool_mapping("Up", BLUE, "Down", VERMILLION), options=timeline_options(),
         custom={"lineWidth": 0, "fillOpacity": 80}), 12, 9)
     L.add(panel(
         "timeseries", "Passerelles LoRa : temps depuis le dernier contact",
         "Minutes écoulées depuis le dernier message de chaque passerelle (lora_gateway.last_seen_age_s).",
         [target(f'SELECT max("last_seen_age_s") / 60 FROM "lora_gateway" WHERE {F_ALL} AND $timeFilter '
-                'GROUP BY time($__interval), "site", "gateway" fill(none)', alias="$tag_gateway ($tag_site)")],
+                'GROUP BY time($__interval), "site", "device" fill(none)', alias="$tag_device ($tag_site)")],
         unit="m", min_=0, custom=ts_custom(thresholds_style="dashed"),
         th=thresholds((None, BLUE), (15, ORANGE), (60, VERMILLION)), options=ts_options()), 12, 9)
 
@@ -414,9 +421,10 @@ def noc_dashboard() -> dict[str, Any]:
                         "Surcharge de l'ONT : -8 dBm en classe B+ et C+."),
     ]
     annotations = [
-        annotation("Coupures d'équipement", VERMILLION, ["outage"]),
-        annotation("Secteur et batterie", ORANGE, ["mains_failure", "on_battery"]),
-        annotation("Liens et passerelles", PURPLE, ["link_down", "gateway_offline"]),
+        annotation("Équipements injoignables", VERMILLION, ["unreachable"]),
+        annotation("Onduleurs sur batterie", ORANGE, ["on_battery", "battery_low"]),
+        annotation("Liens down", PURPLE, ["link_down"]),
+        annotation("Passerelles LoRa", SKY, ["gateway_offline"]),
     ]
     return dashboard("sentinelle-noc", "Sentinelle — Résilience / NOC",
                      "État des sites et des équipements du réseau : joignabilité, onduleurs et coupures secteur, "
@@ -433,7 +441,7 @@ KWH = "kwatth"
 G_CO2 = "suffix: gCO₂e"
 KG_CO2 = "suffix: kgCO₂e"
 G_PER_KWH = "suffix: gCO₂e/kWh"
-PRIMARY = "\"meter\" = 'primary'"
+PRIMARY = "\"meter_role\" = 'primary'"
 
 
 def pue_transformations() -> list[dict[str, Any]]:
@@ -449,7 +457,7 @@ def energy_dashboard() -> dict[str, Any]:
     L.row("Sur la période")
     L.add(panel(
         "stat", "Énergie consommée",
-        "Somme des kWh des compteurs principaux (energy.kwh, meter=primary) : un compteur divisionnaire n'est pas "
+        "Somme des kWh des compteurs principaux (energy.kwh, meter_role=primary) : un compteur divisionnaire n'est pas "
         "compté deux fois.",
         [target(f'SELECT sum("kwh") FROM "energy" WHERE {PRIMARY} AND {F_ALL} AND $timeFilter', alias="kWh")],
         unit=KWH, decimals=0, options=stat_options("value", "value"),
@@ -472,17 +480,19 @@ def energy_dashboard() -> dict[str, Any]:
         color={"mode": "fixed", "fixedColor": ORANGE}), 5, 5)
     L.add(panel(
         "stat", "Intensité carbone moyenne du réseau",
-        "Moyenne de l'intensité carbone du réseau électrique français (grid_intensity.gco2e_per_kwh).",
-        [target('SELECT mean("gco2e_per_kwh") FROM "grid_intensity" WHERE $timeFilter', alias="intensité")],
+        "Moyenne de l'intensité carbone du réseau électrique appliquée aux kWh (carbon.factor_gco2e_per_kwh, "
+        "track=grid).",
+        [target(f"SELECT mean(\"factor_gco2e_per_kwh\") FROM \"carbon\" WHERE \"track\" = 'grid' AND {F_ALL} "
+                "AND $timeFilter", alias="intensité")],
         unit=G_PER_KWH, decimals=0, options=stat_options("value", "value"),
         th=thresholds((None, BLUE), (60, ORANGE), (100, VERMILLION))), 4, 5)
     L.add(panel(
         "stat", "PUE des centres de données",
-        "Power Usage Effectiveness = énergie du site (load=facility) / énergie IT (load=it), centres de données "
+        "Power Usage Effectiveness = énergie du site (meter_load=facility) / énergie IT (meter_load=it), centres de données "
         "seulement (site_kind=datacentre). 1,0 serait parfait.",
-        [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"load\" = 'facility' AND \"site_kind\" = 'datacentre' "
+        [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'facility' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter", alias="site"),
-         target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"load\" = 'it' AND \"site_kind\" = 'datacentre' "
+         target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'it' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter", ref="B", alias="IT")],
         unit="none", decimals=2, transformations=pue_transformations(), options=stat_options("value", "value"),
         th=thresholds((None, BLUE), (1.6, ORANGE), (2.0, VERMILLION))), 5, 5)
@@ -516,7 +526,7 @@ def energy_dashboard() -> dict[str, Any]:
         "table", "Principaux consommateurs",
         "Les dix compteurs qui ont consommé le plus sur la période (tous rôles : principal et divisionnaire).",
         [target(f'SELECT sum("kwh") AS "kWh" FROM "energy" WHERE {F_ALL} AND $timeFilter '
-                'GROUP BY "site", "device", "meter", "load"', fmt="table")],
+                'GROUP BY "site", "device", "meter_role", "meter_load"', fmt="table")],
         transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}},
                          {"id": "sortBy", "options": {"sort": [{"field": "kWh", "desc": True}]}},
                          {"id": "limit", "options": {"limitField": 10}}],
@@ -538,19 +548,19 @@ def energy_dashboard() -> dict[str, Any]:
                                  **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]), 12, 8)
     L.add(panel(
         "timeseries", "Intensité carbone du réseau électrique",
-        "Intensité carbone du réseau français (grid_intensity.gco2e_per_kwh, RTE éCO2mix ou Electricity Maps). "
-        "Les creux sont les meilleurs moments pour les consommations décalables.",
-        [target('SELECT mean("gco2e_per_kwh") FROM "grid_intensity" WHERE $timeFilter '
-                'GROUP BY time($__interval) fill(previous)', alias="intensité")],
+        "Intensité carbone du réseau appliquée aux kWh (carbon.factor_gco2e_per_kwh, track=grid ; RTE éCO2mix "
+        "ou Electricity Maps). Les creux sont les meilleurs moments pour les consommations décalables.",
+        [target(f"SELECT mean(\"factor_gco2e_per_kwh\") FROM \"carbon\" WHERE \"track\" = 'grid' AND {F_ALL} "
+                "AND $timeFilter GROUP BY time($__interval) fill(previous)", alias="intensité")],
         unit=G_PER_KWH, min_=0, interval="15m", custom=ts_custom(thresholds_style="dashed"),
         th=thresholds((None, BLUE), (60, ORANGE), (100, VERMILLION)),
         color={"mode": "fixed", "fixedColor": PURPLE}, options=ts_options()), 12, 8)
     L.add(panel(
         "timeseries", "PUE des centres de données (par heure)",
         "PUE heure par heure : énergie du site / énergie IT (site_kind=datacentre).",
-        [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"load\" = 'facility' AND \"site_kind\" = 'datacentre' "
+        [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'facility' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter GROUP BY time(1h) fill(none)", alias="site"),
-         target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"load\" = 'it' AND \"site_kind\" = 'datacentre' "
+         target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'it' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter GROUP BY time(1h) fill(none)", ref="B", alias="IT")],
         unit="none", decimals=2, min_=1, transformations=pue_transformations(), custom=ts_custom(),
         th=thresholds((None, BLUE), (1.6, ORANGE), (2.0, VERMILLION)),
@@ -597,34 +607,37 @@ def agent_dashboard() -> dict[str, Any]:
     L.row("Agents")
     L.add(panel(
         "table", "Agents : dernier signe de vie",
-        "Heure du dernier point de supervision interne écrit par chaque agent (agent_internal).",
-        [target(f'SELECT last("points_spooled_total") AS "points mis en spool" FROM "agent_internal" '
+        "Heure du dernier point de supervision interne écrit par chaque agent (agent_internal.spool_bytes, "
+        "écrit à chaque relevé interne) et taille du spool à ce moment.",
+        [target(f'SELECT last("spool_bytes") AS "spool (octets)" FROM "agent_internal" '
                 f'WHERE {F_AGENT} AND $timeFilter GROUP BY "agent"', fmt="table")],
         options=table_options(),
         overrides=[override_name("Time", unit="dateTimeFromNow", displayName="dernier signe de vie",
                                  thresholds=thresholds((None, BLUE)))]), 8, 6)
     L.add(panel(
-        "stat", "Polls sautés",
-        "Polls que l'ordonnanceur n'a pas pu lancer à l'heure sur la période (agent_internal.polls_skipped_total).",
-        [target(f'SELECT spread("polls_skipped_total") FROM "agent_internal" WHERE {F_AGENT} AND $timeFilter '
-                'GROUP BY "agent"', alias="$tag_agent")],
+        "stat", "Polls en échec",
+        "Polls en erreur (error) ou arrêtés à leur échéance (deadline) sur la période, par équipement "
+        "(agent_internal.polls_total, tag outcome).",
+        [target(f'SELECT spread("polls_total") FROM "agent_internal" WHERE "outcome" != \'ok\' AND {F_AGENT} '
+                'AND $timeFilter GROUP BY "agent", "device", "outcome"', alias="$tag_device $tag_outcome")],
         unit="short", decimals=0, th=thresholds((None, BLUE), (1, ORANGE)), options=stat_options()), 8, 6)
     L.add(panel(
         "stat", "Erreurs d'écriture vers les puits",
         "Écritures refusées ou échouées vers InfluxDB sur la période (agent_internal.sink_write_errors_total).",
         [target(f'SELECT spread("sink_write_errors_total") FROM "agent_internal" WHERE {F_AGENT} AND $timeFilter '
-                'GROUP BY "agent", "sink"', alias="$tag_agent → $tag_sink")],
+                'GROUP BY "agent", "sink", "kind"', alias="$tag_agent → $tag_sink ($tag_kind)")],
         unit="short", decimals=0, th=thresholds((None, BLUE), (1, ORANGE), (100, VERMILLION)),
         options=stat_options()), 8, 6)
 
     L.row("Polls")
     L.add(panel(
-        "timeseries", "Durée moyenne d'un poll, par agent",
-        "Durée moyenne des polls SNMP (somme / nombre de poll_duration_seconds).",
+        "timeseries", "Durée moyenne d'un poll, par équipement",
+        "Durée moyenne des polls vue par l'ordonnanceur de chaque agent (somme / nombre de poll_duration_seconds).",
         [target('SELECT non_negative_derivative(last("poll_duration_seconds_sum"), 1m) / '
                 'non_negative_derivative(last("poll_duration_seconds_count"), 1m) FROM "agent_internal" '
-                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent")],
-        unit="s", min_=0, custom=ts_custom(), options=ts_options()), 12, 8)
+                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent", "device" fill(none)',
+                alias="$tag_device ($tag_agent)")],
+        unit="s", min_=0, custom=ts_custom(), options=ts_options(LEGEND_TABLE)), 12, 8)
     L.add(panel(
         "timeseries", "Durée de poll par équipement",
         "Durée du poll de chaque équipement (device_status.poll_duration_s).",
@@ -633,11 +646,12 @@ def agent_dashboard() -> dict[str, Any]:
         unit="s", min_=0, custom=ts_custom(), options=ts_options(LEGEND_TABLE)), 12, 8)
     L.add(panel(
         "timeseries", "Erreurs de poll par équipement",
-        "Polls en erreur (timeout, réponse invalide) par équipement et par intervalle "
-        "(agent_internal.poll_errors_total).",
-        [target('SELECT non_negative_difference(last("poll_errors_total")) FROM "agent_internal" '
+        "Erreurs SNMP (timeout, échéance, réponse invalide) par équipement, type d'erreur et intervalle "
+        "(agent_internal.snmp_errors_total, tag kind).",
+        [target('SELECT non_negative_difference(last("snmp_errors_total")) FROM "agent_internal" '
                 f"WHERE {F_AGENT} AND \"device\" != '' AND $timeFilter "
-                'GROUP BY time($__interval), "agent", "device" fill(none)', alias="$tag_device ($tag_agent)")],
+                'GROUP BY time($__interval), "agent", "device", "kind" fill(none)',
+                alias="$tag_device $tag_kind ($tag_agent)")],
         unit="short", min_=0, decimals=0, custom=ts_custom("bars", stack=True),
         color={"mode": "palette-classic"}, options=ts_options()), 24, 8)
 
@@ -647,7 +661,7 @@ def agent_dashboard() -> dict[str, Any]:
         "Points stockés sur disque en attente d'envoi (agent_internal.spool_pending). Croît quand un puits est "
         "injoignable, décroît quand il revient.",
         [target(f'SELECT max("spool_pending") FROM "agent_internal" WHERE {F_AGENT} AND $timeFilter '
-                'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent")],
+                'GROUP BY time($__interval), "agent", "sink" fill(none)', alias="$tag_agent → $tag_sink")],
         unit="short", min_=0, custom=ts_custom(), options=ts_options()), 8, 8)
     L.add(panel(
         "timeseries", "Spool : taille sur disque",
@@ -659,7 +673,7 @@ def agent_dashboard() -> dict[str, Any]:
         "timeseries", "Spool : âge du plus ancien point",
         "Âge du plus ancien point non envoyé (agent_internal.spool_oldest_age_seconds). Orange au-delà de 15 min.",
         [target(f'SELECT max("spool_oldest_age_seconds") / 60 FROM "agent_internal" WHERE {F_AGENT} AND $timeFilter '
-                'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent")],
+                'GROUP BY time($__interval), "agent", "sink" fill(none)', alias="$tag_agent → $tag_sink")],
         unit="m", min_=0, custom=ts_custom(thresholds_style="dashed"),
         th=thresholds((None, BLUE), (15, ORANGE), (60, VERMILLION)), options=ts_options()), 8, 8)
     L.add(panel(
@@ -671,14 +685,14 @@ def agent_dashboard() -> dict[str, Any]:
         unit="short", min_=0, custom=ts_custom(), options=ts_options()), 12, 8)
     L.add(panel(
         "timeseries", "Points perdus et erreurs d'écriture",
-        "Points abandonnés par le spool plein (spool_dropped_total, les moins prioritaires d'abord) et écritures en "
-        "échec (sink_write_errors_total), par intervalle.",
-        [target('SELECT non_negative_difference(last("spool_dropped_total")) FROM "agent_internal" '
-                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent" fill(none)',
-                alias="perdus $tag_agent"),
+        "Points abandonnés par le spool plein (spool_evicted_total, par mesure, les moins prioritaires d'abord) et "
+        "écritures en échec (sink_write_errors_total, par puits et type d'erreur), par intervalle.",
+        [target('SELECT non_negative_difference(last("spool_evicted_total")) FROM "agent_internal" '
+                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent", "measurement" fill(none)',
+                alias="perdus $tag_agent $tag_measurement"),
          target('SELECT non_negative_difference(last("sink_write_errors_total")) FROM "agent_internal" '
-                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent", "sink" fill(none)',
-                ref="B", alias="erreurs $tag_agent → $tag_sink")],
+                f'WHERE {F_AGENT} AND $timeFilter GROUP BY time($__interval), "agent", "sink", "kind" fill(none)',
+                ref="B", alias="erreurs $tag_agent → $tag_sink ($tag_kind)")],
         unit="short", min_=0, decimals=0, custom=ts_custom("bars"), options=ts_options(),
         overrides=[override_regex("^perdus .*", color={"mode": "fixed", "fixedColor": VERMILLION}),
                    override_regex("^erreurs .*", color={"mode": "fixed", "fixedColor": ORANGE})]), 12, 8)
@@ -788,16 +802,16 @@ def alert_rules() -> dict[str, Any]:
              severity="warning", for_="0s"),
         rule("sentinelle-lora-gateway-offline", "Passerelle LoRa hors ligne",
              'SELECT last("last_seen_age_s") FROM "lora_gateway" WHERE $timeFilter '
-             'GROUP BY "site", "member", "gateway"', 600, "gt", [900],
-             summary="Passerelle LoRa {{ $labels.gateway }} silencieuse depuis plus de 15 min (" + LOC + ")",
+             'GROUP BY "site", "member", "device"', 600, "gt", [900],
+             summary="Passerelle LoRa {{ $labels.device }} silencieuse depuis plus de 15 min (" + LOC + ")",
              description="Aucun message de la passerelle depuis {{ $values.B }} s : alimentation, backhaul ou "
                          "serveur de réseau LoRaWAN.",
              severity="warning", for_="5m"),
         rule("sentinelle-ont-optical-budget", "Niveau optique ONT hors budget",
              'SELECT last("rx_power_dbm") FROM "ont" WHERE $timeFilter '
-             'GROUP BY "site", "member", "device", "pon", "ont"', 900, "outside_range",
+             'GROUP BY "site", "member", "device", "pon", "ont_id", "ont_name"', 900, "outside_range",
              [float(RX_MIN_DBM), float(RX_MAX_DBM)],
-             summary="ONT {{ $labels.ont }} (PON {{ $labels.pon }}, {{ $labels.device }}) hors budget optique : "
+             summary="ONT {{ $labels.ont_name }} (PON {{ $labels.pon }}, {{ $labels.device }}) hors budget optique : "
                      "{{ $values.B }} dBm sur le site " + LOC,
              description="Puissance reçue hors de [-27 ; -8] dBm (classe B+) : connecteur sale, épissure, "
                          "courbure ou atténuateur manquant.",
@@ -805,15 +819,15 @@ def alert_rules() -> dict[str, Any]:
     ]
     agent = [
         rule("sentinelle-agent-spool-growing", "Spool de l'agent qui grossit",
-             'SELECT last("spool_oldest_age_seconds") FROM "agent_internal" WHERE $timeFilter GROUP BY "agent"',
+             'SELECT last("spool_oldest_age_seconds") FROM "agent_internal" WHERE $timeFilter GROUP BY "agent", "sink"',
              600, "gt", [900],
-             summary="Agent {{ $labels.agent }} : des points attendent depuis plus de 15 min",
+             summary="Agent {{ $labels.agent }} : des points attendent le puits {{ $labels.sink }} depuis plus de 15 min",
              description="Le puits (InfluxDB) n'accepte plus les écritures de l'agent : le spool grossit. Vérifier "
                          "le réseau, le jeton et l'espace disque d'InfluxDB.",
              severity="warning", for_="5m", dashboard_uid="sentinelle-agent"),
         rule("sentinelle-agent-silent", "Agent silencieux",
              # The last 5-minute bucket can be partial: average it with the one before.
-             'SELECT moving_average(count("points_spooled_total"), 2) FROM "agent_internal" WHERE $timeFilter '
+             'SELECT moving_average(count("spool_bytes"), 2) FROM "agent_internal" WHERE $timeFilter '
              'GROUP BY time(5m), "agent" fill(0)', 21600, "lt", [1],
              summary="Agent {{ $labels.agent }} silencieux depuis plus de 10 min",
              description="Presque aucune supervision interne reçue de l'agent sur les deux derniers créneaux de "
@@ -881,11 +895,15 @@ def variable_defaults(dash: dict[str, Any], overrides: dict[str, str] | None = N
 
 
 def substitute(query: str, variables: dict[str, str], *, range_s: int = 86400, interval: str | None = None,
-               width_px: int = 1000) -> str:
-    """Interpolate a query like Grafana's InfluxQL datasource does for a relative range `now-range_s`."""
+               width_px: int = 1000, min_interval_s: int = 60) -> str:
+    """Interpolate a query like Grafana's InfluxQL datasource does for a relative range `now-range_s`.
+
+    `min_interval_s` is the datasource's min interval (`timeInterval`, 60 s as provisioned, for
+    agents polling every minute); a site polling faster (the demo: 2 s) sets it lower.
+    """
     range_s = int(range_s)
-    # Grafana: range / width, at least the panel's min interval, at least the datasource's 60s.
-    step_s = max(60, range_s // width_px, _seconds(interval) if interval else 0)
+    # Grafana: range / width, at least the panel's min interval, at least the datasource's.
+    step_s = max(min_interval_s, range_s // width_px, _seconds(interval) if interval else 0)
     q = query.replace("$timeFilter", f"time >= now() - {_influx_duration(range_s)}")
     q = q.replace("$__interval_ms", str(step_s * 1000)).replace("$__interval", _influx_duration(step_s))
     q = q.replace("$interval", _influx_duration(step_s))
@@ -897,15 +915,16 @@ def substitute(query: str, variables: dict[str, str], *, range_s: int = 86400, i
     return q
 
 
-def panel_queries(dash: dict[str, Any], overrides: dict[str, str] | None = None,
-                  range_s: int = 86400) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+def panel_queries(dash: dict[str, Any], overrides: dict[str, str] | None = None, range_s: int = 86400,
+                  min_interval_s: int = 60) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     """(panel, target, interpolated InfluxQL) for every target of every panel of `dash`."""
     values = variable_defaults(dash, overrides)
     out = []
     for p in iter_panels(dash):
         r = _seconds(p["timeFrom"]) if p.get("timeFrom") else range_s
         for t in p.get("targets", []):
-            out.append((p, t, substitute(t["query"], values, range_s=r, interval=p.get("interval"))))
+            out.append((p, t, substitute(t["query"], values, range_s=r, interval=p.get("interval"),
+                                         min_interval_s=min_interval_s)))
     return out
 
 

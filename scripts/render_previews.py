@@ -77,13 +77,11 @@ def _style(ax: Any, title: str, ylabel: str) -> None:
 
 def _events(panels: Panels) -> list[tuple[dt.datetime, dt.datetime, str]]:
     """On-battery episodes from event points (the NOC dashboard's annotations)."""
-    q = dashgen.substitute(dashgen.noc_dashboard()["annotations"]["list"][2]["target"]["query"],
-                           dashgen.variable_defaults(panels.dash))
+    q = dashgen.substitute('SELECT "kind", "state", "device" FROM "event" WHERE "kind" = \'on_battery\' '
+                           'AND $timeFilter', dashgen.variable_defaults(panels.dash))
     starts: dict[str, dt.datetime] = {}
     out = []
     for r in panels.srv.points(q, db="sentinelle"):
-        if not r["message"].startswith("onduleur"):  # on_battery start/end, not mains_failure
-            continue
         if r["state"] == "start":
             starts[r["device"]] = _t(r["time"])
         elif r["device"] in starts:
@@ -125,7 +123,7 @@ def render_noc(p: Panels, path: Path) -> None:
     ax.legend(fontsize=8, loc="lower left")
 
     ax = fig.add_subplot(gs[1, 1])
-    for i, (name, (t, v)) in enumerate(sorted(p.series("Niveaux optiques des ONT", "PON {pon} ONT {ont}").items())):
+    for i, (name, (t, v)) in enumerate(sorted(p.series("Niveaux optiques des ONT", "{pon} ONT {ont_id}").items())):
         ax.plot(t, v, color=PALETTE[i % len(PALETTE)], lw=1.5, label=name,
                 ls="-" if i < len(PALETTE) else ":")
     for y in (dashgen.RX_MIN_DBM, dashgen.RX_MAX_DBM):
@@ -137,7 +135,7 @@ def render_noc(p: Panels, path: Path) -> None:
 
     ax = fig.add_subplot(gs[2, 0])
     for i, (name, (t, v)) in enumerate(sorted(p.series("Passerelles LoRa : temps depuis le dernier contact",
-                                                        "{gateway}").items())):
+                                                        "{device}").items())):
         ax.plot(t, v, color=PALETTE[i], lw=2, label=name)
     ax.axhline(15, color=dashgen.ORANGE, ls="--", lw=1, label="15 min")
     _style(ax, "Passerelles LoRa : minutes depuis le dernier contact", "minutes")
@@ -154,9 +152,9 @@ def render_noc(p: Panels, path: Path) -> None:
         if not r["joignable"]:
             lines.append((f"{r['device']} ({r['site']})", "INJOIGNABLE", dashgen.VERMILLION))
     for r in p.rows("Interfaces down"):
-        lines.append((f"{r['device']} {r['ifname']}", "interface down", dashgen.VERMILLION))
+        lines.append((f"{r['device']} {r['interface']}", "interface down", dashgen.VERMILLION))
     for r in p.rows("ONT hors budget optique"):
-        lines.append((f"ONT {r['pon']}:{r['ont']}", f"{r['rx']:.1f} dBm hors budget", dashgen.VERMILLION))
+        lines.append((f"ONT {r['pon']}:{r['ont_id']}", f"{r['rx']:.1f} dBm hors budget", dashgen.VERMILLION))
     for i, (name, state, color) in enumerate(lines[:9]):
         y = 0.9 - i * 0.105
         ax.add_patch(plt.Rectangle((0.0, y - 0.04), 0.98, 0.09, color=color, alpha=0.9, transform=ax.transAxes))

@@ -1,5 +1,9 @@
 """A realistic synthetic demo data set for the Grafana tests and the README previews.
 
+Used only by scripts/render_previews.py (a day of history reads better in a README image than
+the agent's 16 s test run); tests/test_grafana_queries.py runs on agent-written data. Tags and
+fields follow what the agent writes (grafana/README.md).
+
 `demo_points(end_ns)` returns line protocol for one day at one-minute steps ending at
 `end_ns` (default: now, floored to the minute), shaped like what the agent writes
 (DESIGN section 2; the measurement/field table is grafana/README.md):
@@ -228,11 +232,11 @@ def _points(end_ns: int) -> Iterator[Point]:
             if unreachable.get(dev):
                 method = "estimated"
             kwh = round(mean_w * diurnal * rnd.uniform(0.98, 1.02) / 60000.0, 5)
-            tags = {**identity(dev), "meter": role, "load": load, "method": method}
+            tags = {**identity(dev), "meter": dev, "meter_role": role, "meter_load": load, "method": method}
             yield Point("energy", tags, {"kwh": kwh}, t)
             for track, factor, source, version in (("beges", BEGES_FACTOR, "ademe-base-empreinte", "2024"),
                                                    ("grid", round(grid, 1), "rte-eco2mix", "live")):
-                yield Point("carbon", {**identity(dev), "meter": role, "load": load, "track": track,
+                yield Point("carbon", {**identity(dev), "meter": dev, "meter_role": role, "meter_load": load, "track": track,
                                        "factor_source": source, "factor_version": version},
                             {"gco2e": round(kwh * factor, 4), "factor_gco2e_per_kwh": factor}, t)
 
@@ -247,7 +251,7 @@ def _points(end_ns: int) -> Iterator[Point]:
                 counters[k + ".in"] = (counters.get(k + ".in", 1e9) + rate * 60 / 8) % 2**64
                 counters[k + ".out"] = (counters.get(k + ".out", 1e9) + rate * 45 / 8) % 2**64
                 counters[k + ".err"] = counters.get(k + ".err", 0) + (1 if rnd.random() < 0.01 else 0)
-                yield Point("interface", {**identity(sw), "ifname": ifname}, {
+                yield Point("interface", {**identity(sw), "interface": ifname}, {
                     "oper_up": up, "in_octets": int(counters[k + ".in"]), "out_octets": int(counters[k + ".out"]),
                     "in_errors": int(counters[k + ".err"])}, t)
                 if sw == "sw-1" and ifname == "ge-0/0/3":
@@ -259,7 +263,7 @@ def _points(end_ns: int) -> Iterator[Point]:
             base = -28.6 if (pon, ont) == WEAK_ONT else -17.0 - ont * 1.3
             rx = round(base + rnd.uniform(-0.3, 0.3), 2)
             online += 1
-            yield Point("ont", {**identity("olt-1"), "pon": pon, "ont": str(ont)},
+            yield Point("ont", {**identity("olt-1"), "pon": pon, "ont_id": str(ont), "ont_name": f"abonne-{ont:04d}"},
                         {"rx_power_dbm": rx, "tx_power_dbm": round(2.1 + rnd.uniform(-0.1, 0.1), 2)}, t)
         for pon in ("0/1/0", "0/1/1"):
             yield Point("pon", {**identity("olt-1"), "pon": pon}, {"onts_online": 4}, t)
@@ -275,7 +279,7 @@ def _points(end_ns: int) -> Iterator[Point]:
             age = (m - sc.gw_02_offline_from) * 60.0 + 30 if offline else rnd.uniform(5, 40)
             rx_ok = 0 if offline else rnd.randint(20, 60)
             rx_total = rx_ok + (0 if offline else rnd.randint(0, 3))
-            yield Point("lora_gateway", {**identity(gw), "gateway": gw}, {
+            yield Point("lora_gateway", {**identity(gw), "gateway_id": f"0016c001f153a1{gw[-2:]}"}, {
                 "online": not offline, "rx_ok": rx_ok, "tx_ok": 0 if offline else rnd.randint(0, 5),
                 "rx_ok_ratio": round(rx_ok / rx_total, 3) if rx_total else 0.0,
                 "last_seen_age_s": round(age, 1)}, t)
@@ -309,7 +313,7 @@ def _points(end_ns: int) -> Iterator[Point]:
             counters[a + ".poll_count"] = counters.get(a + ".poll_count", 0) + ndev
             oldest = (m - counters[a + ".oldest_from"]) * 60.0 if a + ".oldest_from" in counters else 0.0
             yield Point("agent_internal", {"agent": agent}, {
-                "points_spooled_total": float(counters[a + ".spooled"]),
+                "points_collected_total": float(counters[a + ".spooled"]),
                 "spool_pending": float(pending),
                 "spool_bytes": pending * 180.0 + 65536.0,
                 "spool_oldest_age_seconds": oldest,

@@ -131,8 +131,9 @@ def test_noc_annotations_come_from_event_points():
     anns = load(GRAFANA / "dashboards" / "resilience-noc.json")["annotations"]["list"]
     queries = [a["target"]["query"] for a in anns if "target" in a]
     assert len(queries) >= 3 and all('FROM "event"' in q for q in queries)
-    kinds = set(re.findall(r"\"kind\" = '(\w+)'", " ".join(queries)))
-    assert {"outage", "on_battery", "mains_failure"} <= kinds
+    # Every event carries its kind in the tag `event` (agent/events.py).
+    kinds = set(re.findall(r"\"event\"::tag = '(\w+)'", " ".join(queries)))
+    assert {"unreachable", "on_battery", "gateway_offline"} <= kinds
 
 
 # ----------------------------------------------------------------------------------------------

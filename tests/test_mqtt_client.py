@@ -401,10 +401,10 @@ async def test_a_silent_gateway_goes_offline_then_comes_back(mosquitto, tmp_path
     stats = (TESTDATA / "chirpstack-gateway-stats.json").read_bytes()
     async with Agent(broker, health=health) as agent:
         await publish(mosquitto.port, [(f"eu868/gateway/{GW}/event/stats", stats)])
-        events = lambda: [p.tags["kind"] for p in agent.collected.of("event")]  # noqa: E731
-        await wait_until(lambda: events() == ["gateway_offline"], within_s=5)
+        events = lambda: [(p.tags["event"], p.fields["state"]) for p in agent.collected.of("event")]  # noqa: E731
+        await wait_until(lambda: events() == [("gateway_offline", "start")], within_s=5)
         await publish(mosquitto.port, [(f"eu868/gateway/{GW}/event/stats", stats)])
-        await wait_until(lambda: events() == ["gateway_offline", "gateway_online"], within_s=5)
+        await wait_until(lambda: events() == [("gateway_offline", "start"), ("gateway_offline", "end")], within_s=5)
         status = [p for p in agent.collected.of("lora_gateway") if "rx_ok" not in p.fields]
         assert any(p.fields["online"] is False for p in status)
     saved = json.loads((tmp_path / "gw.json").read_text())

@@ -97,14 +97,14 @@ def test_chirpstack_status_on_mains_has_no_battery_level():
 def test_chirpstack_join_and_log_are_events():
     join = one(decode_chirpstack(device_topic("join"), sample("chirpstack-join.json"), RECEIVED))
     assert join.measurement == "event"
-    assert join.tags["kind"] == "lora_join" and join.tags["dev_eui"] == EUI
-    assert join.fields == {"title": "LoRaWAN join", "text": "device joined, DevAddr 00f6a5c1"}
+    assert join.tags["event"] == "lora_join" and join.tags["dev_eui"] == EUI
+    assert join.fields == {"kind": "lora_join", "state": "instant", "message": "LoRaWAN join: device joined, DevAddr 00f6a5c1"}
     assert join.time_ns == 1658136808_823500726
 
     log = one(decode_chirpstack(device_topic("log"), sample("chirpstack-log.json"), RECEIVED))
-    assert log.tags["kind"] == "lora_log"
+    assert log.tags["event"] == "lora_log"
     assert (log.tags["level"], log.tags["code"]) == ("error", "uplink_codec")
-    assert log.fields["text"] == "Error: Unexpected byte at index 3"
+    assert str(log.fields["message"]).endswith("Error: Unexpected byte at index 3")
 
 
 def test_chirpstack_ack_txack_location():

@@ -23,7 +23,8 @@ def conn(online: bool) -> Point:
 
 
 def kinds(points: list[Point]) -> list[str]:
-    return [p.tags["kind"] for p in points if p.measurement == "event"]
+    """Events as `kind:state` (agent/events.py: one episode = a start and an end)."""
+    return [f'{p.tags["event"]}:{p.fields["state"]}' for p in points if p.measurement == "event"]
 
 
 def test_staleness_takes_a_gateway_offline_and_a_message_brings_it_back():
@@ -37,24 +38,24 @@ def test_staleness_takes_a_gateway_offline_and_a_message_brings_it_back():
     assert status[0].fields == {"online": True, "last_seen_age_s": 299.0}
 
     status = health.check(T0 + 301 * S)
-    assert kinds(status) == ["gateway_offline"]
+    assert kinds(status) == ["gateway_offline:start"]
     event = status[0]
-    assert event.tags == {"gateway_id": GW, "region": "eu868", "kind": "gateway_offline"}
-    assert "301 s" in event.fields["text"]
+    assert event.tags == {"gateway_id": GW, "region": "eu868", "event": "gateway_offline"}
+    assert event.fields["kind"] == "gateway_offline" and "301 s" in str(event.fields["message"])
     assert status[1].fields == {"online": False, "last_seen_age_s": 301.0}
     assert kinds(health.check(T0 + 400 * S)) == []  # reported once
 
     back = health.observe([stats()], T0 + 500 * S)
-    assert kinds(back) == ["gateway_online"]
-    assert back[0].fields["offline_s"] == 500.0  # offline since last seen
+    assert kinds(back) == ["gateway_offline:end"]
+    assert back[0].fields["duration_s"] == 500.0  # offline since last seen
 
 
 def test_bridge_offline_state_is_immediate_and_reported_once():
     health = GatewayHealth(staleness_s=300)
     health.observe([conn(True)], T0)
-    assert kinds(health.observe([conn(False)], T0 + S)) == ["gateway_offline"]
+    assert kinds(health.observe([conn(False)], T0 + S)) == ["gateway_offline:start"]
     assert kinds(health.observe([conn(False)], T0 + 2 * S)) == []
-    assert kinds(health.observe([conn(True)], T0 + 3 * S)) == ["gateway_online"]
+    assert kinds(health.observe([conn(True)], T0 + 3 * S)) == ["gateway_offline:end"]
 
 
 def test_retained_messages_are_old_news():
@@ -77,7 +78,7 @@ def test_state_survives_a_restart(tmp_path: Path):
     second = GatewayHealth(staleness_s=300, state_path=path)
     assert second.load()
     assert second.gateways[GW].last_seen_ns == T0
-    assert kinds(second.check(T0 + 600 * S)) == ["gateway_offline"]
+    assert kinds(second.check(T0 + 600 * S)) == ["gateway_offline:start"]
     second.save()
 
     # A second restart does not announce the same outage again.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.events import event_point
 from agent.point import Point
 
 NS = 1_000_000_000
@@ -157,12 +158,11 @@ class GatewayHealth:
         return out
 
     def _event(self, st: GatewayState, kind: str, time_ns: int, text: str, offline_s: float | None = None) -> Point:
+        """`gateway_offline` start / end: one episode, like a device outage (agent/events.py)."""
         gateway_id = st.tags.get("gateway_id", "?")
-        title = f"LoRa gateway {gateway_id} {'offline' if kind == 'gateway_offline' else 'online'}"
-        fields: dict[str, str | float] = {"title": title, "text": text}
-        if offline_s is not None:
-            fields["offline_s"] = offline_s
-        return Point("event", {**st.tags, "kind": kind}, fields, time_ns)
+        going_down = kind == "gateway_offline"
+        message = f"LoRa gateway {gateway_id} {'offline' if going_down else 'online again'}: {text}"
+        return event_point("gateway_offline", "start" if going_down else "end", message, time_ns, st.tags, offline_s)
 
 
 def _base_tags(tags: dict[str, str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.events import EventState, event_point
 from agent.point import Point
 
 MESSAGES = {
@@ -37,11 +38,8 @@ class EventBook:
     def _key(kind: str, tags: dict[str, str]) -> str:
         return kind + "|" + ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
-    def _point(self, kind: str, state: str, tags: dict[str, str], time_ns: int, message: str, duration_s: float | None) -> Point:
-        fields: dict[str, Any] = {"kind": kind, "state": state, "message": message}
-        if duration_s is not None:
-            fields["duration_s"] = round(duration_s, 3)
-        return Point("event", {**tags, "device": self.device, "event": kind}, fields, time_ns)
+    def _point(self, kind: str, state: EventState, tags: dict[str, str], time_ns: int, message: str, duration_s: float | None) -> Point:
+        return event_point(kind, state, message, time_ns, {**tags, "device": self.device}, duration_s)
 
     def observe(
         self,

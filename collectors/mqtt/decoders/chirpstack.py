@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from agent.events import event_point
 from agent.point import FieldValue, Point
 from collectors.mqtt.decoders.common import (
     DecodeError,
@@ -186,7 +187,7 @@ def _enum_text(value: Any, names: tuple[str, ...]) -> str:
 
 
 def _device_event(tags: dict[str, str], kind: str, title: str, text: str, time_ns: int) -> Point:
-    return Point("event", {**tags, "kind": kind}, {"title": clean_string(title), "text": clean_string(text)}, time_ns)
+    return event_point(kind, "instant", clean_string(f"{title}: {text}"), time_ns, tags)
 
 
 # --- gateway bridge -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from agent.events import event_point
 from agent.point import FieldValue, Point
 from collectors.mqtt.decoders.common import (
     DecodeError,
@@ -67,8 +68,7 @@ def decode_tts(topic: str, payload: bytes, received_ns: int) -> list[Point]:
     if event == "join":
         require_mapping(data, "join_accept", required=True)
         dev_addr = optional_str(ids, "dev_addr") or ""
-        fields = {"title": "LoRaWAN join", "text": clean_string(f"device joined, DevAddr {dev_addr}")}
-        return [Point("event", {**tags, "kind": "lora_join"}, fields, time_ns)]
+        return [event_point("lora_join", "instant", clean_string(f"LoRaWAN join: device joined, DevAddr {dev_addr}"), time_ns, tags)]
     solved = require_mapping(data, "location_solved", required=True)
     loc = require_mapping(solved, "location", required=True)
     fields_loc: dict[str, FieldValue] = {

@@ -179,6 +179,12 @@ class MeterSettings(StrictModel):
     # `it`: IT load (PUE denominator); `facility`: the whole site (PUE numerator).
     load: Literal["it", "facility", "other"] = "other"
     parent: str | None = None
+    # For `sentinelle import` of past readings (flags override): what the readings are
+    # (cumulative `counter`, `power` samples, energy per `interval`), their unit (kWh, Wh, MWh;
+    # W, kW) and a counter's modulus in that unit (where it wraps).
+    kind: Literal["counter", "power", "interval"] | None = None
+    unit: str | None = Field(default=None, pattern=r"^(?i:kwh|wh|mwh|w|kw|mw)$")
+    modulus: float | None = Field(default=None, gt=0)
 
 
 class LoraMeterField(StrictModel):
@@ -515,8 +521,8 @@ class CarbonSettings(StrictModel):
     max_gap: Duration = 900.0
     gap_fill: Literal["estimate", "missing"] = "estimate"
     # Activity-data relative uncertainty per method (%), for the BEGES uncertainty.
-    uncertainty_pct: dict[Literal["measured", "integrated", "estimated", "missing"], float] = Field(
-        default_factory=lambda: {"measured": 2.0, "integrated": 5.0, "estimated": 30.0, "missing": 100.0}
+    uncertainty_pct: dict[Literal["measured", "integrated", "imported", "estimated", "missing"], float] = Field(
+        default_factory=lambda: {"measured": 2.0, "integrated": 5.0, "imported": 2.0, "estimated": 30.0, "missing": 100.0}
     )
 
 

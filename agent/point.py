@@ -12,6 +12,7 @@ inverse; together they round-trip everything `encode` accepts.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -84,6 +85,9 @@ def _escape_name(text: str, special: tuple[str, ...], what: str) -> str:
 def escape_measurement(name: str) -> str:
     if name.startswith("#"):
         raise LineProtocolError(f"measurement {name!r} starts with '#', which marks a comment line")
+    # InfluxDB 1.x unescapes `\=` in the whole series key, measurement included (found by the
+    # round-trip property test): a literal backslash before '=' cannot be carried there either.
+    _check_backslashes(name, _KEY_SPECIAL, "measurement")
     return _escape_name(name, _MEASUREMENT_SPECIAL, "measurement")
 
 
@@ -116,20 +120,72 @@ def encode_field_value(value: FieldValue) -> str:
     raise LineProtocolError(f"unsupported field type {type(value).__name__}")
 
 
-def encode_point(point: Point) -> str:
-    if not point.fields:
-        raise LineProtocolError(f"point {point.measurement!r} has no fields")
-    parts = [escape_measurement(point.measurement)]
-    for key in sorted(point.tags):
-        value = point.tags[key]
+def _encode_head(measurement: str, tags: Mapping[str, str]) -> str:
+    """`measurement,tag=value,...` with tags sorted by key, empty tag values left out."""
+    parts = [escape_measurement(measurement)]
+    for key in sorted(tags):
+        value = tags[key]
         if value == "":
             continue  # InfluxDB drops empty tags; writing "k=" would be a parse error
         parts.append(f"{escape_key(key, 'tag key')}={escape_tag_value(value)}")
-    head = ",".join(parts)
-    fields = ",".join(
-        f"{escape_key(k, 'field key')}={encode_field_value(v)}" for k, v in point.fields.items()
-    )
-    return f"{head} {fields} {int(point.time_ns)}"
+    return ",".join(parts)
+
+
+# Hot-path caches (the same series and field names come back at every poll). Only results of
+# the general code above are cached, so the output and the refusals are exactly its own. Dict
+# operations are atomic under the GIL, and the spool and sinks encode on their own threads.
+_HEAD_CACHE: dict[object, str] = {}
+_HEAD_CACHE_MAX = 50_000
+_FIELD_KEY_CACHE: dict[str, str] = {}
+_FIELD_KEY_CACHE_MAX = 10_000
+
+
+def encode_point(point: Point) -> str:
+    fields = point.fields
+    if not fields:
+        raise LineProtocolError(f"point {point.measurement!r} has no fields")
+    tags = point.tags
+    try:
+        cache_key: object = (point.measurement, *tags.items()) if tags else point.measurement
+        head = _HEAD_CACHE.get(cache_key)
+    except TypeError:  # an unhashable measurement or tag value: no caching
+        head = cache_key = None
+    if head is None:
+        head = _encode_head(point.measurement, tags)
+        # Cache plain strings only: no other value can then compare equal to a cached key.
+        if cache_key is not None and type(point.measurement) is str and all(
+            type(k) is str and type(v) is str for k, v in tags.items()
+        ):
+            if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
+                _HEAD_CACHE.clear()
+            _HEAD_CACHE[cache_key] = head
+    keys = _FIELD_KEY_CACHE
+    parts = []
+    for k, v in fields.items():
+        try:
+            ek = keys.get(k)
+        except TypeError:
+            ek = None
+        if ek is None:
+            ek = escape_key(k, "field key")
+            if type(k) is str:
+                if len(keys) >= _FIELD_KEY_CACHE_MAX:
+                    keys.clear()
+                keys[k] = ek
+        t = type(v)
+        # Exact types only (bool is not int here); anything else takes the general encoder.
+        if t is float and v - v == 0.0:  # finite: inf - inf and nan - nan are nan
+            parts.append(f"{ek}={v!r}")
+        elif t is int and INT64_MIN <= v <= INT64_MAX:
+            parts.append(f"{ek}={v}i")
+        elif t is bool:
+            parts.append(f"{ek}=true" if v else f"{ek}=false")
+        else:
+            parts.append(f"{ek}={encode_field_value(v)}")
+    time_ns = point.time_ns
+    if type(time_ns) is not int:
+        time_ns = int(time_ns)
+    return f"{head} {','.join(parts)} {time_ns}"
 
 
 def encode_lines(points: Iterable[Point]) -> str:
@@ -277,11 +333,118 @@ def _split_fields(text: str) -> list[str]:
     return out
 
 
+_BOOLEANS = {"t": True, "T": True, "true": True, "True": True, "TRUE": True,
+             "f": False, "F": False, "false": False, "False": False, "FALSE": False}
+# parse_line's fast path stands these in for the escapes `\ `, `\,`, `\=` and `\"` while it
+# splits, then puts the escapes back (lines holding any of these characters take the general path).
+_HOLD_SPACE, _HOLD_COMMA, _HOLD_EQUALS, _HOLD_QUOTE = "\x00", "\x01", "\x02", "\x03"
+_RESTORE = {ord(_HOLD_SPACE): "\\ ", ord(_HOLD_COMMA): "\\,", ord(_HOLD_EQUALS): "\\=", ord(_HOLD_QUOTE): '\\"'}
+# What `_unescape` makes of each restored escape, in one pass: with no doubled backslash in the
+# line, its successive replaces cannot interact. A measurement keeps `\=` (only `,` and space
+# are special there); nothing unescapes `\"` outside a string.
+_UNESCAPE_KEY = {ord(_HOLD_SPACE): " ", ord(_HOLD_COMMA): ",", ord(_HOLD_EQUALS): "=", ord(_HOLD_QUOTE): '\\"'}
+_UNESCAPE_MEASUREMENT = {ord(_HOLD_SPACE): " ", ord(_HOLD_COMMA): ",", ord(_HOLD_EQUALS): "\\=",
+                         ord(_HOLD_QUOTE): '\\"'}
+# With string fields (escapes held): `key=value` pairs, a value being a string or a bare word,
+# then an optional timestamp. Anything else (a quote inside a key or a bare value, a '=' in a
+# bare value...) is left to the general parser, whose quirks are the reference.
+_FIELD = r'[^ ,="]+=(?:"[^"]*"|[^ ,="]+)'
+_QUOTED_REST = re.compile(rf'((?:{_FIELD},)*{_FIELD})(?: ([^ "]*))?')
+_QUOTED_FIELD = re.compile(_FIELD)
+# Heads (`measurement,tags`, escapes held) already parsed: a series comes back at every poll.
+# Each Point gets its own copy of the tags.
+_PARSED_HEADS: dict[str, tuple[str, dict[str, str]]] = {}
+_PARSED_HEADS_MAX = 50_000
+
+
 def parse_line(line: str, default_time_ns: int | None = None) -> Point:
     """Parse one line of line protocol (nanosecond precision) into a `Point`."""
     line = line.rstrip("\n")
     if not line or line.startswith("#"):
         raise LineProtocolError("empty or comment line")
+    # Fast path. Without a doubled backslash, every backslash escapes the one character after
+    # it; hiding the escaped delimiters lets str.split and the patterns above find exactly the
+    # delimiters the general splitters find. The checks below are theirs, in the same order.
+    escaped = "\\" in line
+    tags: dict[str, str]
+    if escaped:
+        if ("\\\\" in line or _HOLD_SPACE in line or _HOLD_COMMA in line or _HOLD_EQUALS in line
+                or _HOLD_QUOTE in line):
+            return _parse_general(line, default_time_ns)
+        line = (line.replace("\\ ", _HOLD_SPACE).replace("\\,", _HOLD_COMMA).replace("\\=", _HOLD_EQUALS)
+                .replace('\\"', _HOLD_QUOTE))
+    if '"' in line:
+        head, sep, rest = line.partition(" ")
+        match = _QUOTED_REST.fullmatch(rest) if sep else None
+        if match is None:
+            return _parse_general(line.translate(_RESTORE) if escaped else line, default_time_ns)
+        field_parts = [m.group(0) for m in _QUOTED_FIELD.finditer(match.group(1))]
+        ts = match.group(2)
+    else:
+        sections = line.split(" ")
+        if len(sections) == 3:
+            head, field_text, ts = sections
+        elif len(sections) == 2:
+            head, field_text = sections
+            ts = None
+        else:
+            raise LineProtocolError(f"expected 2 or 3 space-separated sections, found {len(sections)}")
+        field_parts = field_text.split(",")
+    # A held escape and the same control character written plainly must not share an entry:
+    # escaped heads are keyed with a leading backslash, which no unescaped line contains.
+    head_key = "\\" + head if escaped else head
+    known = _PARSED_HEADS.get(head_key)
+    if known is not None:
+        measurement, tags = known[0], dict(known[1])
+    else:
+        head_parts = head.split(",")
+        measurement = head_parts[0]
+        # A held escape is non-printable: isprintable() (one C scan) says which parts have one.
+        if escaped and not measurement.isprintable():
+            measurement = measurement.translate(_UNESCAPE_MEASUREMENT)
+        if not measurement:
+            raise LineProtocolError("missing measurement")
+        tags = {}
+        for part in head_parts[1:]:
+            key, sep, value = part.partition("=")
+            if not sep or not key or not value or "=" in value:
+                raise LineProtocolError(f"bad tag {part.translate(_RESTORE) if escaped else part!r}")
+            if escaped and not part.isprintable():
+                key, value = key.translate(_UNESCAPE_KEY), value.translate(_UNESCAPE_KEY)
+            tags[key] = value
+        if len(_PARSED_HEADS) >= _PARSED_HEADS_MAX:
+            _PARSED_HEADS.clear()
+        _PARSED_HEADS[head_key] = (measurement, dict(tags))
+    fields: dict[str, FieldValue] = {}
+    for part in field_parts:
+        key, sep, raw = part.partition("=")
+        if not sep or not key:
+            raise LineProtocolError(f"bad field {part.translate(_RESTORE) if escaped else part!r}")
+        if escaped and not part.isprintable():
+            key, raw = key.translate(_UNESCAPE_KEY), raw.translate(_RESTORE)
+        if raw and raw[-1] == "i":
+            try:
+                fields[key] = int(raw[:-1])
+                continue
+            except ValueError:
+                pass  # the general parser says why
+        elif raw in _BOOLEANS:
+            fields[key] = _BOOLEANS[raw]
+            continue
+        fields[key] = _parse_field_value(raw)
+    if ts is None:
+        if default_time_ns is None:
+            raise LineProtocolError("missing timestamp")
+        time_ns = default_time_ns
+    else:
+        try:
+            time_ns = int(ts)
+        except ValueError as exc:
+            raise LineProtocolError(f"bad timestamp {ts.translate(_RESTORE) if escaped else ts!r}") from exc
+    return Point(measurement, tags, fields, time_ns)
+
+
+def _parse_general(line: str, default_time_ns: int | None) -> Point:
     head, field_text, ts = _split_sections(line)
     head_parts = _split_unescaped(head, ",")
     measurement = _unescape(head_parts[0], _MEASUREMENT_SPECIAL)

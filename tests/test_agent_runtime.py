@@ -60,17 +60,23 @@ async def test_metrics_endpoint_and_internal_points_while_running(snmpsim: Any, 
     assert ups[0].fields["battery_minutes_remaining"] == 1092
 
 
-async def test_spool_command_shows_backlog_and_dead_letters(snmpsim: Any, tmp_path: Path) -> None:
+def test_spool_command_shows_backlog_and_dead_letters(snmpsim: Any, tmp_path: Path) -> None:
     dead_sink = [{"type": "influxdb1", "name": "central", "url": "http://127.0.0.1:9", "database": "x", "timeout": 0.5}]
     raw = config(snmpsim, tmp_path, dead_sink)
     raw["agent"]["http"] = {"enabled": False}
     cfg_path = tmp_path / "agent.yaml"
     cfg_path.write_text(yaml.safe_dump(raw))
     cfg = parse_config(yaml.safe_dump(raw))
-    async with Agent(cfg) as agent:
-        await agent.run(duration_s=2.5)
-        assert agent.spool is not None
-        await agent.spool.dead_letter("central", (await agent.spool.read_batch("central", 1)), "unable to parse (test)")
+
+    async def collect_then_reject_one() -> None:
+        async with Agent(cfg) as agent:
+            await agent.run(duration_s=2.5)
+            assert agent.spool is not None
+            await agent.spool.dead_letter("central", (await agent.spool.read_batch("central", 1)), "unable to parse (test)")
+
+    import asyncio
+
+    asyncio.run(collect_then_reject_one())
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

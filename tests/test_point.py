@@ -40,6 +40,7 @@ def test_floats_stay_floats_and_ints_get_suffix() -> None:
         (Point("m", {}, {"v": math.inf}, 1), "finite"),
         (Point("m", {}, {"v": 2**63}, 1), "64-bit"),
         (Point("m", {"k": "ends\\"}, {"v": 1}, 1), "backslash"),
+        (Point("a\\=b", {}, {"v": 1}, 1), "backslash"),  # InfluxDB 1.x reads it as 'a=b'
         (Point("m", {"k": "a\nb"}, {"v": 1}, 1), "line break"),
         (Point("#m", {}, {"v": 1}, 1), "comment"),
         (Point("m", {}, {"time": 1}, 1), "reserved"),

@@ -52,9 +52,17 @@ class LocalStoreError(Exception):
     """The local store file cannot be opened or read."""
 
 
+# One encoder each, built once (json.dumps with options builds a new encoder at every call);
+# the output is json.dumps's with the same options.
+_fields_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_tags_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+# Series ids remembered by (measurement, *tag items): most points of a batch are series the
+# store has seen before, and this skips building their canonical JSON again.
+_SERIES_CACHE_MAX = 100_000
+
+
 def _tags_key(tags: dict[str, str]) -> str:
-    return json.dumps({k: v for k, v in tags.items() if v != ""}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+    return _tags_json({k: v for k, v in tags.items() if v != ""})
 
 
 class LocalStore:
@@ -77,6 +85,7 @@ class LocalStore:
             raise LocalStoreError(f"cannot open local store {self.path}: {exc}") from exc
         self._measurement_ids: dict[str, int] = {}
         self._series_ids: dict[tuple[int, str], int] = {}
+        self._series_by_tags: dict[tuple[object, ...], tuple[int, int]] = {}
 
     @classmethod
     def open_readonly(cls, path: Path) -> LocalStore:
@@ -93,8 +102,11 @@ class LocalStore:
     def _measurement_id(self, name: str) -> int:
         mid = self._measurement_ids.get(name)
         if mid is None:
-            self._db.execute("INSERT OR IGNORE INTO measurements(name) VALUES (?)", (name,))
-            mid = self._db.execute("SELECT id FROM measurements WHERE name=?", (name,)).fetchone()[0]
+            cur = self._db.execute("INSERT OR IGNORE INTO measurements(name) VALUES (?)", (name,))
+            if cur.rowcount == 1:  # new: its id is the row just inserted
+                mid = cur.lastrowid
+            else:
+                mid = self._db.execute("SELECT id FROM measurements WHERE name=?", (name,)).fetchone()[0]
             self._measurement_ids[name] = mid
         return mid
 
@@ -102,8 +114,11 @@ class LocalStore:
         key = (mid, tags)
         sid = self._series_ids.get(key)
         if sid is None:
-            self._db.execute("INSERT OR IGNORE INTO series(measurement_id, tags) VALUES (?, ?)", key)
-            sid = self._db.execute("SELECT id FROM series WHERE measurement_id=? AND tags=?", key).fetchone()[0]
+            cur = self._db.execute("INSERT OR IGNORE INTO series(measurement_id, tags) VALUES (?, ?)", key)
+            if cur.rowcount == 1:
+                sid = cur.lastrowid
+            else:
+                sid = self._db.execute("SELECT id FROM series WHERE measurement_id=? AND tags=?", key).fetchone()[0]
             self._series_ids[key] = sid
         return sid
 
@@ -114,14 +129,28 @@ class LocalStore:
         if not points:
             return
         db = self._db
+        by_tags = self._series_by_tags
         db.execute("BEGIN IMMEDIATE")
         try:
             rows = []
             for point in points:
-                mid = self._measurement_id(point.measurement)
-                sid = self._series_id(mid, _tags_key(point.tags))
-                rows.append((sid, int(point.time_ns), mid, json.dumps(point.fields, separators=(",", ":"),
-                                                                       ensure_ascii=False)))
+                tags = point.tags
+                key = (point.measurement, *tags.items())
+                try:
+                    ids = by_tags.get(key)
+                except TypeError:  # unhashable values: no caching
+                    ids = key = None
+                if ids is None:
+                    mid = self._measurement_id(point.measurement)
+                    ids = (mid, self._series_id(mid, _tags_key(tags)))
+                    # Plain strings only, so that no other value can compare equal to a key.
+                    if key is not None and type(point.measurement) is str and all(
+                        type(k) is str and type(v) is str for k, v in tags.items()
+                    ):
+                        if len(by_tags) >= _SERIES_CACHE_MAX:
+                            by_tags.clear()
+                        by_tags[key] = ids
+                rows.append((ids[1], int(point.time_ns), ids[0], _fields_json(point.fields)))
             db.executemany(
                 "INSERT INTO points(series_id, time_ns, measurement_id, fields) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)",
@@ -132,6 +161,7 @@ class LocalStore:
             # Ids cached during the failed transaction may not exist any more.
             self._measurement_ids.clear()
             self._series_ids.clear()
+            self._series_by_tags.clear()
             raise
         db.execute("COMMIT")
 

@@ -26,7 +26,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import platform
 import resource
 import statistics
 import subprocess
@@ -178,19 +177,11 @@ def queue_messages(port: int, messages: dict[str, list[bytes]]) -> None:
 
 
 def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
+    """The shared machine description plus the broker's version."""
+    from benchmarks.sink_path import machine as base_machine
 
     version = subprocess.run(["/usr/sbin/mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()[:1]
-    return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs (shared with other work), "
-            f"Python {platform.python_version()}, {version[0] if version else 'mosquitto'}")
+    return f"{base_machine()} (shared with other work), {version[0] if version else 'mosquitto'}"
 
 
 def main() -> None:

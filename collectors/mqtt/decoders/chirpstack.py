@@ -26,6 +26,7 @@ from collectors.mqtt.decoders.common import (
     clean_string,
     flatten_object,
     load_json_object,
+    location_fields,
     message_time_ns,
     optional_str,
     require_float,
@@ -105,15 +106,7 @@ def decode_device_event(event: str, application_id: str, topic_eui: str, payload
     if event == "txack":
         return [Point("lora_device", tags, {"downlink_tx_ack": True, "f_cnt_down": require_int(data, "fCntDown")}, time_ns)]
     # location
-    loc = require_mapping(data, "location", required=True)
-    fields = {
-        "latitude": require_float(loc, "latitude"),
-        "longitude": require_float(loc, "longitude"),
-        "altitude_m": require_float(loc, "altitude"),
-    }
-    if "accuracy" in loc:
-        fields["location_accuracy_m"] = require_float(loc, "accuracy")
-    return [Point("lora_device", tags, fields, time_ns)]
+    return [Point("lora_device", tags, location_fields(require_mapping(data, "location", required=True)), time_ns)]
 
 
 def uplink_fields(data: Mapping[str, Any]) -> dict[str, FieldValue]:

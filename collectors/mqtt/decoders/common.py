@@ -305,3 +305,16 @@ def message_time_ns(value: Any, received_ns: int) -> int:
     if value is None or value == "":
         return received_ns
     return parse_rfc3339_ns(value)
+
+
+def location_fields(loc: Mapping[str, Any]) -> dict[str, FieldValue]:
+    """A solved device location (ChirpStack `location`, TTS `location_solved.location`: the same
+    keys in both network servers)."""
+    fields: dict[str, FieldValue] = {
+        "latitude": require_float(loc, "latitude"),
+        "longitude": require_float(loc, "longitude"),
+        "altitude_m": require_float(loc, "altitude"),
+    }
+    if "accuracy" in loc:
+        fields["location_accuracy_m"] = require_float(loc, "accuracy")
+    return fields

@@ -24,6 +24,7 @@ from collectors.mqtt.decoders.common import (
     clean_string,
     flatten_object,
     load_json_object,
+    location_fields,
     message_time_ns,
     optional_str,
     require_float,
@@ -70,15 +71,7 @@ def decode_tts(topic: str, payload: bytes, received_ns: int) -> list[Point]:
         dev_addr = optional_str(ids, "dev_addr") or ""
         return [event_point("lora_join", "instant", clean_string(f"LoRaWAN join: device joined, DevAddr {dev_addr}"), time_ns, tags)]
     solved = require_mapping(data, "location_solved", required=True)
-    loc = require_mapping(solved, "location", required=True)
-    fields_loc: dict[str, FieldValue] = {
-        "latitude": require_float(loc, "latitude"),
-        "longitude": require_float(loc, "longitude"),
-        "altitude_m": require_float(loc, "altitude"),
-    }
-    if "accuracy" in loc:
-        fields_loc["location_accuracy_m"] = require_float(loc, "accuracy")
-    return [Point("lora_device", tags, fields_loc, time_ns)]
+    return [Point("lora_device", tags, location_fields(require_mapping(solved, "location", required=True)), time_ns)]
 
 
 def uplink_fields(up: Mapping[str, Any]) -> dict[str, FieldValue]:

@@ -65,7 +65,8 @@ def _table_html(t: Table, lang: Lang) -> str:
         "<tr>" + "".join(f'<td class="{"n" if isinstance(v, int | float) else "t"}">{escape(_fmt(v, lang))}</td>' for v in row) + "</tr>"
         for row in t.rows
     )
-    return f'<h2>{escape(t.name)}</h2><div class="scroll"><table data-table="{escape(t.name)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    # Grouping tables are named by their key (`site`, `member`): show its label in the report's language.
+    return f'<h2>{escape(label(t.name, lang))}</h2><div class="scroll"><table data-table="{escape(t.name)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:

@@ -140,20 +140,28 @@ def counter_delta(prev: CounterReading, cur: CounterReading) -> tuple[float, boo
 def counter_intervals(readings: Iterable[CounterReading], policy: GapPolicy = GapPolicy()) -> list[EnergyInterval]:
     """Energy intervals between consecutive counter readings (see the module docstring)."""
     ordered: list[CounterReading] = _ordered(readings)
+    inf = math.inf
     for r in ordered:
-        _check_value(r.kwh, "counter reading", r.time_ns)
+        v = r.kwh
+        if type(v) is not float or not 0.0 <= v < inf:  # fast path: a finite non-negative float passes
+            _check_value(v, "counter reading", r.time_ns)
     out: list[EnergyInterval] = []
+    append = out.append
     gaps: list[_Gap] = []
+    max_power_w, max_gap_s = policy.max_power_w, policy.max_gap_s
     for prev, cur in zip(ordered, ordered[1:], strict=False):
-        kwh, restarted = counter_delta(prev, cur)
-        dt_s = (cur.time_ns - prev.time_ns) / NS
-        if not restarted and policy.max_power_w is not None and kwh * J_PER_KWH / dt_s > policy.max_power_w:
-            kwh, restarted = cur.kwh, True
-        if restarted and dt_s > policy.max_gap_s:
-            gaps.append((len(out), prev.time_ns, cur.time_ns, kwh))
-            out.append(EnergyInterval(prev.time_ns, cur.time_ns, kwh, "missing"))
+        if not cur.reset and cur.kwh >= prev.kwh:  # the common case of counter_delta
+            kwh, restarted = cur.kwh - prev.kwh, False
         else:
-            out.append(EnergyInterval(prev.time_ns, cur.time_ns, kwh, "measured"))
+            kwh, restarted = counter_delta(prev, cur)
+        dt_s = (cur.time_ns - prev.time_ns) / NS
+        if not restarted and max_power_w is not None and kwh * J_PER_KWH / dt_s > max_power_w:
+            kwh, restarted = cur.kwh, True
+        if restarted and dt_s > max_gap_s:
+            gaps.append((len(out), prev.time_ns, cur.time_ns, kwh))
+            append(EnergyInterval(prev.time_ns, cur.time_ns, kwh, "missing"))
+        else:
+            append(EnergyInterval(prev.time_ns, cur.time_ns, kwh, "measured"))
     return _fill_gaps(out, gaps, policy)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,9 @@ _tags_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_ke
 # Series ids remembered by (measurement, *tag items): most points of a batch are series the
 # store has seen before, and this skips building their canonical JSON again.
 _SERIES_CACHE_MAX = 100_000
+
+
+_values = operator.itemgetter(2)
 
 
 def _tags_key(tags: dict[str, str]) -> str:
@@ -159,6 +163,49 @@ class LocalStore:
         except BaseException:
             db.execute("ROLLBACK")
             # Ids cached during the failed transaction may not exist any more.
+            self._measurement_ids.clear()
+            self._series_ids.clear()
+            self._series_by_tags.clear()
+            raise
+        db.execute("COMMIT")
+
+    def write_columns(self, series: list[tuple[str, dict[str, str], tuple[str, ...]]],
+                      rows: list[tuple[int, int, tuple[float, ...]]]) -> None:
+        """Store points given by series, as bulk writers (carbon.history imports) produce them:
+        `series[i]` is (measurement, tags, field names), `rows` are (series index, time_ns,
+        field values, in the order of the names: int or float only, never bool or str). Same result as
+        `write_points` with the corresponding points, without building them: the fields JSON
+        is formatted from a template per series (`repr` of an int or finite float is what
+        `json` writes for it; other values go through the JSON encoder)."""
+        if self.readonly:
+            raise LocalStoreError(f"local store {self.path} is open read-only")
+        if not rows:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            sids, mids, templates = [], [], []
+            for measurement, tags, names in series:
+                mid = self._measurement_id(measurement)
+                mids.append(mid)
+                sids.append(self._series_id(mid, _tags_key(tags)))
+                templates.append("{" + ",".join(_fields_json(k).replace("%", "%%") + ":%r" for k in names) + "}")
+            total = sum(map(sum, map(_values, rows)))
+            if total - total == 0:  # all values finite (and no overflow): the templates apply
+                out = [(sids[i], time_ns, mids[i], templates[i] % values) for i, time_ns, values in rows]
+            else:  # NaN, infinity or an overflowing sum somewhere: row by row
+                out = []
+                for i, time_ns, values in rows:
+                    t = sum(values)
+                    fields = templates[i] % values if t - t == 0 else _fields_json(dict(zip(series[i][2], values, strict=True)))
+                    out.append((sids[i], time_ns, mids[i], fields))
+            db.executemany(
+                "INSERT INTO points(series_id, time_ns, measurement_id, fields) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)",
+                out,
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
             self._measurement_ids.clear()
             self._series_ids.clear()
             self._series_by_tags.clear()

@@ -14,6 +14,8 @@ Delivery decision:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -26,7 +28,7 @@ from agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_n
 from agent.point import Point
 from agent.sinks.local import LocalStore
 from carbon.energy import NS
-from carbon.history.importer import IMPORTED, LiveCoverage
+from carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
 from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
 
 log = logging.getLogger("carbon.history")
@@ -48,6 +50,7 @@ class Delivery:
         self._stores: list[LocalStore] = []
         self._spool: Any = None
         self._forwarders: list[Any] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def open(self) -> Delivery:
         remote = []
@@ -74,7 +77,29 @@ class Delivery:
             store.write_points(points)
         if self._spool is not None:
             await self._spool.append(points)
+            await self.drain()
             await self.flush()
+
+    async def write_batch(self, batch: PointBatch) -> None:
+        """`write(batch.points())`, without building points for the local store (written
+        here, in this thread: a store thread was slower, the GIL going back and forth for
+        every row), and with the remote delivery of a batch running while the next one is
+        computed: the batch is in the local store and the import spool when this returns;
+        the previous batch's flush is awaited first, so at most one is in flight and its
+        failure is raised here or by `drain()`, which the importer calls before it returns."""
+        for store in self._stores:
+            store.write_columns(batch.series, batch.rows)
+        if self._spool is not None:
+            # The spool encodes the points at once; they share their series' tag dict.
+            await self._spool.append(batch.points(copy_tags=False))
+            await self.drain()
+            self._flushing = asyncio.create_task(self.flush())
+
+    async def drain(self) -> None:
+        """Wait for the flush `write_batch` left running (raises its `DeliveryError`)."""
+        task, self._flushing = self._flushing, None
+        if task is not None:
+            await task
 
     async def flush(self) -> None:
         for fwd in self._forwarders:
@@ -86,6 +111,11 @@ class Delivery:
                 )
 
     async def close(self) -> None:
+        if self._flushing is not None:  # left by a failed import: what is spooled waits for the next run
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, DeliveryError):
+                await self._flushing
+            self._flushing = None
         for store in self._stores:
             store.close()
         self._stores = []

@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from agent.point import Point
-from carbon.emissions import PARIS, carbon_points, energy_point, local_year
+from carbon.emissions import PARIS, beges_flag, carbon_points, local_year
 from carbon.energy import NS, EnergyInterval, GapPolicy, clip
 from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from carbon.history.readers import (
@@ -39,14 +39,15 @@ from carbon.history.readers import (
     Problem,
     ReadStats,
     Row,
+    StagedRow,
     detect_format,
     open_text,
-    read_csv,
+    read_csv_tuples,
     read_enedis,
     read_lp,
     unit_factor,
 )
-from carbon.history.stream import Staging, fill_gaps, overlapping_rows, raw_intervals, readings
+from carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
 from carbon.history.timeparse import LocalClock, zone
 from carbon.intensity import GridIntensity
 
@@ -58,6 +59,48 @@ MAX_LISTED = 50  # problems listed in full; the rest are counted
 
 class PointWriter(Protocol):
     async def write(self, points: list[Point]) -> None: ...
+
+
+ENERGY_FIELDS = ("kwh", "duration_s")
+CARBON_FIELDS = ("gco2e", "factor_gco2e_per_kwh", "kwh")
+
+
+class PointBatch:
+    """Points held by series: each (measurement, tags, field names) once, then one row
+    (series index, time_ns, field values) per point, in the order the points were made.
+    `Delivery.write_batch` hands the rows to the local store without building `Point`s;
+    `points()` builds the very points `energy_point` / `carbon_points` give, for other sinks."""
+
+    __slots__ = ("series", "rows", "index")
+
+    def __init__(self) -> None:
+        self.series: list[tuple[str, dict[str, str], tuple[str, ...]]] = []
+        self.rows: list[tuple[int, int, tuple[float, ...]]] = []
+        self.index: dict[object, int] = {}  # series key -> index in `series`
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def series_index(self, key: object, measurement: str, tags: dict[str, str], names: tuple[str, ...]) -> int:
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.series)
+            self.series.append((measurement, tags, names))
+        return i
+
+    def clear(self) -> None:
+        """Empty the rows; the series stay known (the next batch reuses their indexes)."""
+        self.rows = []
+
+    def points(self, *, copy_tags: bool = True) -> list[Point]:
+        """The points; `copy_tags=False` lets the points of a series share one tags dict (for a
+        consumer that only reads them)."""
+        series = self.series
+        if copy_tags:
+            return [Point(series[i][0], dict(series[i][1]), dict(zip(series[i][2], values, strict=True)), t)
+                    for i, t, values in self.rows]
+        return [Point(series[i][0], series[i][1], dict(zip(series[i][2], values, strict=True)), t)
+                for i, t, values in self.rows]
 
 
 @dataclass(frozen=True)
@@ -165,6 +208,17 @@ class LiveCoverage:
 
 
 def _rows(path: Path, fmt: str, target: MeterTarget, opts: ImportOptions, stats: ReadStats) -> Iterator[Row | Problem]:
+    for item in _staged_rows(path, fmt, target, opts, stats):
+        if type(item) is tuple:
+            t, sub, v, step, reset, prio, line = item
+            yield Row(line, t, v, sub, step, bool(reset), prio)
+        else:
+            yield item  # type: ignore[misc]
+
+
+def _staged_rows(path: Path, fmt: str, target: MeterTarget, opts: ImportOptions,
+                 stats: ReadStats) -> Iterator[Row | StagedRow | Problem]:
+    """The file's readings as `Row`s or, for CSV, straight as staging tuples; and `Problem`s."""
     clock = LocalClock(zone(opts.tz))
     with open_text(path) as f:
         if fmt == "lp":
@@ -173,8 +227,8 @@ def _rows(path: Path, fmt: str, target: MeterTarget, opts: ImportOptions, stats:
             yield from read_enedis(f, target.kind, clock, stats, direction=opts.direction, step_s=opts.step_s)
         else:
             factor = unit_factor(target.kind, target.unit)
-            yield from read_csv(f, target.kind, factor, clock, stats, time_column=opts.time_column,
-                                value_column=opts.value_column, step_s=opts.step_s)
+            yield from read_csv_tuples(f, target.kind, factor, clock, stats, time_column=opts.time_column,
+                                       value_column=opts.value_column, step_s=opts.step_s)
 
 
 def stage(path: Path, target: MeterTarget, opts: ImportOptions) -> tuple[Staging, ImportResult]:
@@ -185,18 +239,24 @@ def stage(path: Path, target: MeterTarget, opts: ImportOptions) -> tuple[Staging
     result = ImportResult(str(path), fmt)
     staging = Staging()
     try:
-        batch: list[Row] = []
-        for item in _rows(path, fmt, target, opts, result.stats):
-            if isinstance(item, Problem):
+        batch: list[StagedRow] = []
+        append = batch.append
+        for item in _staged_rows(path, fmt, target, opts, result.stats):
+            if type(item) is tuple:
+                append(item)
+            elif isinstance(item, Problem):
                 result.problem_count += 1
                 if len(result.problems) < MAX_LISTED:
                     result.problems.append(item)
                 continue
-            batch.append(item)
+            else:
+                r = cast(Row, item)
+                append((r.time_ns, r.sub, r.value, r.step_s, int(r.reset), r.prio, r.line))
             if len(batch) >= STAGE_BATCH:
-                staging.add(batch)
+                staging.add_tuples(batch)
                 batch = []
-        staging.add(batch)
+                append = batch.append
+        staging.add_tuples(batch)
         if target.kind == "interval":
             bad = overlapping_rows(staging)
             for _t, _sub, line, reason in bad:
@@ -231,6 +291,8 @@ class CarbonStep:
         self._span = (0, 0)  # (start, end] of the local year of `_current`, as `local_year` counts
         self._current: EmissionFactor | None = None
         self.errors: set[str] = set()
+        self._beges_memo: tuple[Any, ...] | None = None
+        self._grid_memo: tuple[Any, ...] | None = None
 
     def factor(self, end_ns: int) -> EmissionFactor | None:
         if self._span[0] < end_ns <= self._span[1]:  # same local year as the previous interval
@@ -249,6 +311,46 @@ class CarbonStep:
     def points(self, energy: Point, start_ns: int) -> list[Point]:
         grid = self.grid.intensity(start_ns, energy.time_ns) if self.grid is not None else None
         return carbon_points(energy, self.factor(energy.time_ns), grid)
+
+    def add(self, batch: PointBatch, energy_tags: dict[str, str], method: str, start_ns: int, end_ns: int,
+            kwh: float) -> None:
+        """The rows `carbon_points` would give for the energy point (same tags, fields, order)."""
+        span = self._span
+        factor = self._current if span[0] < end_ns <= span[1] else self.factor(end_ns)
+        rows = batch.rows
+        if factor is not None:
+            memo = self._beges_memo  # (batch, factor, method, series index, g/kWh) of the previous call
+            if memo is not None and memo[1] is factor and memo[2] == method and memo[0] is batch:
+                i, g = memo[3], memo[4]
+            else:
+                key: tuple[object, ...] = ("beges", method, id(factor))
+                found = batch.index.get(key)
+                if found is None:
+                    i = batch.series_index(key, "carbon", {
+                        **energy_tags, "track": "beges", "factor_source": factor.source_tag,
+                        "factor_version": factor.version_tag, "factor_flag": beges_flag(factor)}, CARBON_FIELDS)
+                else:
+                    i = found
+                g = factor.g_per_kwh
+                self._beges_memo = (batch, factor, method, i, g)
+            rows.append((i, end_ns, (kwh * g, g, kwh)))
+        grid = self.grid.intensity(start_ns, end_ns) if self.grid is not None else None
+        if grid is not None:
+            gmemo = self._grid_memo  # (batch, intensity, method, series index) of the previous call
+            if gmemo is not None and gmemo[1] is grid and gmemo[2] == method and gmemo[0] is batch:
+                i = gmemo[3]
+            else:
+                key = ("grid", method, grid.source, grid.version, grid.flag)
+                found = batch.index.get(key)
+                if found is None:
+                    i = batch.series_index(key, "carbon", {
+                        **energy_tags, "track": "grid", "factor_source": grid.source, "factor_version": grid.version,
+                        "factor_flag": grid.flag}, CARBON_FIELDS)
+                else:
+                    i = found
+                self._grid_memo = (batch, grid, method, i)
+            g = grid.g_per_kwh
+            rows.append((i, end_ns, (kwh * g, float(g), kwh)))
 
 
 async def import_file(
@@ -277,31 +379,57 @@ async def import_file(
             return result
         coverage = await live(result.span[0] - 366 * 86400 * NS, result.span[1]) if live else LiveCoverage()
         modulus_kwh = target.modulus * unit_factor("counter", target.unit) if target.modulus and target.kind == "counter" else None
-        ivs = fill_gaps(raw_intervals(readings(staging.rows(), target.kind), target.kind, policy, modulus_kwh), policy)
-        batch: list[Point] = []
+        ivs = fill_gaps(staged_intervals(staging.rows(), target.kind, policy, modulus_kwh), policy)
+        write_batch = getattr(writer, "write_batch", None)
+
+        async def flush(b: PointBatch) -> None:
+            if write_batch is not None:
+                await write_batch(b)
+            else:
+                await writer.write(b.points())
+            result.points += len(b)
+            b.clear()
+
+        # Rows as `energy_point` + `carbon_points` build them (tags in the same order), but
+        # per series: one tag dict per (method) instead of one per point.
+        batch = PointBatch()
+        rows = batch.rows
+        energy_series: dict[str, tuple[int, dict[str, str]]] = {}
+        kwh_by = result.kwh
+        seconds_by = result.seconds
+        add_carbon = carbon.add
+        intervals = 0
         for iv in ivs:
-            parts = coverage.outside(iv)
+            parts = coverage.outside(iv) if coverage else (iv,)
             kept_s = 0.0
             for part in parts:
-                if part.end_ns <= part.start_ns:
+                start_ns, end_ns = part.start_ns, part.end_ns
+                if end_ns <= start_ns:
                     continue
                 method = IMPORTED if part.method in ("measured", "integrated") else part.method
-                kept_s += part.duration_s
-                result.intervals += 1
-                result.kwh[method] = result.kwh.get(method, 0.0) + part.kwh
-                result.seconds[method] = result.seconds.get(method, 0.0) + part.duration_s
-                energy = energy_point(part, dict(target.tags))
-                energy.tags["method"] = method
-                batch.append(energy)
-                batch.extend(carbon.points(energy, part.start_ns))
+                duration_s = (end_ns - start_ns) / NS
+                kwh = float(part.kwh)
+                kept_s += duration_s
+                intervals += 1
+                kwh_by[method] = kwh_by.get(method, 0.0) + part.kwh
+                seconds_by[method] = seconds_by.get(method, 0.0) + duration_s
+                series = energy_series.get(method)
+                if series is None:
+                    tags = {**target.tags, "method": method}
+                    series = energy_series[method] = (
+                        batch.series_index(("energy", method), "energy", tags, ENERGY_FIELDS), tags)
+                rows.append((series[0], end_ns, (kwh, duration_s)))
+                add_carbon(batch, series[1], method, start_ns, end_ns, kwh)
             result.live_s += iv.duration_s - kept_s
-            if len(batch) >= WRITE_BATCH:
-                await writer.write(batch)
-                result.points += len(batch)
-                batch = []
-        if batch:
-            await writer.write(batch)
-            result.points += len(batch)
+            if len(rows) >= WRITE_BATCH:
+                await flush(batch)
+                rows = batch.rows
+        result.intervals += intervals
+        if rows:
+            await flush(batch)
+        drain = getattr(writer, "drain", None)
+        if drain is not None:
+            await drain()
         result.factors = {f"{f.source_tag} [{f.version_tag}]" for f in carbon._cache.values() if f is not None}
         return result
     finally:

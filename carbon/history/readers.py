@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Literal, TextIO
 
 from agent.point import LineProtocolError, parse_line
 from carbon.history.timeparse import (
+    NS,
     LocalClock,
     TimeFormatError,
     looks_like_time,
@@ -64,6 +66,10 @@ class Row:
     step_s: int = 0
     reset: bool = False
     prio: int = 0
+
+
+# A row as the staging table stores it: (time_ns, sub, value, step_s, reset, prio, line).
+StagedRow = tuple[int, str, float, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +182,7 @@ VALUE_NAMES = ("value", "valeur", "kwh", "energy kwh total", "index", "power w",
                "energy", "wh", "puissance", "energie", "_value")
 
 
-def read_csv(
+def read_csv_tuples(
     f: TextIO,
     kind: Kind,
     factor: float,
@@ -186,7 +192,8 @@ def read_csv(
     time_column: str | None = None,
     value_column: str | None = None,
     step_s: int = 0,
-) -> Iterator[Row | Problem]:
+) -> Iterator[StagedRow | Problem]:
+    """`read_csv` as the staging table takes rows: (time_ns, sub, value, step_s, reset, prio, line)."""
     head: list[str] = []
     while len(head) < 5:
         ln = f.readline()
@@ -197,7 +204,7 @@ def read_csv(
         raise ImportFormatError("the file is empty")
     delim = _sniff_delimiter(head)
     rest = io.StringIO("".join(head))
-    reader = csv.reader(_chain(rest, f), delimiter=delim)
+    reader = csv.reader(itertools.chain(rest, f), delimiter=delim)
     first: list[str] | None = None
     line_no = 0
     for row in reader:
@@ -219,33 +226,63 @@ def read_csv(
             raise ImportFormatError(
                 f"cannot tell which column holds the value among {', '.join(header)}: give --value-column"
             )
-    pending = [] if has_header else [(line_no, first)]
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        yield from pending
-        for r in reader:
-            yield reader.line_num, r
-
-    for n, r in rows():
-        if not any(c.strip() for c in r):
+    pending = [] if has_header else [first]
+    min_cols = max(t_col, v_col) + 1
+    to_power = factor < 0
+    for r in itertools.chain(pending, reader):
+        n = line_no if pending and r is first else reader.line_num
+        if len(r) < min_cols:
+            if not any(c.strip() for c in r):
+                continue
+            yield Problem(n, f"{len(r)} columns, expected at least {min_cols}")
             continue
-        if len(r) <= max(t_col, v_col):
-            yield Problem(n, f"{len(r)} columns, expected at least {max(t_col, v_col) + 1}")
-            continue
+        cell = r[t_col]
+        # Fast path: whole epoch seconds (what parse_time gives for them, without the general checks).
+        if cell.isdigit() and cell.isascii() and (t := int(cell)) < 100_000_000_000:
+            t *= NS
+        else:
+            try:
+                t = parse_time(cell, clock)
+            except (TimeFormatError, ValueError) as exc:
+                if not any(c.strip() for c in r):
+                    continue
+                yield Problem(n, f"time: {exc}")
+                continue
+        cell = r[v_col]
         try:
-            t = parse_time(r[t_col], clock)
-        except (TimeFormatError, ValueError) as exc:
-            yield Problem(n, f"time: {exc}")
-            continue
-        try:
-            v = parse_number(r[v_col])
-        except ValueError as exc:
-            yield Problem(n, f"value: {exc}")
-            continue
+            v = float(cell)  # parse_number's result whenever float() takes the text and it is finite
+            if v - v != 0:
+                raise ValueError
+        except ValueError:
+            try:
+                v = parse_number(cell)
+            except ValueError as exc:
+                yield Problem(n, f"value: {exc}")
+                continue
         if v < 0:
             yield Problem(n, f"value {v} is negative")
             continue
-        yield Row(n, t, to_canonical(kind, factor, v, step_s), step_s=step_s)
+        yield (t, "", v * -factor * step_s / 3_600_000.0 if to_power else v * factor, step_s, 0, 0, n)
+
+
+def read_csv(
+    f: TextIO,
+    kind: Kind,
+    factor: float,
+    clock: LocalClock,
+    stats: ReadStats,
+    *,
+    time_column: str | None = None,
+    value_column: str | None = None,
+    step_s: int = 0,
+) -> Iterator[Row | Problem]:
+    for item in read_csv_tuples(f, kind, factor, clock, stats, time_column=time_column, value_column=value_column,
+                                step_s=step_s):
+        if type(item) is tuple:
+            t, sub, v, step, reset, prio, line = item
+            yield Row(line, t, v, sub, step, bool(reset), prio)
+        else:
+            yield item  # type: ignore[misc]
 
 
 def _chain(first: io.StringIO, rest: TextIO) -> Iterator[str]:

@@ -4,7 +4,8 @@
 the file is read once into it, which sorts unsorted exports, keeps one reading per timestamp
 (a corrected Enedis value beats a raw one; otherwise the last row of the file wins, as the
 live maths keep the last of a replayed poll) and lets the importer refuse the whole file
-before writing anything when a line is bad.
+before writing anything when a line is bad. Rows that arrive already in order (most exports)
+skip the table: they go to a spill file, read back as they came (see `Staging`).
 
 `intervals()` then streams the sorted readings through `carbon.energy`'s own functions in
 chunks (`counter_intervals` / `power_intervals` on overlapping windows give exactly the result
@@ -14,10 +15,13 @@ neighbour rule as `carbon.energy._fill_gaps`, holding only the intervals around 
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from carbon.energy import (
     NS,
@@ -30,54 +34,132 @@ from carbon.energy import (
     neighbour_power_w,
     power_intervals,
 )
-from carbon.history.readers import Kind, Row
+from carbon.history.readers import Kind, Row, StagedRow
 
 CHUNK = 4096
 MAX_PENDING = 50_000  # intervals held while waiting for a gap's right-hand neighbours
 
 
+_INSERT = ("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(t, sub) DO UPDATE SET "
+           "v=excluded.v, step=excluded.step, reset=excluded.reset, prio=excluded.prio, line=excluded.line "
+           "WHERE excluded.prio >= r.prio")
+
+
 class Staging:
+    """Rows (time, cadran, value, step, reset, prio, line), read back sorted by (time, cadran)
+    with one row per key (the highest `prio`; among equal ones the last added).
+
+    Fast path: while the rows arrive in strictly increasing (time, cadran) order (the usual
+    export) there is nothing to sort or merge, so they go in file order to a temporary file
+    (marshal, batch by batch) instead of the SQLite table. The first row out of order or
+    repeated moves what was spilled into the table, and the table takes over: same result."""
+
     def __init__(self) -> None:
-        # "" = a private temporary database that SQLite keeps on disk, deleted on close.
-        self.db = sqlite3.connect("", isolation_level=None)
-        self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache at most
-        self.db.execute(
-            "CREATE TABLE r(t INTEGER NOT NULL, sub TEXT NOT NULL, v REAL NOT NULL, step INTEGER NOT NULL, "
-            "reset INTEGER NOT NULL, prio INTEGER NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (t, sub)) WITHOUT ROWID"
-        )
-        self.db.execute("BEGIN")
+        self.db: sqlite3.Connection | None = None
         self.count = 0
+        self._spill: IO[bytes] | None = tempfile.TemporaryFile()
+        self._spilled = 0  # distinct rows in the spill file
+        self._first: tuple[int, str] | None = None
+        self._last: tuple[int, str] | None = None
+
+    def _table(self) -> sqlite3.Connection:
+        if self.db is None:
+            # "" = a private temporary database that SQLite keeps on disk, deleted on close.
+            self.db = sqlite3.connect("", isolation_level=None)
+            self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache at most
+            self.db.execute(
+                "CREATE TABLE r(t INTEGER NOT NULL, sub TEXT NOT NULL, v REAL NOT NULL, step INTEGER NOT NULL, "
+                "reset INTEGER NOT NULL, prio INTEGER NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (t, sub)) WITHOUT ROWID"
+            )
+            self.db.execute("BEGIN")
+        return self.db
+
+    def _to_table(self) -> None:
+        """Leave the fast path: the spilled rows go into the SQLite table."""
+        db = self._table()
+        for batch in self._spilled_batches():
+            db.executemany(_INSERT, batch)
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    def _spilled_batches(self) -> Iterator[list[StagedRow]]:
+        if self._spill is None:
+            return
+        self._spill.seek(0)
+        read = self._spill.read
+        while True:
+            head = read(8)
+            if not head:
+                return
+            yield marshal.loads(read(int.from_bytes(head, "little")))
 
     def add(self, rows: list[Row]) -> None:
-        self.db.executemany(
-            "INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(t, sub) DO UPDATE SET "
-            "v=excluded.v, step=excluded.step, reset=excluded.reset, prio=excluded.prio, line=excluded.line "
-            "WHERE excluded.prio >= r.prio",
-            [(r.time_ns, r.sub, r.value, r.step_s, int(r.reset), r.prio, r.line) for r in rows],
-        )
+        self.add_tuples([(r.time_ns, r.sub, r.value, r.step_s, int(r.reset), r.prio, r.line) for r in rows])
+
+    def add_tuples(self, rows: list[StagedRow]) -> None:
+        """Rows as (time_ns, sub, value, step_s, reset, prio, line)."""
+        if not rows:
+            return
         self.count += len(rows)
+        if self._spill is not None:
+            last = self._last
+            ordered = True
+            for r in rows:
+                key = (r[0], r[1])
+                if last is not None and key <= last:
+                    ordered = False
+                    break
+                last = key
+            if ordered:
+                if self._first is None:
+                    self._first = (rows[0][0], rows[0][1])
+                self._last = last
+                data = marshal.dumps(rows)
+                self._spill.seek(0, 2)
+                self._spill.write(len(data).to_bytes(8, "little"))
+                self._spill.write(data)
+                self._spilled += len(rows)
+                return
+            self._to_table()
+        self._table().executemany(_INSERT, rows)
 
     def span(self) -> tuple[int, int] | None:
-        lo, hi = self.db.execute("SELECT min(t), max(t) FROM r").fetchone()
+        if self._spill is not None:
+            return None if self._first is None or self._last is None else (self._first[0], self._last[0])
+        lo, hi = self._table().execute("SELECT min(t), max(t) FROM r").fetchone()
         return None if lo is None else (lo, hi)
 
     def distinct(self) -> int:
-        return self.db.execute("SELECT count(*) FROM r").fetchone()[0]
+        if self._spill is not None:
+            return self._spilled
+        return self._table().execute("SELECT count(*) FROM r").fetchone()[0]
 
     def rows(self) -> Iterator[tuple[int, str, float, int, int, int]]:
         """(time, cadran, value, step, reset, line) in time order."""
-        cur = self.db.execute("SELECT t, sub, v, step, reset, line FROM r ORDER BY t, sub")
+        if self._spill is not None:
+            for batch in self._spilled_batches():
+                yield from [(t, sub, v, step, reset, line) for t, sub, v, step, reset, _prio, line in batch]
+            return
+        cur = self._table().execute("SELECT t, sub, v, step, reset, line FROM r ORDER BY t, sub")
         while True:
-            batch = cur.fetchmany(CHUNK)
-            if not batch:
+            fetched = cur.fetchmany(CHUNK)
+            if not fetched:
                 return
-            yield from batch
+            yield from fetched
 
     def drop(self, keys: list[tuple[int, str]]) -> None:
-        self.db.executemany("DELETE FROM r WHERE t=? AND sub=?", keys)
+        if not keys:
+            return
+        self._to_table()
+        self._table().executemany("DELETE FROM r WHERE t=? AND sub=?", keys)
 
     def close(self) -> None:
-        self.db.close()
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        if self.db is not None:
+            self.db.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +197,7 @@ def readings(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind) 
 
 
 def _chunks(items: Iterable[Reading]) -> Iterator[list[Reading]]:
-    chunk: list[Reading] = []
+    chunk: list = []
     for item in items:
         chunk.append(item)
         if len(chunk) >= CHUNK:
@@ -138,6 +220,40 @@ def raw_intervals(items: Iterable[Reading], kind: Kind, policy: GapPolicy, modul
             yield from power_intervals((PowerSample(r.time_ns, r.value) for r in chunk), no_fill)
     else:
         yield from _interval_energy(items)
+
+
+def staged_intervals(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind, policy: GapPolicy,
+                     modulus_kwh: float | None) -> Iterator[EnergyInterval]:
+    """`raw_intervals(readings(rows, kind), ...)`; for counters without the `Reading` step."""
+    if kind != "counter":
+        return raw_intervals(readings(rows, kind), kind, policy, modulus_kwh)
+    return _counter_chunks(_counter_readings(rows, modulus_kwh), policy)
+
+
+def _counter_readings(rows: Iterable[tuple[int, str, float, int, int, int]],
+                      modulus_kwh: float | None) -> Iterator[CounterReading]:
+    """What `readings(rows, "counter")` gives, as the `CounterReading`s `raw_intervals` makes of it."""
+    cur_t: int | None = None
+    total, reset_any = 0.0, False
+    subs: list[str] = []
+    prev_subs: list[str] | None = None
+    for t, sub, v, _step, reset, _line in rows:
+        if t != cur_t:
+            if cur_t is not None:
+                yield CounterReading(cur_t, total, reset_any or (prev_subs is not None and subs != prev_subs), modulus_kwh)
+                prev_subs = subs
+            cur_t, total, subs, reset_any = t, 0.0, [], False
+        total += v
+        subs.append(sub)
+        reset_any = reset_any or bool(reset)
+    if cur_t is not None:
+        yield CounterReading(cur_t, total, reset_any or (prev_subs is not None and subs != prev_subs), modulus_kwh)
+
+
+def _counter_chunks(items: Iterable[CounterReading], policy: GapPolicy) -> Iterator[EnergyInterval]:
+    no_fill = GapPolicy(policy.max_gap_s, "missing", policy.neighbours, policy.max_power_w)
+    for chunk in _chunks(items):  # type: ignore[arg-type]
+        yield from counter_intervals(chunk, no_fill)  # type: ignore[arg-type]
 
 
 class IntervalOverlap(ValueError):

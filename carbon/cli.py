@@ -81,7 +81,7 @@ def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from agent.config import ConfigError, load_config
+    from agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
     from carbon.factors import FactorError, FactorTable
     from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
@@ -114,9 +114,6 @@ def run_report(args: argparse.Namespace) -> int:
         finally:
             close()
         paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1

@@ -63,15 +63,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _config(path: str) -> Any:
-    from agent.config import ConfigError, load_config
+    # A ConfigError propagates: `sentinelle` prints it as FILE:LINE: key: reason, exit 2.
+    from agent.config import load_config
 
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"configuration error in {exc.path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return load_config(path)
 
 
 def _factors(args: argparse.Namespace, config: Any) -> Any:

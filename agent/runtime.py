@@ -53,6 +53,7 @@ class Agent:
         self._forwarder_tasks: list[asyncio.Task[Any]] = []
         self._invalid = self.metrics.counter("points_invalid", "Points refused by the line-protocol encoder", ["measurement"])
         self.started_at = time.time()
+        self._stopped = False
 
     # --- assembly -----------------------------------------------------------------------------
 
@@ -223,7 +224,13 @@ class Agent:
                 raise task.exception()  # type: ignore[misc]
 
     async def stop(self, drain_s: float = 5.0) -> None:
-        """Stop collectors, let forwarders drain for at most `drain_s`, then stop them."""
+        """Stop collectors, let forwarders drain for at most `drain_s`, then stop them.
+
+        Idempotent: `async with` calls it again on exit after an explicit stop.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

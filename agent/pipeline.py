@@ -9,6 +9,7 @@ energy and emissions) come after tagging, so they see the site and meter of ever
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -102,8 +103,9 @@ class Pipeline:
     async def emit(self, points: list[Point]) -> None:
         if not points:
             return
-        for point in points:
-            self._collected.labels(point.measurement).inc()
+        # One counter update per measurement and batch, not per point (a poll brings hundreds).
+        for measurement, count in Counter(p.measurement for p in points).items():
+            self._collected.labels(measurement).inc(count)
         points = self._tagger.process(points)
         for processor in self._processors:
             name = type(processor).__name__

@@ -350,3 +350,23 @@ sinks:
     bad = FileSink("f", blocker / "x.lp", create=False)
     with pytest.raises(SinkUnavailable, match="not a directory"):
         await bad.check()
+
+
+def test_local_store_delete_by_time_and_tag_values(tmp_path: Path) -> None:
+    """`recompute` replaces carbon points of some tracks in a period: only those go."""
+    store = LocalStore(tmp_path / "local.db")
+    try:
+        store.write_points([
+            Point("carbon", {"site": "s", "track": track}, {"gco2e": float(t)}, t)
+            for track in ("beges", "grid", "other") for t in (10, 20, 30)
+        ] + [Point("energy", {"site": "s", "track": "beges"}, {"kwh": 1.0}, 20)])
+        assert store.delete("carbon", 15, 30, {"track": ["beges", "grid"]}) == 2
+        left = {(p.tags["track"], p.time_ns) for p in store.query("carbon")}
+        assert left == {("beges", 10), ("beges", 30), ("grid", 10), ("grid", 30),
+                        ("other", 10), ("other", 20), ("other", 30)}
+        assert store.count("energy") == 1  # another measurement is untouched
+        assert store.delete("carbon", 0, 100, {"track": ["absent"]}) == 0
+        assert store.delete("missing", 0, 100) == 0
+        assert store.delete("carbon", 0, 100) == 7
+    finally:
+        store.close()

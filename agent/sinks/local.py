@@ -18,7 +18,7 @@ import asyncio
 import json
 import operator
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -222,6 +222,20 @@ class LocalStore:
         return {sid: json.loads(tags) for sid, tags in
                 self._db.execute("SELECT id, tags FROM series WHERE measurement_id=?", (mid,))}
 
+    @staticmethod
+    def _matching(series: dict[int, dict[str, str]], tags: Mapping[str, Collection[str]]) -> list[int]:
+        """Ids of the series whose tag `k` is one of `tags[k]`, for every `k`."""
+        return [sid for sid, t in series.items() if all(t.get(k) in allowed for k, allowed in tags.items())]
+
+    def _where(self, mid: int, start_ns: int | None, end_ns: int | None,
+               series_ids: list[int] | None) -> tuple[str, list[Any]]:
+        sql = "measurement_id=? AND time_ns >= ? AND time_ns < ?"
+        args: list[Any] = [mid, MIN_TIME if start_ns is None else int(start_ns), MAX_TIME if end_ns is None else int(end_ns)]
+        if series_ids is not None:
+            sql += " AND series_id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(series_ids))
+        return sql, args
+
     def query(self, measurement: str, start_ns: int | None = None, end_ns: int | None = None,
               tags: dict[str, str] | None = None) -> Iterator[Point]:
         """Points of `measurement` in time order; `start_ns` inclusive, `end_ns` exclusive;
@@ -230,14 +244,11 @@ class LocalStore:
         if mid is None:
             return
         series = self._series(mid)
-        sql = "SELECT series_id, time_ns, fields FROM points WHERE measurement_id=? AND time_ns >= ? AND time_ns < ?"
-        args: list[Any] = [mid, MIN_TIME if start_ns is None else int(start_ns), MAX_TIME if end_ns is None else int(end_ns)]
-        if tags:
-            wanted = [sid for sid, t in series.items() if all(t.get(k) == v for k, v in tags.items())]
-            if not wanted:
-                return
-            sql += " AND series_id IN (SELECT value FROM json_each(?))"
-            args.append(json.dumps(wanted))
+        wanted = self._matching(series, {k: (v,) for k, v in tags.items()}) if tags else None
+        if wanted == []:
+            return
+        where, args = self._where(mid, start_ns, end_ns, wanted)
+        sql = f"SELECT series_id, time_ns, fields FROM points WHERE {where}"
         sql += " ORDER BY time_ns, series_id"
         cursor = self._db.execute(sql, args)
         try:
@@ -249,6 +260,27 @@ class LocalStore:
                     yield Point(measurement, dict(series[sid]), json.loads(fields), time_ns)
         finally:
             cursor.close()
+
+    def delete(self, measurement: str, start_ns: int, end_ns: int,
+               tags: Mapping[str, Collection[str]] | None = None) -> int:
+        """Delete points of `measurement` in [start_ns, end_ns) whose tag `k` is one of
+        `tags[k]` (all series when `tags` is None); returns how many. Used by `recompute` to
+        replace carbon points computed with a superseded factor."""
+        mid = self._mid(measurement)
+        if mid is None:
+            return 0
+        wanted = self._matching(self._series(mid), tags) if tags else None
+        if wanted == []:
+            return 0
+        where, args = self._where(mid, start_ns, end_ns, wanted)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = self._db.execute(f"DELETE FROM points WHERE {where}", args).rowcount
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return deleted
 
     def measurements(self) -> list[str]:
         return [r[0] for r in self._db.execute(

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -203,24 +202,9 @@ def delete_carbon(config: Config, start_ns: int, end_ns: int, tracks: list[str])
 
 
 def _delete_local(path: Path, start_ns: int, end_ns: int, tracks: list[str]) -> None:
-    """Against the local store's documented schema (agent/sinks/local.py): points of the
-    `carbon` series whose `track` tag is one of `tracks`."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    try:
-        row = db.execute("SELECT id FROM measurements WHERE name='carbon'").fetchone()
-        if row is None:
-            return
-        series = [sid for sid, tags in db.execute("SELECT id, tags FROM series WHERE measurement_id=?", (row[0],))
-                  if json.loads(tags).get("track") in tracks]
-        db.execute("BEGIN IMMEDIATE")
-        db.execute(
-            "DELETE FROM points WHERE measurement_id=? AND time_ns >= ? AND time_ns < ? "
-            "AND series_id IN (SELECT value FROM json_each(?))",
-            (row[0], start_ns, end_ns, json.dumps(series)),
-        )
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    """Points of the `carbon` series whose `track` tag is one of `tracks`."""
+    with LocalStore(path) as store:
+        store.delete("carbon", start_ns, end_ns, {"track": tracks})
 
 
 def _delete_influxql(s: InfluxDB1Sink, start_ns: int, end_ns: int, tracks: list[str]) -> None:

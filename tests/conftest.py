@@ -20,6 +20,7 @@ factories for outage tests.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,17 +73,23 @@ def _teardown(request: pytest.FixtureRequest, servers: list[_Server]) -> None:
 
 
 def union_dir(target: Path, *sources: Path) -> Path:
-    """Symlink every ``*.snmprec`` of ``sources`` (keeping sub-paths) into ``target``."""
+    """Copy every ``*.snmprec`` of ``sources`` (keeping sub-paths) into ``target``.
+
+    Copies, not symlinks: snmpsim derives a symlinked recording's community by dropping as many
+    leading components of the link *target* as the data dir has, so symlinks only worked where
+    the checkout happened to sit at the same depth as the temp dir (CI at /check/work/main
+    did not). 1.5 MB of text; the copy is instant.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for src in sources:
         if not src.is_dir():
             continue
         for rec in sorted(src.rglob("*.snmprec")):
             dest = target / rec.relative_to(src)
-            if dest.exists() or dest.is_symlink():
+            if dest.exists():
                 raise ServerError(f"duplicate recording {rec.relative_to(src)} in {src} and another source")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.symlink_to(rec.resolve())
+            shutil.copyfile(rec, dest)
     return target
 
 

@@ -263,6 +263,8 @@ class _Server:
             except ServerError as e:
                 if self._ever_started or attempt == 2:
                     raise
+                if not self.log_path.exists():  # failed before launching (binary missing)
+                    raise
                 with open(self.log_path, "rb") as f:
                     f.seek(mark)
                     new_log = f.read().decode(errors="replace").lower()

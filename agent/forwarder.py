@@ -34,6 +34,17 @@ log = logging.getLogger("agent.forwarder")
 RETRY_AFTER_CEILING = 3600.0
 
 
+def backoff_delay(failures: int, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
+    """Wait before the next attempt after `failures` consecutive failures. Full jitter (uniform
+    in [0, min(cap, base * 2^(failures-1))]) so that agents cut off together do not all retry
+    at the same instant; never shorter than the server's Retry-After (up to an hour)."""
+    ceiling = min(cap, base * (2 ** min(failures - 1, 30)))
+    delay = rng.uniform(0.0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CEILING))
+    return delay
+
+
 class Forwarder:
     def __init__(self, spool: Spool, sink: Sink, *, batch_size: int = 5000, retry_max_delay: float = 300.0,
                  retry_base_delay: float = 1.0, metrics: AgentMetrics | None = None,
@@ -181,12 +192,8 @@ class Forwarder:
         return delay
 
     def _backoff_delay(self, retry_after: float | None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^failures)]; at least the Retry-After."""
         self.failures += 1
-        ceiling = min(self.retry_max_delay, self.retry_base_delay * (2 ** min(self.failures - 1, 30)))
-        delay = self._rng.uniform(0.0, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, RETRY_AFTER_CEILING))
+        delay = backoff_delay(self.failures, self.retry_base_delay, self.retry_max_delay, retry_after, self._rng)
         self.current_backoff = delay
         self._backoff.set(delay)
         return delay

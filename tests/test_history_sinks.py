@@ -28,7 +28,7 @@ inventory:
 """
 
 
-def test_import_into_influxdb1_and_victoria_metrics_through_the_spool(tmp_path: Path, influxdb1, victoria_metrics, capsys):
+def test_import_into_influxdb1_and_victoria_metrics_directly(tmp_path: Path, influxdb1, victoria_metrics, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         f"agent: {{name: t, data_dir: {tmp_path / 'data'}}}\n{INVENTORY}"
@@ -123,3 +123,92 @@ def test_grid_intensity_history_is_imported_and_used_by_recompute(tmp_path: Path
     assert {p.tags["factor_source"] for p in carbon} == {"store:grid_intensity:odre-eco2mix"}
     values = {(p.time_ns, p.fields["gco2e_per_kwh"]) for p in grid}
     assert min(v for _, v in values) <= min(p.fields["factor_gco2e_per_kwh"] for p in carbon)
+
+
+# --- direct delivery of imports (no spool: the file is the durable copy) -----------------------
+
+
+def _lines(n: int, t0: int = 1_700_000_000_000_000_000) -> list[bytes]:
+    from agent.point import encode_columns
+
+    return encode_columns([("energy", {"meter": "m1", "method": "imported"}, ("kwh", "duration_s"))],
+                          [(0, t0 + i * 300 * 10**9, (0.25 + i, 300.0)) for i in range(n)])
+
+
+async def test_remote_writer_waits_out_an_outage_and_writes_each_point_once(influxdb1) -> None:
+    import asyncio
+    import random
+
+    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from carbon.history.delivery import RemoteWriter
+
+    sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)
+    writer = RemoteWriter(sink, batch_size=50, retry_max_delay=0.3, retry_base_delay=0.05, timeout_s=30,
+                          rng=random.Random(3))
+    influxdb1.stop()
+    try:
+        task = asyncio.create_task(writer.write(_lines(120)))
+        await asyncio.sleep(1.0)
+        assert not task.done() and writer.written == 0  # retrying, not failed, nothing written
+    finally:
+        await influxdb1.astart()
+    await asyncio.wait_for(task, 30)
+    await sink.close()
+    assert writer.written == 120
+    rows = influxdb1.points('SELECT count("kwh"), sum("kwh") FROM "energy"')
+    assert rows[0]["count"] == 120 and rows[0]["sum"] == pytest.approx(sum(0.25 + i for i in range(120)))
+
+
+async def test_remote_writer_gives_up_with_a_clear_error_and_no_secret(influxdb1) -> None:
+    import random
+
+    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from carbon.history.delivery import DeliveryError, RemoteWriter
+    from tests.test_sinks import closed_port_url
+
+    sink = InfluxDB1Sink("central", closed_port_url(), "db", username="u", password="pa55-w0rd-secret", timeout=1)
+    writer = RemoteWriter(sink, batch_size=10, retry_max_delay=0.2, retry_base_delay=0.05, timeout_s=1.0,
+                          rng=random.Random(1))
+    with pytest.raises(DeliveryError) as info:
+        await writer.write(_lines(25))
+    await sink.close()
+    message = str(info.value)
+    assert "sink central did not accept" in message and "rerun" in message and "0 points were written" in message
+    assert "pa55-w0rd-secret" not in message
+
+
+async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from carbon.history.delivery import RemoteWriter
+    from tests.standin import standin_servers
+
+    # No installable server answers 413 on demand: the aiohttp stand-in answers as InfluxDB does.
+    received: list[bytes] = []
+
+    def respond(request: web.Request, body: bytes) -> web.Response:
+        if body.count(b"\n") + 1 > 30:
+            return web.Response(status=413, text='{"error":"Request Entity Too Large"}')
+        received.extend(body.split(b"\n"))
+        return web.Response(status=204)
+
+    lines = _lines(200)
+    async with standin_servers() as start:
+        server = await start(respond)
+        sink = InfluxDB1Sink("s", server.url, "db")
+        writer = RemoteWriter(sink, batch_size=100, retry_max_delay=0.1)
+        await writer.write(lines)
+        await sink.close()
+    assert received == lines and writer.written == 200
+
+
+async def test_remote_writer_stops_on_a_field_type_conflict_naming_it(influxdb1) -> None:
+    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from carbon.history.delivery import DeliveryError, RemoteWriter
+
+    influxdb1.write('energy,meter=m1,method=imported kwh=1i 1700000000000000000')  # kwh as an integer, same shard
+    sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)
+    with pytest.raises(DeliveryError, match="refused the points as malformed.*(conflict|type)"):
+        await RemoteWriter(sink, batch_size=50, retry_max_delay=0.1).write(_lines(10))
+    await sink.close()

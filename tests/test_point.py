@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agent.point import LineProtocolError, Point, encode_point, parse_line
+from agent.point import LineProtocolError, Point, encode_columns, encode_point, parse_line
 
 
 def test_escaping_follows_the_spec() -> None:
@@ -103,6 +103,33 @@ def test_whatever_encodes_parses_back_identically(p: Point) -> None:
     assert back.fields == p.fields
     assert all(type(back.fields[k]) is type(v) for k, v in p.fields.items())
     assert back.time_ns == p.time_ns
+
+
+# `encode_columns` (bulk writers' points held by series) writes exactly `encode_point`'s lines,
+# whether its per-series templates apply (finite floats) or it falls back to point by point.
+_number = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(),
+                    st.integers(min_value=-(2**63), max_value=2**63 - 1))
+_series = st.lists(st.tuples(_text, st.dictionaries(_text, _text, max_size=3),
+                             st.lists(_text, min_size=1, max_size=3, unique=True).map(tuple)),
+                   min_size=1, max_size=3)
+
+
+@given(_series, st.data())
+@settings(max_examples=300)
+def test_encode_columns_writes_what_encode_point_writes(series: list, data: st.DataObject) -> None:
+    floats_only = data.draw(st.booleans())
+    value = st.floats(allow_nan=False, allow_infinity=False) if floats_only else _number
+    rows = data.draw(st.lists(st.integers(0, len(series) - 1).flatmap(lambda i: st.tuples(
+        st.just(i), st.integers(min_value=-(2**62), max_value=2**62),
+        st.tuples(*[value] * len(series[i][2])))), max_size=8))
+    points = [Point(series[i][0], dict(series[i][1]), dict(zip(series[i][2], v, strict=True)), t) for i, t, v in rows]
+    try:
+        expected = [encode_point(p).encode() for p in points]
+    except LineProtocolError:
+        with pytest.raises(LineProtocolError):
+            encode_columns(series, rows)
+        return
+    assert encode_columns(series, rows) == expected
 
 
 # Round trip through a real InfluxDB 1.x: what we write is what the server stores.

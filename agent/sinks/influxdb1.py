@@ -9,15 +9,12 @@ resends some good lines, which is harmless since a write is idempotent (same ser
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 
 import aiohttp
 
-from agent.sinks.base import SinkUnavailable
+from agent.sinks.base import SinkUnavailable, gzip_body
 from agent.sinks.status import Redactor, SinkAuthRefused, SinkNotFound, error_for_status
-
-GZIP_MIN_BYTES = 1024
 
 
 class InfluxDB1Sink:
@@ -48,8 +45,9 @@ class InfluxDB1Sink:
             return
         body = b"\n".join(lines)
         headers = {"Content-Type": "text/plain; charset=utf-8", **self._auth_headers}
-        if self.gzip and len(body) >= GZIP_MIN_BYTES:
-            body = gzip.compress(body, compresslevel=5) if len(body) < 1 << 20 else await asyncio.to_thread(gzip.compress, body, 5)
+        compressed = await gzip_body(body) if self.gzip else None
+        if compressed is not None:
+            body = compressed
             headers["Content-Encoding"] = "gzip"
         params = {"db": self.database, "precision": "ns"}
         if self.retention_policy:

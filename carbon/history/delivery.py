@@ -1,15 +1,20 @@
 """Where imported and recomputed points go, and what the sinks already hold (the adapter to
 agent/: with carbon/cli.py, the only place in carbon/history that knows the sinks).
 
-Delivery decision:
-- the **local store** is written directly (`LocalStore.write_points`, one SQLite transaction
-  per batch): it is a file on this machine, a failed write raises at once, and a rerun of the
-  import is idempotent, so the spool would only add a second copy of every point;
-- **InfluxDB / VictoriaMetrics** sinks go through the same path as live data: a dedicated
-  import spool (`<data_dir>/import-spool.db`, not the running agent's) and one `Forwarder`
-  per sink, flushed after each batch: retries with backoff, Retry-After, 413 splitting and
-  the dead-letter table for lines a server rejects. If a sink stays unreachable the import
-  stops with an error; what was spooled is delivered by the next import or recompute run.
+Delivery decision: imports do **not** go through a spool. The live agent spools because a
+reading it does not store is lost for good; an import's points are recomputed identically from
+its file, and a rerun overwrites instead of adding (same series and timestamps), so the file
+is the durable copy. Spooling 3 points per reading (encode, store, read back, acknowledge)
+only cost time: it held imports into VictoriaMetrics at 10,000 readings/s.
+- the **local store** is written directly (`LocalStore.write_columns`, one SQLite
+  transaction per batch);
+- **InfluxDB / VictoriaMetrics / file** sinks get line protocol encoded per series
+  (`agent.point.encode_columns`) and written with the live forwarder's policies: batches of
+  the sink's `batch_size`, retries with full-jitter backoff (`agent.forwarder.backoff_delay`)
+  honouring Retry-After, halves on 413. A batch a sink still refuses after `FLUSH_TIMEOUT_S`,
+  or rejects as malformed (400: a field type conflict with older data, say), stops the import
+  with a `DeliveryError` naming the sink and the reason; what was written stays, and a rerun
+  when the sink is back completes it without duplicates.
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
-from agent.point import Point
+from agent.forwarder import backoff_delay
+from agent.point import Point, encode_columns, encode_point
+from agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
 from agent.sinks.local import LocalStore
 from carbon.energy import NS
 from carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
@@ -32,7 +41,7 @@ from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource,
 
 log = logging.getLogger("carbon.history")
 
-FLUSH_TIMEOUT_S = 120.0
+FLUSH_TIMEOUT_S = 120.0  # how long one batch may wait for a sink that is down
 LIVE_LOOKBACK_NS = 31 * 86400 * NS  # a live interval ending in the file's span may start this long before
 
 
@@ -40,77 +49,110 @@ class DeliveryError(RuntimeError):
     """A sink did not accept the points in time. Messages never contain a secret."""
 
 
+class RemoteWriter:
+    """One remote sink written directly, with the forwarder's retry policies (see above)."""
+
+    def __init__(self, sink: Sink, batch_size: int, retry_max_delay: float, *, retry_base_delay: float = 1.0,
+                 timeout_s: float = FLUSH_TIMEOUT_S, rng: random.Random | None = None):
+        self.sink = sink
+        self.name = sink.name
+        self.batch_size = max(1, batch_size)
+        self.retry_max_delay = retry_max_delay
+        self.retry_base_delay = retry_base_delay
+        self.timeout_s = timeout_s
+        self.written = 0
+        self._rng = rng or random.Random()
+
+    async def write(self, lines: list[bytes]) -> None:
+        for i in range(0, len(lines), self.batch_size):
+            await self._write(lines[i:i + self.batch_size], time.monotonic() + self.timeout_s)
+
+    async def _write(self, lines: list[bytes], deadline: float) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.sink.write(lines)
+            except SinkTooLarge as exc:
+                if len(lines) == 1:
+                    raise DeliveryError(f"sink {self.name}: one line is too large for it ({exc})") from None
+                middle = len(lines) // 2
+                await self._write(lines[:middle], deadline)
+                await self._write(lines[middle:], deadline)
+                return
+            except SinkRejected as exc:
+                raise DeliveryError(f"sink {self.name} refused the points as malformed: {str(exc)[:400]}") from None
+            except SinkUnavailable as exc:
+                failures += 1
+                delay = backoff_delay(failures, self.retry_base_delay, self.retry_max_delay, exc.retry_after, self._rng)
+                if time.monotonic() + delay > deadline:
+                    raise DeliveryError(
+                        f"sink {self.name} did not accept the points within {self.timeout_s:.0f} s ({str(exc)[:300]}); "
+                        f"{self.written} points were written; rerun when it is back (reruns are idempotent)") from None
+                if failures == 1:
+                    log.warning("%s; retrying for up to %.0f s", str(exc)[:300], self.timeout_s)
+                await asyncio.sleep(delay)
+            else:
+                self.written += len(lines)
+                return
+
+
 class Delivery:
-    """`write(points)` to every configured sink; `close()` when done."""
+    """`write(points)` / `write_batch(batch)` to every configured sink; `close()` when done."""
 
     def __init__(self, config: Config):
         self.config = config
         self.sinks = config.effective_sinks()
         self._stores: list[LocalStore] = []
-        self._spool: Any = None
-        self._forwarders: list[Any] = []
+        self._remotes: list[RemoteWriter] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def open(self) -> Delivery:
-        remote = []
+        from agent.sinks import build_sink
+
         for i, s in enumerate(self.sinks):
             if isinstance(s, LocalSink):
                 self._stores.append(LocalStore(self.config.local_store_path(s)))
             else:
-                remote.append((i, s))
-        if remote:
-            from agent.forwarder import Forwarder
-            from agent.sinks import build_sink
-            from agent.spool import Spool
-
-            names = [sink_name(s, i) for i, s in remote]
-            path = self.config.agent.data_dir / "import-spool.db"
-            self._spool = await Spool.open(path, sinks=names, max_bytes=int(self.config.spool.max_bytes), sync="normal")
-            for i, s in remote:
-                self._forwarders.append(Forwarder(self._spool, build_sink(s, i, self.config), batch_size=s.batch_size,
-                                                  retry_max_delay=min(s.retry_max_delay, 30.0), poll_interval=0.2))
+                self._remotes.append(RemoteWriter(build_sink(s, i, self.config), getattr(s, "batch_size", 5000),
+                                                  min(getattr(s, "retry_max_delay", 30.0), 30.0)))
         return self
 
     async def write(self, points: list[Point]) -> None:
         for store in self._stores:
             store.write_points(points)
-        if self._spool is not None:
-            await self._spool.append(points)
+        if self._remotes:
             await self.drain()
-            await self.flush()
+            await self._send([encode_point(p).encode() for p in points])
 
     async def write_batch(self, batch: PointBatch) -> None:
-        """`write(batch.points())`, without building points for the local store (written
-        here, in this thread: a store thread was slower, the GIL going back and forth for
-        every row), and with the remote delivery of a batch running while the next one is
-        computed: the batch is in the local store and the import spool when this returns;
-        the previous batch's flush is awaited first, so at most one is in flight and its
-        failure is raised here or by `drain()`, which the importer calls before it returns."""
+        """`write(batch.points())` without building points, and with the remote delivery of a
+        batch running while the next one is computed: the batch is in the local stores when
+        this returns; the previous batch's remote writes are awaited first, so at most one is
+        in flight and its failure is raised here or by `drain()`, which the importer calls
+        before it returns. (The local store is written here, in this thread: a store thread
+        was slower, the GIL going back and forth for every row.)"""
         for store in self._stores:
             store.write_columns(batch.series, batch.rows)
-        if self._spool is not None:
-            # The spool encodes the points at once; they share their series' tag dict.
-            await self._spool.append(batch.points(copy_tags=False))
+        if self._remotes:
+            lines = encode_columns(batch.series, batch.rows)
             await self.drain()
-            self._flushing = asyncio.create_task(self.flush())
+            self._flushing = asyncio.create_task(self._send(lines))
+
+    async def _send(self, lines: list[bytes]) -> None:
+        # Every sink gets the batch even if another fails; the first failure is then raised.
+        results = await asyncio.gather(*(r.write(lines) for r in self._remotes), return_exceptions=True)
+        for res in results:
+            if isinstance(res, BaseException):
+                raise res
 
     async def drain(self) -> None:
-        """Wait for the flush `write_batch` left running (raises its `DeliveryError`)."""
+        """Wait for the remote writes `write_batch` left running (raises their `DeliveryError`)."""
         task, self._flushing = self._flushing, None
         if task is not None:
             await task
 
-    async def flush(self) -> None:
-        for fwd in self._forwarders:
-            if not await fwd.flush(FLUSH_TIMEOUT_S):
-                raise DeliveryError(
-                    f"sink {fwd.name} did not accept the points within {FLUSH_TIMEOUT_S:.0f} s "
-                    f"({self._spool.pending(fwd.name)} waiting in {self._spool.path}); rerun when it is back "
-                    "(reruns are idempotent)"
-                )
-
     async def close(self) -> None:
-        if self._flushing is not None:  # left by a failed import: what is spooled waits for the next run
+        if self._flushing is not None:  # left by a failed import: a rerun writes it again
             self._flushing.cancel()
             with contextlib.suppress(asyncio.CancelledError, DeliveryError):
                 await self._flushing
@@ -118,12 +160,9 @@ class Delivery:
         for store in self._stores:
             store.close()
         self._stores = []
-        for fwd in self._forwarders:
-            await fwd.sink.close()
-        self._forwarders = []
-        if self._spool is not None:
-            await self._spool.close()
-            self._spool = None
+        for remote in self._remotes:
+            await remote.sink.close()
+        self._remotes = []
 
     async def __aenter__(self) -> Delivery:
         return await self.open()

@@ -15,13 +15,21 @@ JSON (sorted keys), `points(series_id, time_ns, measurement_id, fields)` keyed b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import operator
+import os
 import sqlite3
+import time
 from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's own busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from agent.point import LineProtocolError, Point, parse_line
 from agent.sinks.base import SinkRejected, SinkUnavailable
@@ -45,6 +53,7 @@ CREATE TABLE IF NOT EXISTS points(
 CREATE INDEX IF NOT EXISTS points_time ON points(measurement_id, time_ns);
 """
 
+LOCK_TIMEOUT_S = 10.0  # as SQLite's busy_timeout below
 MIN_TIME = -(2**63)
 MAX_TIME = 2**63 - 1
 
@@ -87,6 +96,7 @@ class LocalStore:
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
             raise LocalStoreError(f"cannot open local store {self.path}: {exc}") from exc
+        self._lock_fd: int | None = None
         self._measurement_ids: dict[str, int] = {}
         self._series_ids: dict[tuple[int, str], int] = {}
         self._series_by_tags: dict[tuple[object, ...], tuple[int, int]] = {}
@@ -94,6 +104,42 @@ class LocalStore:
     @classmethod
     def open_readonly(cls, path: Path) -> LocalStore:
         return cls(path, readonly=True)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction, writers of all processes taking turns on `<store>.lock` first.
+
+        Why: SQLite's busy handler polls a locked database with sleeps growing to 100 ms, so
+        two processes writing batches (the agent and an import, or `import --jobs 2`) lost
+        most of their time asleep; a waiter here retries every millisecond instead."""
+        if fcntl is not None:
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            deadline = time.monotonic() + LOCK_TIMEOUT_S
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LocalStoreError(f"local store {self.path}: another process kept it locked for "
+                                              f"{LOCK_TIMEOUT_S:.0f} s") from None
+                    time.sleep(0.001)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                # Ids cached during the failed transaction may not exist any more.
+                self._measurement_ids.clear()
+                self._series_ids.clear()
+                self._series_by_tags.clear()
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if fcntl is not None and self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def __enter__(self) -> LocalStore:
         return self
@@ -134,8 +180,7 @@ class LocalStore:
             return
         db = self._db
         by_tags = self._series_by_tags
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             rows = []
             for point in points:
                 tags = point.tags
@@ -160,14 +205,6 @@ class LocalStore:
                 "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)",
                 rows,
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            # Ids cached during the failed transaction may not exist any more.
-            self._measurement_ids.clear()
-            self._series_ids.clear()
-            self._series_by_tags.clear()
-            raise
-        db.execute("COMMIT")
 
     def write_columns(self, series: list[tuple[str, dict[str, str], tuple[str, ...]]],
                       rows: list[tuple[int, int, tuple[float, ...]]]) -> None:
@@ -181,36 +218,29 @@ class LocalStore:
             raise LocalStoreError(f"local store {self.path} is open read-only")
         if not rows:
             return
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            sids, mids, templates = [], [], []
-            for measurement, tags, names in series:
+        templates = ["{" + ",".join(_fields_json(k).replace("%", "%%") + ":%r" for k in names) + "}"
+                     for _measurement, _tags, names in series]
+        # Formatted before taking the write lock: other writers wait only for the inserts.
+        total = sum(map(sum, map(_values, rows)))
+        if total - total == 0:  # all values finite (and no overflow): the templates apply
+            fields = [templates[i] % values for i, _time_ns, values in rows]
+        else:  # NaN, infinity or an overflowing sum somewhere: row by row
+            fields = []
+            for i, _time_ns, values in rows:
+                t = sum(values)
+                fields.append(templates[i] % values if t - t == 0
+                              else _fields_json(dict(zip(series[i][2], values, strict=True))))
+        with self._writing():
+            sids, mids = [], []
+            for measurement, tags, _names in series:
                 mid = self._measurement_id(measurement)
                 mids.append(mid)
                 sids.append(self._series_id(mid, _tags_key(tags)))
-                templates.append("{" + ",".join(_fields_json(k).replace("%", "%%") + ":%r" for k in names) + "}")
-            total = sum(map(sum, map(_values, rows)))
-            if total - total == 0:  # all values finite (and no overflow): the templates apply
-                out = [(sids[i], time_ns, mids[i], templates[i] % values) for i, time_ns, values in rows]
-            else:  # NaN, infinity or an overflowing sum somewhere: row by row
-                out = []
-                for i, time_ns, values in rows:
-                    t = sum(values)
-                    fields = templates[i] % values if t - t == 0 else _fields_json(dict(zip(series[i][2], values, strict=True)))
-                    out.append((sids[i], time_ns, mids[i], fields))
-            db.executemany(
+            self._db.executemany(
                 "INSERT INTO points(series_id, time_ns, measurement_id, fields) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)",
-                out,
+                [(sids[i], time_ns, mids[i], f) for (i, time_ns, _values), f in zip(rows, fields, strict=True)],
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            self._measurement_ids.clear()
-            self._series_ids.clear()
-            self._series_by_tags.clear()
-            raise
-        db.execute("COMMIT")
 
     # --- reading --------------------------------------------------------------------------
 
@@ -273,14 +303,8 @@ class LocalStore:
         if wanted == []:
             return 0
         where, args = self._where(mid, start_ns, end_ns, wanted)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            deleted = self._db.execute(f"DELETE FROM points WHERE {where}", args).rowcount
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return deleted
+        with self._writing():
+            return self._db.execute(f"DELETE FROM points WHERE {where}", args).rowcount
 
     def measurements(self) -> list[str]:
         return [r[0] for r in self._db.execute(
@@ -303,6 +327,9 @@ class LocalStore:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 class LocalSink:

@@ -24,7 +24,7 @@ from carbon.history.importer import CarbonStep, ImportOptions, MeterTarget, Poin
 from carbon.history.readers import Problem, ReadStats, Row, read_csv
 from carbon.history.stream import Staging, fill_gaps, raw_intervals, readings, staged_intervals
 from carbon.history.timeparse import LocalClock, TimeFormatError, parse_number, parse_time, zone
-from carbon.intensity import StaticIntensity
+from carbon.intensity import IntensitySeries, StaticIntensity
 
 TAGS = {"site": "s", "meter": "m", "meter_role": "primary", "meter_load": "other", "zone": "fr-continental"}
 T0 = 1_735_686_000 * NS
@@ -197,8 +197,48 @@ def test_import_gives_the_points_of_energy_point_and_carbon_points(tmp_path: Pat
     for writer in (_Points(), _Batches()):
         step = CarbonStep(FactorTable.embedded(), "fr-continental", "latest", StaticIntensity(52))
         asyncio.run(import_file(path, target, writer, step))  # type: ignore[arg-type]
-        assert writer.points == expected
-        assert [list(p.tags) for p in writer.points] == [list(p.tags) for p in expected]
+        # The same points; the order differs (runs of intervals are written by columns).
+        assert sorted(writer.points, key=_order) == sorted(expected, key=_order)
+        assert sorted(list(p.tags) for p in writer.points) == sorted(list(p.tags) for p in expected)
+
+
+def _order(p: Point) -> tuple[int, str, str]:
+    return p.time_ns, p.measurement, p.tags.get("track", "")
+
+
+def test_chunks_across_new_year_with_a_time_varying_grid_give_the_general_points(tmp_path: Path):
+    """The fast path's per-chunk factor lookup across New Year (2024's factor, then the latest
+    for 2025, flagged) and a grid series that covers part of the file (values change every
+    half-hour; before it: out-of-range, after it: stale)."""
+    path = tmp_path / "m.csv"
+    t0 = 1_735_686_000 - 3 * 86400  # 2024-12-29 00:00 Paris
+    # 20 days: the first chunk of intervals crosses New Year, the second is all inside the grid
+    # series' span and both sides of it
+    path.write_text("time,kwh\n" + "".join(f"{t0 + i * 300},{i * 0.05:.2f}\n" for i in range(20 * 288)))
+    target = MeterTarget("m", "counter", dict(TAGS))
+    grid_points = [((t0 + 8 * 86400 + k * 1800) * NS, 40.0 + k % 7) for k in range(96)]
+
+    def step() -> CarbonStep:
+        return CarbonStep(FactorTable.embedded(), "fr-continental", "latest",
+                          IntensitySeries(grid_points, "test-grid", "v1"))
+
+    staging, _result = stage(path, target, ImportOptions())
+    reference = step()
+    expected = []
+    try:
+        for iv in fill_gaps(raw_intervals(readings(staging.rows(), "counter"), "counter", GapPolicy(), None), GapPolicy()):
+            e = energy_point(iv, dict(TAGS))
+            e.tags["method"] = "imported"
+            expected.append(e)
+            expected.extend(reference.points(e, iv.start_ns))
+    finally:
+        staging.close()
+    assert {p.tags["factor_flag"] for p in expected if p.tags.get("track") == "grid"} == {"", "stale", "out-of-range"}
+    assert len({p.tags["factor_version"] for p in expected if p.tags.get("track") == "beges"}) == 1
+    assert len({p.tags["factor_flag"] for p in expected if p.tags.get("track") == "beges"}) == 2  # 2024, 2025 fallback
+    writer = _Points()
+    asyncio.run(import_file(path, target, writer, step()))  # type: ignore[arg-type]
+    assert sorted(writer.points, key=_order) == sorted(expected, key=_order)
 
 
 def test_staged_counter_intervals_equal_raw_intervals_of_readings():

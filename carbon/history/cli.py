@@ -1,6 +1,7 @@
 """`sentinelle import` and `sentinelle recompute` (adapter between the config and carbon/history).
 
     sentinelle import -c CONFIG --meter METER FILE [--format auto|csv|enedis|lp] [--kind ...]
+    sentinelle import -c CONFIG --manifest METERS.csv [--jobs N]
     sentinelle import -c CONFIG --intensity FILE
     sentinelle recompute -c CONFIG --from 2025-01-01 --to 2026-01-01 [--factors FILE]
 
@@ -30,6 +31,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
     p.add_argument("--meter", help="device id of a metered inventory device")
     p.add_argument("file", nargs="?", help="the export to import")
+    p.add_argument("--manifest", metavar="CSV",
+                   help="import many meters: a CSV with columns meter,file (and optionally format, kind, unit, "
+                   "modulus, time_column, value_column, tz, step, direction overriding the flags per row)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="with --manifest: meters imported in parallel processes (default 1; up to the number "
+                   "of cores for a bulk import)")
     p.add_argument("--format", default="auto", choices=("auto", "csv", "enedis", "lp"))
     p.add_argument("--kind", choices=("counter", "power", "interval"),
                    help="cumulative counter, power samples, or energy per interval (default: inventory; "
@@ -98,19 +105,39 @@ def _step(text: str | None) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    if args.manifest:
+        from carbon.history.manifest import ManifestError, import_manifest
+
+        if args.meter or args.file or args.intensity:
+            print("sentinelle import: give --manifest CSV alone, without --meter, FILE or --intensity", file=sys.stderr)
+            return 2
+        if args.jobs < 1:
+            print("sentinelle import: --jobs must be at least 1", file=sys.stderr)
+            return 2
+        try:
+            return import_manifest(config, args)
+        except ManifestError as exc:
+            print(f"sentinelle import: {exc}", file=sys.stderr)
+            return 2
+    return import_one(config, args)
+
+
+def import_one(config: Any, args: argparse.Namespace, summary: list[dict[str, float]] | None = None) -> int:
+    """One `--meter METER FILE` (or `--intensity FILE`) import, its report on stdout/stderr;
+    the exit code. `summary` gets the meter's totals when it was imported."""
     from carbon.factors import FactorError
     from carbon.history.delivery import DeliveryError
     from carbon.history.readers import ImportFormatError
     from carbon.intensity import IntensityError
 
-    config = _config(args.config)
     try:
         if args.intensity:
             return asyncio.run(_import_intensity(config, args.intensity))
         if not args.meter or not args.file:
-            print("sentinelle import: give --meter METER FILE (or --intensity FILE)", file=sys.stderr)
+            print("sentinelle import: give --meter METER FILE (or --manifest CSV, or --intensity FILE)", file=sys.stderr)
             return 2
-        return asyncio.run(_import_meter(config, args))
+        return asyncio.run(_import_meter(config, args, summary))
     except (ValueError, FactorError, IntensityError) as exc:
         if isinstance(exc, ImportFormatError):
             print(f"sentinelle import: {args.file}: {exc}", file=sys.stderr)
@@ -122,7 +149,7 @@ def run_import(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _import_meter(config: Any, args: argparse.Namespace) -> int:
+async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dict[str, float]] | None = None) -> int:
     from carbon.energy import GapPolicy
     from carbon.history.delivery import Delivery, live_coverage
     from carbon.history.importer import (
@@ -133,13 +160,14 @@ async def _import_meter(config: Any, args: argparse.Namespace) -> int:
         import_file,
         meter_target,
     )
+    from carbon.history.readers import enedis_kind
 
     factors = _factors(args, config)
     fmt = args.format
     _site, dev = find_meter(config, args.meter)
     kind = args.kind or dev.meter.kind
     if kind is None and fmt in ("auto", "enedis"):
-        kind = _enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
+        kind = enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
     target = meter_target(config, args.meter, kind=kind, unit=args.unit, modulus=args.modulus)
     options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction, args.skip_bad)
     c = config.carbon
@@ -157,6 +185,9 @@ async def _import_meter(config: Any, args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr)
             print(f"sentinelle import: {exc}", file=sys.stderr)
             return 1
+    if summary is not None:
+        summary.append({"readings": result.readings, "kwh": result.total_kwh, "points": result.points,
+                        "bad_lines": result.problem_count})
     for line in result.problem_lines():
         print(f"skipped {line}", file=sys.stderr)
     kwh = ", ".join(f"{m} {v:.3f}" for m, v in sorted(result.kwh.items())) or "none"
@@ -182,32 +213,6 @@ def _is_enedis(path: Path, fmt: str) -> bool:
     from carbon.history.readers import detect_format
 
     return fmt == "enedis" or (fmt == "auto" and detect_format(path) == "enedis")
-
-
-def _enedis_kind(path: Path) -> str:
-    """Load curve (mean power, W) or index (energy, Wh) from the first data rows."""
-    import csv
-
-    from carbon.history.readers import norm, open_text
-
-    with open_text(path) as f:
-        header: list[str] | None = None
-        for n, row in enumerate(csv.reader(f, delimiter=";")):
-            names = [norm(c) for c in row]
-            if header is None:
-                if "horodate" in names and "valeur" in names:
-                    header = names
-                elif "unite" in names or "grandeur physique" in names:
-                    meta = dict(zip(names, [norm(c) for c in next(csv.reader(f, delimiter=";"), [])], strict=False))
-                    if meta.get("unite") in ("wh", "kwh") or meta.get("grandeur physique") == "ea":
-                        return "counter"
-                continue
-            row_n = dict(zip(header, names, strict=False))
-            if row_n.get("unite") in ("wh", "kwh") or row_n.get("grandeur physique") == "ea":
-                return "counter"
-            if row_n.get("unite") or row_n.get("pas") or n > 50:
-                return "interval"
-    return "interval"
 
 
 async def _import_intensity(config: Any, path: str) -> int:

@@ -1,14 +1,18 @@
 """Readers of meter exports: each yields `Row`s (one reading) or `Problem`s (file, line, reason).
 
-All readers stream: they hold one line at a time. Values are converted to the import's
-canonical units: kWh for a counter, W for power samples, kWh per interval for interval energy.
+All readers stream (they hold one line, or one worksheet row, at a time) except the Data
+Connect JSON reader, which parses the whole response (a year of half-hours is ~17,500 entries).
+Values are converted to the import's canonical units: kWh for a counter, W for power samples,
+kWh per interval for interval energy.
 
 Formats (see carbon/history/README.md for the sources):
 - `csv`: generic CSV (`,` `;` or tab, decimal point or comma, header or not, time and value
   columns by name or 1-based number, times ISO 8601 / epoch / naive local);
 - `enedis`: Enedis load curves (`Horodate;Valeur` with `Pas`, `Grandeur métier`,
   `Etape métier`, `Nature`...; mean power in W over the step ending at `Horodate`) and Enedis
-  daily index exports (`Grandeur physique` EA, `Unité` Wh, one row per cadran);
+  daily index exports (`Grandeur physique` EA, `Unité` Wh, one row per cadran), as CSV or as
+  .xlsx workbooks with the same columns; Data Connect / "Mes données" JSON (metering data
+  v4/v5: load curves and daily energy);
 - `lp`: InfluxDB line protocol of raw readings (`energy_kwh_total` or `power_w` fields).
 """
 
@@ -17,11 +21,15 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
+import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import IO, Any, Literal, Protocol, TextIO
+from zoneinfo import ZoneInfo
 
 from agent.point import LineProtocolError, parse_line
 from carbon.history.timeparse import (
@@ -113,9 +121,13 @@ def norm(name: str) -> str:
 
 
 def open_text(path: Path) -> TextIO:
-    """UTF-8 (with or without BOM), falling back to cp1252 for files saved by Excel."""
+    """UTF-8 (with or without BOM), falling back to cp1252 for files saved by Excel. A binary
+    workbook (.xlsx, .xls) opens as latin-1, which decodes any byte: its readers take the bytes
+    underneath (`f.buffer`), and a text scan of it finds no header instead of failing."""
     with path.open("rb") as probe:
         head = probe.read(65536)
+    if _sniff_bytes(head[:512]) in ("xlsx", "xls"):
+        return path.open("r", encoding="latin-1", newline="")
     try:
         head.decode("utf-8-sig")
         encoding = "utf-8-sig"
@@ -137,7 +149,14 @@ def _sniff_delimiter(lines: list[str]) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """`lp`, `enedis` or `csv` from the first lines of the file."""
+    """`lp`, `enedis` or `csv` from the first bytes and lines of the file: an .xlsx workbook
+    and a JSON object (Data Connect response) are `enedis`."""
+    with path.open("rb") as probe:
+        source = _sniff_bytes(probe.read(512))
+    if source in ("xlsx", "json"):
+        return "enedis"
+    if source == "xls":
+        raise ImportFormatError(f"{path.name} is an old binary .xls workbook: save it as .xlsx or CSV")
     with open_text(path) as f:
         head = [f.readline() for _ in range(40)]
     lines = [ln.strip() for ln in head if ln.strip() and not ln.startswith("#")]
@@ -296,6 +315,40 @@ def _chain(first: io.StringIO, rest: TextIO) -> Iterator[str]:
 ETAPE_PRIORITY = {"corrige": 3, "complete": 2, "brut": 1}
 DIRECTIONS = {"consumption": ("cons", "soutirage", "consommation"), "injection": ("prod", "injection", "production")}
 
+_BOM = b"\xef\xbb\xbf"
+_ZIP = b"PK\x03\x04"  # .xlsx (Office Open XML is a zip archive)
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
+
+
+def _sniff_bytes(head: bytes) -> str:
+    """`xlsx`, `xls`, `json` (a JSON object) or `text` from a file's first bytes."""
+    if head.startswith(_ZIP):
+        return "xlsx"
+    if head.startswith(_OLE):
+        return "xls"
+    if (head[3:] if head.startswith(_BOM) else head).lstrip()[:1] == b"{":
+        return "json"
+    return "text"
+
+
+def _sniff_stream(f: TextIO) -> str:
+    """What `read_enedis` was handed, without consuming it: the bytes under a file opened by
+    `open_text` (an .xlsx is binary), else the first characters of a text stream."""
+    buf = getattr(f, "buffer", None)
+    if buf is not None and hasattr(buf, "peek"):
+        return _sniff_bytes(buf.peek(512)[:512])
+    if f.seekable():
+        pos = f.tell()
+        head = f.read(64)
+        f.seek(pos)
+        return "json" if head.lstrip("\ufeff \t\r\n")[:1] == "{" else "text"
+    return "text"
+
+
+def _file_name(f: object) -> str:
+    name = getattr(f, "name", None)
+    return Path(name).name if isinstance(name, str) else "the file"
+
 
 def read_enedis(
     f: TextIO,
@@ -306,9 +359,40 @@ def read_enedis(
     direction: str = "consumption",
     step_s: int = 0,
 ) -> Iterator[Row | Problem]:
-    """Enedis exports. The kind comes from the file: a load curve (unit W) is interval energy,
-    an index export (unit Wh, `Grandeur physique` EA) is a counter; `kind` must agree."""
-    reader = csv.reader(f, delimiter=";")
+    """Enedis exports: the CSV load curve and daily index, the same tables saved as .xlsx
+    workbooks, and Data Connect ("Mes données") JSON responses. The kind comes from the file: a
+    load curve (unit W) or Data Connect daily energy is interval energy, an index export (unit
+    Wh, `Grandeur physique` EA) is a counter; `kind` must agree."""
+    source = _sniff_stream(f)
+    if source == "json":
+        yield from read_enedis_json(f, kind, clock, stats, step_s=step_s)
+    elif source == "xlsx":
+        yield from read_enedis_xlsx(f, kind, clock, stats, direction=direction, step_s=step_s)
+    elif source == "xls":
+        raise ImportFormatError(f"{_file_name(f)} is an old binary .xls workbook: save it as .xlsx or CSV")
+    else:
+        yield from read_enedis_table(csv.reader(f, delimiter=";"), kind, clock, stats, direction=direction, step_s=step_s)
+
+
+class TableRows(Protocol):
+    """What `read_enedis_table` reads: rows of cells as text, and the current row's 1-based
+    line (`csv.reader` is one; `SheetRows` gives a worksheet's rows the same way)."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+
+def read_enedis_table(
+    reader: TableRows,
+    kind: Kind,
+    clock: LocalClock,
+    stats: ReadStats,
+    *,
+    direction: str = "consumption",
+    step_s: int = 0,
+) -> Iterator[Row | Problem]:
+    """The Enedis load curve / daily index tables, whether from a CSV file or an .xlsx sheet."""
     header: list[str] | None = None
     meta: dict[str, str] = {}
     meta_header: list[str] | None = None
@@ -361,13 +445,14 @@ def read_enedis(
             yield Problem(n, f"unit {unit or '?'} / grandeur {phys or '?'} is a {row_kind} row but the meter is imported "
                              f"as {kind} (use --kind {row_kind})")
             continue
-        if not r[c_v].strip():
-            stats.skip("no value (hole in the curve)")
-            continue
+        # The time first, holes included: the clock counts each pass through the repeated autumn hour.
         try:
             t = parse_time(r[c_t], clock)
         except (TimeFormatError, ValueError) as exc:
             yield Problem(n, f"Horodate: {exc}")
+            continue
+        if not r[c_v].strip():
+            stats.skip("no value (hole in the curve)")
             continue
         try:
             v = parse_number(r[c_v])
@@ -401,6 +486,364 @@ def read_enedis(
             yield Row(n, t, v * -factor, step_s=0, prio=prio, sub="w")
             continue
         yield Row(n, t, to_canonical("interval", factor, v, step), step_s=step, prio=prio)
+
+
+# --- Enedis .xlsx ---------------------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str:
+    """A worksheet cell as the CSV export writes it: dates as ISO 8601 (naive: local wall
+    time, as in the CSV), numbers in full."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        # Excel keeps times as fractions of a day: round away the float noise (Enedis times are whole minutes).
+        return (value + timedelta(microseconds=500_000)).replace(microsecond=0).isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class SheetRows:
+    """A worksheet's rows (openpyxl `values_only` tuples) as lists of text, like `csv.reader`:
+    `line_num` is the sheet's row number, so problems point at the row Excel shows."""
+
+    def __init__(self, rows: Iterable[tuple[object, ...]]):
+        self._rows = iter(rows)
+        self.line_num = 0
+
+    def __iter__(self) -> SheetRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        values = next(self._rows)
+        self.line_num += 1
+        return [_cell_text(v) for v in values]
+
+
+def _whole_sheet(ws: Any) -> None:
+    """Read every row and column whatever the sheet's recorded dimensions say: some writers
+    record a wrong `<dimension>`, and openpyxl's read-only mode would cut the sheet to it."""
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()
+
+
+def _is_header(values: tuple[object, ...]) -> bool:
+    names = {norm(v) for v in values if isinstance(v, str)}
+    return "horodate" in names and "valeur" in names
+
+
+def read_enedis_xlsx(
+    f: TextIO | IO[bytes],
+    kind: Kind,
+    clock: LocalClock,
+    stats: ReadStats,
+    *,
+    direction: str = "consumption",
+    step_s: int = 0,
+) -> Iterator[Row | Problem]:
+    """An Enedis load curve or daily index saved as .xlsx: the CSV's columns in a worksheet
+    (the first one with a `Horodate` / `Valeur` header row in its first 50 rows), read in
+    openpyxl's read-only mode one row at a time, through `read_enedis_table`."""
+    from openpyxl import load_workbook  # imported on use: a second of start-up for CSV imports otherwise
+
+    binary = getattr(f, "buffer", f)
+    try:
+        wb = load_workbook(binary, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike: the workbook cannot be opened
+        raise ImportFormatError(f"{_file_name(f)} is not a readable .xlsx workbook: {exc}") from None
+    try:
+        sheet = None
+        for ws in wb.worksheets:
+            _whole_sheet(ws)
+            head = itertools.islice(ws.iter_rows(values_only=True), 50)
+            if any(_is_header(values) for values in head):
+                sheet = ws
+                break
+        if sheet is None:
+            names = ", ".join(ws.title for ws in wb.worksheets)
+            raise ImportFormatError(f"no sheet with a 'Horodate' / 'Valeur' header row in its first 50 rows "
+                                    f"(sheets: {names}): not an Enedis export")
+        yield from read_enedis_table(SheetRows(sheet.iter_rows(values_only=True)), kind, clock, stats,
+                                     direction=direction, step_s=step_s)
+    finally:
+        wb.close()
+
+
+# --- Enedis Data Connect JSON ---------------------------------------------------------------
+
+_JSON = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+_HOLES = ("", "null", "none", "nan")
+
+
+def _entry_lines(text: str, count: int) -> list[int] | None:
+    """The 1-based line of each `interval_reading` entry (where its `{` is), or None when the
+    array cannot be found unambiguously in the text."""
+    key = '"interval_reading"'
+    at = text.find(key)
+    if at < 0 or text.find(key, at + 1) >= 0:
+        return None
+    i = _WS.match(text, at + len(key)).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != ":":
+        return None
+    i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != "[":
+        return None
+    i += 1
+    lines: list[int] = []
+    line, last = text.count("\n", 0, i) + 1, i
+    while True:
+        i = _WS.match(text, i).end()  # type: ignore[union-attr]
+        if text[i:i + 1] in ("]", ""):
+            break
+        line += text.count("\n", last, i)
+        last = i
+        lines.append(line)
+        try:
+            _obj, i = _JSON.raw_decode(text, i)
+        except ValueError:
+            return None
+        i = _WS.match(text, i).end()  # type: ignore[union-attr]
+        if text[i:i + 1] == ",":
+            i += 1
+    return lines if len(lines) == count else None
+
+
+def json_step_s(value: object) -> int:
+    """A Data Connect `interval_length` in seconds. The v4/v5 API writes ISO 8601 durations
+    (`PT10M`, `PT30M`, `PT60M`...); a bare number is minutes up to 60 (the MyElectricalData
+    cache stores `"30"`) and seconds above (Data Connect v3's `"1800"`); `P30M` (no `T`) is read
+    as minutes, as a load curve's step is never months."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"not a step: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"not a step: {value!r}")
+        value = int(value)
+    t = str(value).strip().upper()
+    if t.isdigit():
+        n = int(t)
+        if n <= 0:
+            raise ValueError(f"not a step: {value!r}")
+        return n * 60 if n <= 60 else n
+    if t.startswith("P") and not t.startswith("PT") and t.endswith("M") and t[1:-1].isdigit() and int(t[1:-1]) > 0:
+        return int(t[1:-1]) * 60
+    return parse_duration_s(t)
+
+
+def _day_bounds_ns(text: str, tz: ZoneInfo) -> tuple[int, int]:
+    """(start, end) of the local day a daily value is dated: 23, 24 or 25 hours in Europe/Paris."""
+    t = text.strip()
+    try:
+        if len(t) == 10:
+            day = date.fromisoformat(t)
+        else:
+            dt = datetime.fromisoformat(t[:-1] + "+00:00" if t.endswith(("Z", "z")) else t)
+            if dt.tzinfo is not None:
+                dt = dt.astimezone(tz)
+            if dt.time() != time(0):
+                raise ValueError
+            day = dt.date()
+    except ValueError:
+        raise ValueError(f"{t[:40]!r} is not a day (expected YYYY-MM-DD)") from None
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    nxt = day + timedelta(days=1)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+    return int(start.timestamp()) * NS, int(end.timestamp()) * NS
+
+
+def _meter_reading(doc: object, name: str) -> dict[str, Any]:
+    """The `meter_reading` object of a Data Connect response (or the object itself when a
+    gateway returns it unwrapped, as conso.boris.sh does)."""
+    if not isinstance(doc, dict):
+        raise ImportFormatError(f"{name} holds a JSON {type(doc).__name__}, not an Enedis Data Connect response "
+                                "(an object with \"meter_reading\")")
+    if "meter_reading" not in doc and "interval_reading" not in doc and "error" in doc:
+        err = doc["error"] if isinstance(doc["error"], dict) else doc  # gateways nest Enedis's error object
+        why = ": ".join(str(err[k]) for k in ("error", "error_description") if err.get(k))
+        raise ImportFormatError(f"{name} is an error response, not metering data: {why or doc.get('message') or '?'}")
+    if "usage_point" in doc and "meter_reading" not in doc:
+        raise ImportFormatError(f"{name} is a Data Connect v3 response (usage_point, values by rank): "
+                                "not supported, use the v4/v5 metering data API")
+    reading = doc.get("meter_reading", doc if "interval_reading" in doc else None)
+    if not isinstance(reading, dict):
+        raise ImportFormatError(f"{name} has no \"meter_reading\" object: not an Enedis Data Connect response")
+    if not isinstance(reading.get("interval_reading"), list):
+        raise ImportFormatError(f"{name}: \"meter_reading\" has no \"interval_reading\" list")
+    if not isinstance(reading.get("reading_type", {}), dict):
+        raise ImportFormatError(f"{name}: \"reading_type\" is not an object")
+    return reading
+
+
+def read_enedis_json(
+    f: TextIO,
+    kind: Kind,
+    clock: LocalClock,
+    stats: ReadStats,
+    *,
+    step_s: int = 0,
+) -> Iterator[Row | Problem]:
+    """A Data Connect / "Mes données" metering data response (API v4/v5): `meter_reading` with
+    `reading_type` {`unit`, `measurement_kind`, `aggregate`, `measuring_period`} and
+    `interval_reading` [{`value`, `date`, `interval_length`, `measure_type`}], values as strings.
+
+    - Load curve (`consumption_load_curve`, `production_load_curve`; unit W): each value is the
+      mean power over the `interval_length` ending at `date`, a naive French wall time (the
+      day's first value is dated 00:30 and covers 00:00-00:30); the repeated autumn hour is
+      resolved by order (`LocalClock`).
+    - Daily energy (`daily_consumption`, `daily_production`; unit Wh, `measuring_period` P1D):
+      `date` is the day; the value covers that local day, midnight to midnight in the import's
+      time zone (23 or 25 hours on a DST day).
+
+    Both are interval energy. A response holds one direction (the endpoint says which), so
+    `--direction` does not apply. The whole document is parsed (a year of half-hours is about
+    17,500 entries); a bad entry is a `Problem` on the line where the entry starts, its index
+    (`interval_reading[i]`) in the reason: API responses are one line, so that is line 1."""
+    name = _file_name(f)
+    text = f.read()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"not valid JSON: {exc.msg} ({name}, line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ImportFormatError(f"not valid JSON: nested too deeply ({name})") from None
+    reading = _meter_reading(doc, name)
+    entries: list[Any] = reading["interval_reading"]
+    rtype: dict[str, Any] = reading.get("reading_type") or {}
+    unit = norm(str(rtype.get("unit") or ""))
+    period = str(rtype.get("measuring_period") or "").strip().upper()
+    if norm(str(rtype.get("aggregate") or "")) == "maximum" or unit == "va":
+        raise ImportFormatError(f"{name} holds daily maximum powers (consumption_max_power), not energy: nothing to import")
+    first_date = next((e.get("date") for e in entries if isinstance(e, dict) and isinstance(e.get("date"), str)), "")
+    daily = period == "P1D" or (not period and unit in ("wh", "kwh") and len(first_date.strip()) == 10)
+    what = "Data Connect daily energy" if daily else "a Data Connect load curve"
+    if unit not in UNITS["interval"] or (daily and unit in ("w", "kw")):
+        raise ImportFormatError(f"{name}: reading_type unit {rtype.get('unit')!r} is not the W of a load curve "
+                                "or the Wh of daily energy")
+    if kind != "interval":
+        raise ImportFormatError(f"{name} holds {what}, energy per interval: import it with --kind interval "
+                                f"(the meter is imported as {kind})")
+    factor = unit_factor("interval", unit)
+    quality = str(reading.get("quality") or "").strip()
+    prio = ETAPE_PRIORITY.get(norm(quality), 0)
+    default_step = rtype.get("interval_length")  # Data Connect v3 put it in reading_type
+    lines = _entry_lines(text, len(entries))
+    del text
+    known_steps: dict[str, int] = {}  # interval_length text -> seconds (the same few strings throughout)
+    for i, e in enumerate(entries):
+        n = lines[i] if lines is not None else i + 1
+        where = f"interval_reading[{i}]" if lines is not None else f"interval_reading[{i}] (entry {i + 1}; no line numbers)"
+        if not isinstance(e, dict):
+            yield Problem(n, f"{where}: not an object")
+            continue
+        when = e.get("date")
+        if not isinstance(when, str) or not when.strip():
+            yield Problem(n, f"{where}: no date")
+            continue
+        if daily:
+            try:
+                start, t = _day_bounds_ns(when, clock.tz)
+            except ValueError as exc:
+                yield Problem(n, f"{where}: date: {exc}")
+                continue
+            step = (t - start) // NS
+        else:
+            # Every date goes through the clock, holes included: it counts the repeated autumn hour.
+            try:
+                t = parse_time(when, clock)
+            except (TimeFormatError, ValueError) as exc:
+                yield Problem(n, f"{where}: date: {exc}")
+                continue
+            length = e.get("interval_length", default_step)
+            step = known_steps.get(length, -1) if isinstance(length, str) else -1
+            if step < 0:
+                try:
+                    step = step_s if length is None or length == "" else json_step_s(length)
+                except ValueError as exc:
+                    yield Problem(n, f"{where}: interval_length: {exc}")
+                    continue
+                if isinstance(length, str):
+                    known_steps[length] = step
+        raw = e.get("value")
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in _HOLES):
+            stats.skip("no value (hole in the curve)")
+            continue
+        try:
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                raise ValueError(f"not a number: {raw!r}")
+            v = parse_number(raw) if isinstance(raw, str) else parse_number(repr(raw))
+        except ValueError as exc:
+            yield Problem(n, f"{where}: value: {exc}")
+            continue
+        if v < 0:
+            yield Problem(n, f"{where}: value {v} is negative")
+            continue
+        key = f"quality={quality or '-'}"
+        if not daily:
+            key += f" measure_type={str(e.get('measure_type') or '-').strip()}"
+            stats.steps[step] = stats.steps.get(step, 0) + 1
+        stats.quality[key] = stats.quality.get(key, 0) + 1
+        if step <= 0:
+            yield Row(n, t, v * -factor if factor < 0 else v * factor, step_s=0, prio=prio, sub="w" if factor < 0 else "")
+            continue
+        yield Row(n, t, to_canonical("interval", factor, v, step), step_s=step, prio=prio)
+
+
+def enedis_kind(path: Path) -> Kind:
+    """What an Enedis file holds, for a meter whose kind is not configured: Data Connect JSON is
+    interval energy; a CSV or .xlsx export is a counter when its unit is Wh/kWh or its
+    `Grandeur physique` EA (daily index), else interval energy (load curve)."""
+    with path.open("rb") as probe:
+        source = _sniff_bytes(probe.read(512))
+    if source == "json":
+        return "interval"
+    if source == "xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # as in read_enedis_xlsx
+            raise ImportFormatError(f"{path.name} is not a readable .xlsx workbook: {exc}") from None
+        try:
+            for ws in wb.worksheets:
+                _whole_sheet(ws)
+                found = _table_kind(SheetRows(itertools.islice(ws.iter_rows(values_only=True), 200)))
+                if found is not None:
+                    return found
+            return "interval"
+        finally:
+            wb.close()
+    with open_text(path) as f:
+        return _table_kind(csv.reader(itertools.islice(f, 200), delimiter=";")) or "interval"
+
+
+def _table_kind(rows: Iterable[list[str]]) -> Kind | None:
+    header: list[str] | None = None
+    meta_header: list[str] | None = None
+    for row in rows:
+        names = [norm(c) for c in row]
+        if header is None:
+            if "horodate" in names and "valeur" in names:
+                header = names
+            elif meta_header is None and ("unite" in names or "grandeur physique" in names):
+                meta_header = names
+            elif meta_header is not None:
+                meta = dict(zip(meta_header, names, strict=False))
+                if meta.get("unite") in ("wh", "kwh") or meta.get("grandeur physique") == "ea":
+                    return "counter"
+                meta_header = None
+            continue
+        cells = dict(zip(header, names, strict=False))
+        if cells.get("unite") in ("wh", "kwh") or cells.get("grandeur physique") == "ea":
+            return "counter"
+        if cells.get("unite") or cells.get("pas"):
+            return "interval"
+    return None if header is None else "interval"
 
 
 # --- line protocol ------------------------------------------------------------------------

@@ -186,6 +186,31 @@ def test_csv_columns_by_number_and_an_unknown_column_name(tmp_path: Path):
         run(f, "counter", time_column="nope", value_column="2")
 
 
+def test_csv_reset_column_marks_restarts_that_would_otherwise_read_as_wraps(tmp_path: Path):
+    # Modulus 1000 kWh: 905 -> 3 is a plausible wrap (98 kWh) unless the export flags a restart (3 kWh).
+    rows = [("2026-01-15T00:00:00+01:00", "900", ""), ("2026-01-15T00:05:00+01:00", "905", "0"),
+            ("2026-01-15T00:10:00+01:00", "3", "1"), ("2026-01-15T00:15:00+01:00", "5", "")]
+    flagged = tmp_path / "flagged.csv"
+    flagged.write_text("time;kwh;remise à zéro\n" + "".join(f"{t};{v};{r}\n" for t, v, r in rows), encoding="utf-8")
+    unflagged = tmp_path / "plain.csv"
+    unflagged.write_text("time;kwh\n" + "".join(f"{t};{v}\n" for t, v, _r in rows))
+    writer, _ = run(unflagged, "counter", modulus=1000.0)
+    assert [p.fields["kwh"] for p in writer.energy()] == pytest.approx([5.0, 98.0, 2.0])
+    writer, _ = run(flagged, "counter", modulus=1000.0)  # found by its header name
+    assert [p.fields["kwh"] for p in writer.energy()] == pytest.approx([5.0, 3.0, 2.0])
+    writer, _ = run(flagged, "counter", modulus=1000.0, reset_column="3")  # or by number
+    assert [p.fields["kwh"] for p in writer.energy()] == pytest.approx([5.0, 3.0, 2.0])
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(flagged.read_text(encoding="utf-8").replace(";1\n", ";maybe\n"), encoding="utf-8")
+    with pytest.raises(ImportRejected) as info:
+        run(bad, "counter", modulus=1000.0)
+    assert [(p.line, p.reason) for p in info.value.result.problems] == [
+        (4, "reset: 'maybe' is neither a flag (1, true, yes, x) nor empty/0/false")]
+    with pytest.raises(ImportFormatError, match="applies to counters"):
+        run(flagged, "power", reset_column="3")
+
+
 def test_line_protocol_of_raw_readings_keeps_only_the_meter(tmp_path: Path):
     t = utc_ns(2026, 1, 1)
     f = tmp_path / "raw.lp"

@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("file", nargs="?", help="the export to import")
     p.add_argument("--manifest", metavar="CSV",
                    help="import many meters: a CSV with columns meter,file (and optionally format, kind, unit, "
-                   "modulus, time_column, value_column, tz, step, direction overriding the flags per row)")
+                   "modulus, time_column, value_column, reset_column, tz, step, direction overriding the flags per row)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="with --manifest: meters imported in parallel processes (default 1; up to the number "
                    "of cores for a bulk import)")
@@ -45,6 +45,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--modulus", type=float, help="counter modulus in the meter's unit (where it wraps)")
     p.add_argument("--time-column", help="CSV time column: header name or 1-based number")
     p.add_argument("--value-column", help="CSV value column: header name or 1-based number")
+    p.add_argument("--reset-column", help="CSV column flagging counter restarts (1/true/yes/x): header name or 1-based "
+                   "number (default: a column named reset, counter_reset or remise à zéro)")
     p.add_argument("--tz", default="Europe/Paris", help="time zone of naive local times (default Europe/Paris)")
     p.add_argument("--step", help="interval length when the file does not give it (PT30M, 1800)")
     p.add_argument("--direction", default="consumption", choices=("consumption", "injection"),
@@ -169,7 +171,8 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
     if kind is None and fmt in ("auto", "enedis"):
         kind = enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
     target = meter_target(config, args.meter, kind=kind, unit=args.unit, modulus=args.modulus)
-    options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction, args.skip_bad)
+    options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction,
+                            args.skip_bad, args.reset_column)
     c = config.carbon
     carbon = CarbonStep(factors, target.zone, args.missing_year or c.missing_year, _grid(config, factors))
     policy = GapPolicy(max_gap_s=c.max_gap, fill=c.gap_fill)

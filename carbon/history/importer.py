@@ -133,6 +133,7 @@ class ImportOptions:
     step_s: int = 0
     direction: str = "consumption"
     skip_bad: bool = False
+    reset_column: str | None = None
 
 
 @dataclass
@@ -233,7 +234,8 @@ def _staged_rows(path: Path, fmt: str, target: MeterTarget, opts: ImportOptions,
         else:
             factor = unit_factor(target.kind, target.unit)
             yield from read_csv_tuples(f, target.kind, factor, clock, stats, time_column=opts.time_column,
-                                       value_column=opts.value_column, step_s=opts.step_s)
+                                       value_column=opts.value_column, step_s=opts.step_s,
+                                       reset_column=opts.reset_column)
 
 
 def stage(path: Path, target: MeterTarget, opts: ImportOptions) -> tuple[Staging, ImportResult]:

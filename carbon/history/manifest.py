@@ -14,7 +14,7 @@ most of an import's time is spent computing, not writing.
 
 Manifest: CSV (`,` or `;`), a header naming at least `meter` and `file`; optional columns
 override the command-line flags for their row: `format`, `kind`, `unit`, `modulus`,
-`time_column`, `value_column`, `tz`, `step`, `direction`. Relative paths are relative to the
+`time_column`, `value_column`, `reset_column`, `tz`, `step`, `direction`. Relative paths are relative to the
 manifest. Empty rows and rows starting with `#` are ignored.
 """
 
@@ -35,7 +35,8 @@ from typing import Any
 from carbon.history.readers import FORMATS, KINDS
 
 REQUIRED = ("meter", "file")
-OPTIONAL = ("format", "kind", "unit", "modulus", "time_column", "value_column", "tz", "step", "direction")
+OPTIONAL = ("format", "kind", "unit", "modulus", "time_column", "value_column", "reset_column", "tz", "step",
+            "direction")
 DIRECTIONS = ("consumption", "injection")
 MAX_LISTED = 50
 

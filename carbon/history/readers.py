@@ -197,6 +197,10 @@ def _column(spec: str | None, header: list[str] | None, candidates: tuple[str, .
 
 
 TIME_NAMES = ("time", "timestamp", "horodate", "datetime", "date", "date - heure", "date heure", "_time", "ts")
+RESET_NAMES = ("reset", "counter reset", "remise a zero", "raz")
+# A reset column's cells: a counter restart is flagged by any of the first, absent by the second.
+RESET_TRUE = frozenset({"1", "true", "yes", "y", "oui", "o", "x", "reset", "raz"})
+RESET_FALSE = frozenset({"", "0", "false", "no", "n", "non"})
 VALUE_NAMES = ("value", "valeur", "kwh", "energy kwh total", "index", "power w", "w", "watts", "power",
                "energy", "wh", "puissance", "energie", "_value")
 
@@ -211,8 +215,14 @@ def read_csv_tuples(
     time_column: str | None = None,
     value_column: str | None = None,
     step_s: int = 0,
+    reset_column: str | None = None,
 ) -> Iterator[StagedRow | Problem]:
-    """`read_csv` as the staging table takes rows: (time_ns, sub, value, step_s, reset, prio, line)."""
+    """`read_csv` as the staging table takes rows: (time_ns, sub, value, step_s, reset, prio, line).
+
+    A counter's export may flag its restarts (meter replaced, index set back to zero) in a
+    column (`--reset-column`, or a header named reset / counter_reset / remise à zéro): a
+    flagged row starts a new count whatever the values, where an unflagged drop is read as a
+    wrap when the modulus makes it plausible, else as a restart."""
     head: list[str] = []
     while len(head) < 5:
         ln = f.readline()
@@ -245,8 +255,15 @@ def read_csv_tuples(
             raise ImportFormatError(
                 f"cannot tell which column holds the value among {', '.join(header)}: give --value-column"
             )
+    r_col = _column(reset_column, header, RESET_NAMES, "reset")
+    if r_col is not None and kind != "counter":
+        if reset_column is not None:
+            raise ImportFormatError(f"--reset-column applies to counters, not to {kind} readings")
+        r_col = None
+    if r_col is not None and header is None and r_col in (t_col, v_col):
+        raise ImportFormatError("--reset-column names the time or the value column")
     pending = [] if has_header else [first]
-    min_cols = max(t_col, v_col) + 1
+    min_cols = max(t_col, v_col, -1 if r_col is None else r_col) + 1
     to_power = factor < 0
     for r in itertools.chain(pending, reader):
         n = line_no if pending and r is first else reader.line_num
@@ -281,7 +298,15 @@ def read_csv_tuples(
         if v < 0:
             yield Problem(n, f"value {v} is negative")
             continue
-        yield (t, "", v * -factor * step_s / 3_600_000.0 if to_power else v * factor, step_s, 0, 0, n)
+        reset = 0
+        if r_col is not None:
+            flag = r[r_col].strip().lower()
+            if flag in RESET_TRUE:
+                reset = 1
+            elif flag not in RESET_FALSE:
+                yield Problem(n, f"reset: {r[r_col]!r} is neither a flag (1, true, yes, x) nor empty/0/false")
+                continue
+        yield (t, "", v * -factor * step_s / 3_600_000.0 if to_power else v * factor, step_s, reset, 0, n)
 
 
 def read_csv(
@@ -294,9 +319,10 @@ def read_csv(
     time_column: str | None = None,
     value_column: str | None = None,
     step_s: int = 0,
+    reset_column: str | None = None,
 ) -> Iterator[Row | Problem]:
     for item in read_csv_tuples(f, kind, factor, clock, stats, time_column=time_column, value_column=value_column,
-                                step_s=step_s):
+                                step_s=step_s, reset_column=reset_column):
         if type(item) is tuple:
             t, sub, v, step, reset, prio, line = item
             yield Row(line, t, v, sub, step, bool(reset), prio)

@@ -567,8 +567,9 @@ def energy_dashboard() -> dict[str, Any]:
         color={"mode": "fixed", "fixedColor": GREEN}, options=ts_options()), 12, 8)
     L.add(panel(
         "piechart", "Complétude : kWh par méthode",
-        "Part de l'énergie mesurée (compteur), intégrée (puissance intégrée dans le temps) et estimée (trou de "
-        "données comblé). Plus la part estimée est faible, plus le bilan est complet.",
+        "Part de l'énergie mesurée (compteur), intégrée (puissance intégrée dans le temps), importée (historique "
+        "d'un compteur ou courbe de charge Enedis, `sentinelle import`) et estimée (trou de données comblé). Plus "
+        "la part estimée est faible, plus le bilan est complet.",
         [target(f'SELECT sum("kwh") FROM "energy" WHERE {F_ALL} AND $timeFilter GROUP BY "method"',
                 alias="$tag_method")],
         unit=KWH, options={"reduceOptions": {"calcs": ["sum"], "fields": "", "values": False},
@@ -578,11 +579,13 @@ def energy_dashboard() -> dict[str, Any]:
                            "tooltip": {"mode": "single", "sort": "none"}},
         overrides=[override_name("measured", displayName="mesurée", color={"mode": "fixed", "fixedColor": BLUE}),
                    override_name("integrated", displayName="intégrée", color={"mode": "fixed", "fixedColor": SKY}),
-                   override_name("estimated", displayName="estimée", color={"mode": "fixed", "fixedColor": ORANGE})]),
+                   override_name("imported", displayName="importée", color={"mode": "fixed", "fixedColor": GREEN}),
+                   override_name("estimated", displayName="estimée", color={"mode": "fixed", "fixedColor": ORANGE}),
+                   override_name("missing", displayName="manquante", color={"mode": "fixed", "fixedColor": GREY})]),
         12, 8)
     L.add(panel(
         "table", "Complétude par site",
-        "kWh par site et par méthode de calcul (mesurée, intégrée, estimée) sur la période.",
+        "kWh par site et par méthode de calcul (mesurée, intégrée, importée, estimée) sur la période.",
         [target(f'SELECT sum("kwh") AS "kWh", count("kwh") AS "intervalles" FROM "energy" WHERE {F_ALL} '
                 'AND $timeFilter GROUP BY "site", "method"', fmt="table")],
         transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],

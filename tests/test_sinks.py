@@ -370,3 +370,48 @@ def test_local_store_delete_by_time_and_tag_values(tmp_path: Path) -> None:
         assert store.delete("carbon", 0, 100) == 7
     finally:
         store.close()
+
+
+def test_local_store_merges_series_in_time_order_whatever_the_read_path(tmp_path: Path, monkeypatch) -> None:
+    """Series are read through the primary key and merged (or sorted by SQLite past
+    MERGE_MAX_SERIES): the same points, in time order, ties by series, either way."""
+    import random
+
+    import agent.sinks.local as local
+
+    rng = random.Random(5)
+    store = LocalStore(tmp_path / "local.db")
+    points = [Point("energy", {"meter": f"m{k}", "site": "a" if k % 2 else "b"}, {"kwh": float(i * 10 + k)},
+                    1_700_000_000 * 10**9 + rng.randrange(0, 50) * 10**9)
+              for k in range(7) for i in range(40)]
+    store.write_points(points)
+    store.write_points([Point("carbon", {"meter": "m1"}, {"gco2e": 1.0}, 1_700_000_000 * 10**9)])
+    merged = [(p.time_ns, p.tags["meter"], p.fields["kwh"]) for p in store.query("energy")]
+    monkeypatch.setattr(local, "MERGE_MAX_SERIES", 2)
+    sorted_by_sqlite = [(p.time_ns, p.tags["meter"], p.fields["kwh"]) for p in store.query("energy")]
+    assert merged == sorted_by_sqlite
+    assert [t for t, _m, _v in merged] == sorted(t for t, _m, _v in merged)
+    # one point per meter and second (later writes of the same second merge into it)
+    expected = {(p.time_ns, p.tags["meter"]): p.fields["kwh"] for p in points}
+    assert len(merged) == len(expected) and all(expected[(t, m)] == v for t, m, v in merged)
+    window = [p for p in store.query("energy", 1_700_000_010 * 10**9, 1_700_000_020 * 10**9, {"site": "a"})]
+    assert window and all(p.tags["site"] == "a" and 10 <= p.time_ns // 10**9 - 1_700_000_000 < 20 for p in window)
+    assert store.count("energy") == len(expected) and store.count("carbon") == 1
+    store.close()
+
+
+def test_local_store_opened_for_writing_drops_the_old_time_index(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "local.db"
+    LocalStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("CREATE INDEX points_time ON points(measurement_id, time_ns)")  # as stores made before
+    db.commit()
+    db.close()
+    with LocalStore.open_readonly(path) as ro:  # readers leave it alone
+        assert list(ro.query("energy")) == []
+    LocalStore(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='points_time'").fetchall() == []
+    db.close()

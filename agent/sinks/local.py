@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import operator
 import os
@@ -50,8 +51,14 @@ CREATE TABLE IF NOT EXISTS points(
     fields TEXT NOT NULL,
     PRIMARY KEY (series_id, time_ns)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS points_time ON points(measurement_id, time_ns);
 """
+# No index on (measurement, time): every reader goes through the primary key, series by series,
+# so a point is written to one B-tree, at the end of its series. With the time index, importing
+# a year of meter after meter into one store wrote each meter's points between all the other
+# meters' in that index: SQLite rewrote thousands of index pages per batch and the 100th meter
+# took 4x the first. Stores made before drop it on first write-open.
+_DROP_OLD = "DROP INDEX IF EXISTS points_time"
+MERGE_MAX_SERIES = 2_000  # above this, one sorted SQL query instead of a cursor per series
 
 LOCK_TIMEOUT_S = 10.0  # as SQLite's busy_timeout below
 MIN_TIME = -(2**63)
@@ -93,6 +100,7 @@ class LocalStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
+                self._db.execute(_DROP_OLD)
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
             raise LocalStoreError(f"cannot open local store {self.path}: {exc}") from exc
@@ -257,46 +265,43 @@ class LocalStore:
         """Ids of the series whose tag `k` is one of `tags[k]`, for every `k`."""
         return [sid for sid, t in series.items() if all(t.get(k) in allowed for k, allowed in tags.items())]
 
-    def _where(self, mid: int, start_ns: int | None, end_ns: int | None,
-               series_ids: list[int] | None, all_series: int) -> tuple[str, list[Any]]:
-        """The WHERE clause, and the index it should use. A few series of a measurement (one
-        meter's energy, say) are read through the primary key (series, time): through the
-        time index SQLite would walk every series' points of the period to keep these few,
-        which made importing the 100th meter read the 99 before it. Most or all of them: the
-        time index, which also gives the time order without sorting."""
-        few = series_ids is not None and len(series_ids) * 4 <= all_series
-        # `+measurement_id`: the same condition, but not a use for the time index.
-        sql = ("+measurement_id=?" if few else "measurement_id=?") + " AND time_ns >= ? AND time_ns < ?"
-        args: list[Any] = [mid, MIN_TIME if start_ns is None else int(start_ns), MAX_TIME if end_ns is None else int(end_ns)]
-        if series_ids is not None:
-            sql += " AND series_id IN (SELECT value FROM json_each(?))"
-            args.append(json.dumps(series_ids))
-        return sql, args
+    @staticmethod
+    def _bounds(start_ns: int | None, end_ns: int | None) -> tuple[int, int]:
+        return MIN_TIME if start_ns is None else int(start_ns), MAX_TIME if end_ns is None else int(end_ns)
 
     def query(self, measurement: str, start_ns: int | None = None, end_ns: int | None = None,
               tags: dict[str, str] | None = None) -> Iterator[Point]:
-        """Points of `measurement` in time order; `start_ns` inclusive, `end_ns` exclusive;
-        `tags` keeps only series carrying all those tag values."""
+        """Points of `measurement` in time order (ties by series); `start_ns` inclusive,
+        `end_ns` exclusive; `tags` keeps only series carrying all those tag values.
+
+        Each series is read in time order through the primary key and the series are merged
+        here (`heapq.merge`, one row per series in memory), which is what the time index used
+        to give; a measurement with very many series is sorted by SQLite instead."""
         mid = self._mid(measurement)
         if mid is None:
             return
         series = self._series(mid)
-        wanted = self._matching(series, {k: (v,) for k, v in tags.items()}) if tags else None
-        if wanted == []:
+        wanted = sorted(self._matching(series, {k: (v,) for k, v in tags.items()}) if tags else series)
+        if not wanted:
             return
-        where, args = self._where(mid, start_ns, end_ns, wanted, len(series))
-        sql = f"SELECT series_id, time_ns, fields FROM points WHERE {where}"
-        sql += " ORDER BY time_ns, series_id"
-        cursor = self._db.execute(sql, args)
+        lo, hi = self._bounds(start_ns, end_ns)
+        db = self._db
+        if len(wanted) > MERGE_MAX_SERIES:
+            cursors = [db.execute("SELECT time_ns, series_id, fields FROM points WHERE series_id IN "
+                                  "(SELECT value FROM json_each(?)) AND time_ns >= ? AND time_ns < ? "
+                                  "ORDER BY time_ns, series_id", (json.dumps(wanted), lo, hi))]
+        else:
+            cursors = [db.execute("SELECT time_ns, series_id, fields FROM points "
+                                  "WHERE series_id=? AND time_ns >= ? AND time_ns < ? ORDER BY time_ns", (sid, lo, hi))
+                       for sid in wanted]
         try:
-            while True:
-                rows = cursor.fetchmany(2000)
-                if not rows:
-                    return
-                for sid, time_ns, fields in rows:
-                    yield Point(measurement, dict(series[sid]), json.loads(fields), time_ns)
+            # (time, series) is unique, so the rows never compare on their fields.
+            rows = cursors[0] if len(cursors) == 1 else heapq.merge(*cursors)
+            for time_ns, sid, fields in rows:
+                yield Point(measurement, dict(series[sid]), json.loads(fields), time_ns)
         finally:
-            cursor.close()
+            for cursor in cursors:
+                cursor.close()
 
     def delete(self, measurement: str, start_ns: int, end_ns: int,
                tags: Mapping[str, Collection[str]] | None = None) -> int:
@@ -307,12 +312,13 @@ class LocalStore:
         if mid is None:
             return 0
         series = self._series(mid)
-        wanted = self._matching(series, tags) if tags else None
-        if wanted == []:
+        wanted = self._matching(series, tags) if tags else list(series)
+        if not wanted:
             return 0
-        where, args = self._where(mid, start_ns, end_ns, wanted, len(series))
+        lo, hi = self._bounds(start_ns, end_ns)
         with self._writing():
-            return self._db.execute(f"DELETE FROM points WHERE {where}", args).rowcount
+            return self._db.execute("DELETE FROM points WHERE series_id IN (SELECT value FROM json_each(?)) "
+                                    "AND time_ns >= ? AND time_ns < ?", (json.dumps(wanted), lo, hi)).rowcount
 
     def measurements(self) -> list[str]:
         return [r[0] for r in self._db.execute(
@@ -331,7 +337,8 @@ class LocalStore:
         mid = self._mid(measurement)
         if mid is None:
             return 0
-        return self._db.execute("SELECT COUNT(*) FROM points WHERE measurement_id=?", (mid,)).fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM points WHERE series_id IN "
+                                "(SELECT id FROM series WHERE measurement_id=?)", (mid,)).fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import io
 import multiprocessing
 import sys
@@ -138,11 +139,21 @@ def _check_row(row: dict[str, str], args: argparse.Namespace, manifest: Path, co
     return bad
 
 
-def import_one_captured(config_path: str, group: list[argparse.Namespace]) -> list[tuple[int, str, str, dict[str, float]]]:
-    """In a worker: import one meter's rows in order; (exit code, stdout, stderr, totals) per row."""
-    from carbon.history.cli import _config, import_one
+@functools.lru_cache(maxsize=2)
+def _worker_config(config_path: str) -> Any:
+    """The configuration, parsed once per worker process (a 100-device inventory takes a
+    sixth of a second to parse, once per meter otherwise)."""
+    from carbon.history.cli import _config
 
-    config = _config(config_path)
+    return _config(config_path)
+
+
+def import_one_captured(config_path: str, group: list[argparse.Namespace],
+                        config: Any = None) -> list[tuple[int, str, str, dict[str, float]]]:
+    """In a worker: import one meter's rows in order; (exit code, stdout, stderr, totals) per row."""
+    from carbon.history.cli import import_one
+
+    config = config if config is not None else _worker_config(config_path)
     out = []
     for args in group:
         stdout, stderr, summary = io.StringIO(), io.StringIO(), []
@@ -163,7 +174,7 @@ def import_manifest(config: Any, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     failed = readings = points = 0
     kwh = 0.0
-    for results in _run(args.config, list(groups.values()), jobs):
+    for results in _run(args.config, config, list(groups.values()), jobs):
         for code, stdout, stderr, summary in results:
             sys.stdout.write(stdout)
             sys.stderr.write(stderr)
@@ -178,11 +189,12 @@ def import_manifest(config: Any, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _run(config_path: str, groups: list[list[argparse.Namespace]], jobs: int) -> Iterator[list[tuple[int, str, str, dict[str, float]]]]:
+def _run(config_path: str, config: Any, groups: list[list[argparse.Namespace]],
+         jobs: int) -> Iterator[list[tuple[int, str, str, dict[str, float]]]]:
     """Results per meter, meters in the order of their first row (one finished early waits)."""
     if jobs == 1:
         for group in groups:
-            yield import_one_captured(config_path, group)
+            yield import_one_captured(config_path, group, config)
         return
     # spawn: workers start clean (no inherited event loop, threads or open SQLite handles).
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -213,10 +213,10 @@ to disk before sending and acknowledges it after; the baseline only encodes and 
 | `synchronous=NORMAL` (survives a process crash) | {spool_normal['write_points_per_s']:,.0f} | {spool_normal['drain_points_per_s']:,.0f} | {spool_normal['peak_rss_mib']:.0f} |
 
 Expected values in VictoriaMetrics: {args.points * fields:,} per path (points × fields).
-Where the agent's time goes (cProfile of the agent phase, 100,000 points): influxdb-client
-gzips each batch at zlib's default level on the event loop (about 0.45 s per 100k points; its
-API exposes no level, the baseline uses level 1), then the spool thread's fsync'd commits and
-reads. Per-point self-metric updates in the pipeline were batched per measurement on
+Where the agent's time goes (cProfile of the agent phase, 100,000 points, before 2026-11-23
+15:00): influxdb-client gzipped each batch at zlib's level 9 on the event loop (about 0.45 s per
+100k points); the sinks now gzip at level 5, in a worker thread above 256 KiB (the baseline
+uses level 1); then the spool thread's fsync'd commits and reads. Per-point self-metric updates in the pipeline were batched per measurement on
 2026-11-23 (35.6k → 44.5k points/s under the profiler). One NRO agent produces a few hundred
 points a minute, so the headroom is several orders of magnitude.
 """

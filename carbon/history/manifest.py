@@ -156,7 +156,8 @@ def import_one_captured(config_path: str, group: list[argparse.Namespace],
     config = config if config is not None else _worker_config(config_path)
     out = []
     for args in group:
-        stdout, stderr, summary = io.StringIO(), io.StringIO(), []
+        stdout, stderr = io.StringIO(), io.StringIO()
+        summary: list[dict[str, float]] = []
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = import_one(config, args, summary)
         out.append((code, stdout.getvalue(), stderr.getvalue(), summary[0] if summary else {}))

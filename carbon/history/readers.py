@@ -745,7 +745,7 @@ def read_enedis_json(
     period = str(rtype.get("measuring_period") or "").strip().upper()
     if norm(str(rtype.get("aggregate") or "")) == "maximum" or unit == "va":
         raise ImportFormatError(f"{name} holds daily maximum powers (consumption_max_power), not energy: nothing to import")
-    first_date = next((e.get("date") for e in entries if isinstance(e, dict) and isinstance(e.get("date"), str)), "")
+    first_date: str = next((e["date"] for e in entries if isinstance(e, dict) and isinstance(e.get("date"), str)), "")
     daily = period == "P1D" or (not period and unit in ("wh", "kwh") and len(first_date.strip()) == 10)
     what = "Data Connect daily energy" if daily else "a Data Connect load curve"
     if unit not in UNITS["interval"] or (daily and unit in ("w", "kw")):

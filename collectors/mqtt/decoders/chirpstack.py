@@ -14,13 +14,14 @@ gateway messages give `lora_gateway` points that `GatewayHealth` also watches.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from agent.events import event_point
 from agent.point import FieldValue, Point
 from collectors.mqtt.decoders.common import (
+    DECODED_PREFIX,
+    EUI,
     DecodeError,
     check_time_ns,
     clean_string,
@@ -36,8 +37,6 @@ from collectors.mqtt.decoders.common import (
     tags_of,
 )
 
-DECODED_PREFIX = "decoded_"
-_EUI = re.compile(r"^[0-9a-fA-F]{16}$")
 # Device events we read; other integration events (e.g. `integration`) are ignored, not errors.
 DEVICE_EVENTS = frozenset({"up", "status", "join", "ack", "txack", "log", "location"})
 
@@ -67,7 +66,7 @@ def decode_chirpstack(topic: str, payload: bytes, received_ns: int) -> list[Poin
 def _device_tags(data: Mapping[str, Any], application_id: str, topic_eui: str) -> dict[str, str]:
     info = require_mapping(data, "deviceInfo")
     dev_eui = optional_str(info, "devEui") or topic_eui
-    if not _EUI.match(dev_eui):
+    if not EUI.match(dev_eui):
         raise DecodeError("bad_value", "devEui is not 16 hex digits")
     return tags_of(
         dev_eui=dev_eui.lower(),

@@ -27,6 +27,11 @@ MAX_FIELDS = 64
 MAX_STRING = 256
 MAX_TAG = 128
 # Plausible message times: 2000-01-01 .. 2100-01-01 (ns). Outside: the clock or payload is wrong.
+# Application payload fields decoded by the network server get this prefix (ChirpStack's
+# `object`, TTS's `decoded_payload`), so they never collide with radio metadata fields.
+DECODED_PREFIX = "decoded_"
+EUI = re.compile(r"^[0-9a-fA-F]{16}$")  # a DevEUI / gateway EUI as both servers write it
+
 MIN_TIME_NS = 946_684_800 * 10**9
 MAX_TIME_NS = 4_102_444_800 * 10**9
 

@@ -19,6 +19,8 @@ from typing import Any
 from agent.events import event_point
 from agent.point import FieldValue, Point
 from collectors.mqtt.decoders.common import (
+    DECODED_PREFIX,
+    EUI,
     DecodeError,
     as_float,
     clean_string,
@@ -34,8 +36,6 @@ from collectors.mqtt.decoders.common import (
     tags_of,
 )
 
-DECODED_PREFIX = "decoded_"
-_EUI = re.compile(r"^[0-9a-fA-F]{16}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -50,7 +50,7 @@ def decode_tts(topic: str, payload: bytes, received_ns: int) -> list[Point]:
     data = load_json_object(payload)
     ids = require_mapping(data, "end_device_ids")
     dev_eui = optional_str(ids, "dev_eui")
-    if dev_eui is not None and not _EUI.match(dev_eui):
+    if dev_eui is not None and not EUI.match(dev_eui):
         raise DecodeError("bad_value", "dev_eui is not 16 hex digits")
     app_ids = require_mapping(ids, "application_ids")
     tags = tags_of(

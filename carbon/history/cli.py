@@ -113,7 +113,9 @@ def _grid(config: Any, factors: Any) -> Any:
     settings = config.carbon.grid_intensity
     if settings.provider not in ("csv", "static"):
         return None
-    key = (settings.model_dump_json(), _file_stamp(settings.path), str(config.agent.data_dir), id(factors))
+    # The table itself in the key (hashed by identity, and kept alive by the cache so that
+    # identity is never reused): the fallback value depends on it.
+    key = (settings.model_dump_json(), _file_stamp(settings.path), str(config.agent.data_dir), factors)
     if key not in _GRIDS:
         try:
             default = factors.factor("fr-continental", 2100, "latest").g_per_kwh

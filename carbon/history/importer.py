@@ -72,9 +72,9 @@ CARBON_FIELDS = ("gco2e", "factor_gco2e_per_kwh", "kwh")
 
 class PointBatch:
     """Points held by series: each (measurement, tags, field names) once, then one row
-    (series index, time_ns, field values) per point, in the order the points were made.
-    `Delivery.write_batch` hands the rows to the local store without building `Point`s;
-    `points()` builds the very points `energy_point` / `carbon_points` give, for other sinks."""
+    (series index, time_ns, field values) per point. `Delivery.write_batch` hands the rows to
+    the local store and to `encode_columns` without building `Point`s; `points()` builds the
+    very points `energy_point` / `carbon_points` give, for a writer that takes points."""
 
     __slots__ = ("series", "rows", "index")
 

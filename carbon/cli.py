@@ -36,6 +36,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
     p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
     p.add_argument("--missing-year", choices=("error", "latest"), help="a year missing from the factor table")
+    p.add_argument(
+        "--allow-empty", action="store_true",
+        help="write the report even when the period holds no energy data (default: warn, write nothing, exit 1)",
+    )  # fmt: skip
     p.set_defaults(func=run_report)
 
 
@@ -86,6 +90,7 @@ def run_report(args: argparse.Namespace) -> int:
     from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
+    from carbon.report.console import empty_refusal, report_warnings, summary_line
 
     try:
         config = load_config(args.config)
@@ -113,15 +118,16 @@ def run_report(args: argparse.Namespace) -> int:
             )
         finally:
             close()
+        for line in report_warnings(report, args.lang):
+            print(f"sentinelle report: {line}", file=sys.stderr)
+        if report.is_empty and not args.allow_empty:
+            print(f"sentinelle report: {empty_refusal(label, args.lang)}", file=sys.stderr)
+            return 1
         paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
-    total = report.totals()
-    print(
-        f"{label}: {total.kwh_total:.1f} kWh, {total.beges_t:.4f} tCO2e BEGES (± {total.beges_u_rel * 100:.1f} %), "
-        f"{total.grid_t:.4f} tCO2e grid, completeness {total.completeness * 100:.1f} %"
-    )
+    print(summary_line(report, args.lang))
     for p in paths:
         print(p)
     return 0

@@ -7,6 +7,11 @@ The inventory says, per device, `meter: {role, load, parent}`:
 - a site shared by several member authorities or operators declares `allocation` shares per
   grouping; a site's kWh and tCO2e are split by them, so per-member totals add up to the site.
 
+Readings can contradict the declared hierarchy: an IT sub-meter reading more than its facility
+parent (PUE below 1) means a meter is wired, scaled or declared wrong. `hierarchy_inconsistencies`
+finds those from any set of simultaneous readings (kWh over one period, or W at one instant), so
+the report, the demo and `check` flag them with one rule.
+
 `meters_from_inventory` reads the agent's config objects by attribute (carbon/ does not import
 agent/), so any object with the same shape works.
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from carbon.quantities import Lang, number, ratio
 
 Role = Literal["primary", "sub"]
 Load = Literal["it", "facility", "other"]
@@ -74,6 +81,89 @@ def check_hierarchy(specs: Mapping[str, MeterSpec]) -> None:
                 raise MeterHierarchyError(f"meter parents form a cycle through {cur.meter!r}")
             seen.add(cur.meter)
             cur = specs.get(cur.parent) if cur.parent else None
+
+
+InconsistencyKind = Literal["sub-above-parent", "it-above-facility"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterInconsistency:
+    """Readings that the declared meter hierarchy makes impossible.
+
+    `upper` is what should be the larger reading (a parent meter, the facility meters of a
+    site), `lower` what it feeds (its sub-meters, the IT meters); both in the unit of the
+    readings given (kWh over one period, or W at one instant).
+    """
+
+    kind: InconsistencyKind
+    site: str
+    upper_meters: tuple[str, ...]
+    lower_meters: tuple[str, ...]
+    upper: float
+    lower: float
+
+    @property
+    def ratio(self) -> float | None:
+        """upper / lower: the PUE for `it-above-facility`; below 1 by construction."""
+        return self.upper / self.lower if self.lower > 0 else None
+
+    def message(self, lang: Lang = "fr", unit: str = "kWh") -> str:
+        """One line for a technician: which meters, which readings, what to look at."""
+        up, low = ", ".join(self.upper_meters), ", ".join(self.lower_meters)
+        r = ratio(self.ratio, lang) if self.ratio is not None else "?"
+        a, b = number(self.upper, lang), number(self.lower, lang)
+        if self.kind == "it-above-facility":
+            if lang == "fr":
+                return (f"site {self.site} : la charge IT ({low} : {b} {unit}) dépasse le compteur du site ({up} : {a} {unit}), "
+                        f"PUE {r} < 1 : hiérarchie de compteurs incohérente (câblage, échelle ou rôle déclaré à vérifier)")
+            return (f"site {self.site}: IT load ({low}: {b} {unit}) exceeds the facility meter ({up}: {a} {unit}), "
+                    f"PUE {r} < 1: inconsistent meter hierarchy (check wiring, scaling or the declared role)")
+        if lang == "fr":
+            return (f"site {self.site} : les sous-compteurs ({low} : {b} {unit}) dépassent leur compteur parent ({up} : {a} {unit}) : "
+                    "hiérarchie de compteurs incohérente (câblage, échelle ou parent déclaré à vérifier)")
+        return (f"site {self.site}: sub-meters ({low}: {b} {unit}) exceed their parent meter ({up}: {a} {unit}): "
+                "inconsistent meter hierarchy (check wiring, scaling or the declared parent)")
+
+
+def hierarchy_inconsistencies(
+    readings: Mapping[str, float], specs: Mapping[str, MeterSpec], tolerance: float = 0.0
+) -> list[MeterInconsistency]:
+    """Where simultaneous readings contradict the hierarchy (for the report, the demo and `check`).
+
+    `readings`: meter id -> kWh over one common period, or W at one instant; meters without a
+    reading are left out of every comparison (nothing is inferred from silence). Two rules:
+    the sub-meters of a parent together read more than the parent; the IT meters of a site
+    together read more than its facility meters (PUE below 1). `tolerance` is the relative
+    excess allowed for meter accuracy (0.02 for two class-1 meters, say); 0 flags any excess.
+    A site whose IT meters are exactly the sub-meters of its only facility meter is reported
+    once, as `it-above-facility`.
+    """
+    out: list[MeterInconsistency] = []
+    children: dict[str, list[str]] = {}
+    for spec in specs.values():
+        if spec.parent is not None and spec.meter in readings and spec.parent in readings:
+            children.setdefault(spec.parent, []).append(spec.meter)
+    by_site: dict[str, tuple[list[str], list[str]]] = {}
+    for spec in specs.values():
+        if spec.meter in readings and spec.load in ("facility", "it"):
+            facility, it = by_site.setdefault(spec.site, ([], []))
+            (facility if spec.load == "facility" else it).append(spec.meter)
+    reported: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    for site, (facility, it) in sorted(by_site.items()):
+        if not facility or not it:
+            continue
+        upper, lower = sum(readings[m] for m in facility), sum(readings[m] for m in it)
+        if lower > 0 and lower > upper * (1 + tolerance):
+            key = (tuple(sorted(facility)), tuple(sorted(it)))
+            reported.add(key)
+            out.append(MeterInconsistency("it-above-facility", site, key[0], key[1], upper, lower))
+    for parent, subs in sorted(children.items()):
+        upper, lower = readings[parent], sum(readings[m] for m in subs)
+        key = ((parent,), tuple(sorted(subs)))
+        if key in reported or not (lower > 0 and lower > upper * (1 + tolerance)):
+            continue
+        out.append(MeterInconsistency("sub-above-parent", specs[parent].site, key[0], key[1], upper, lower))
+    return out
 
 
 def meters_from_inventory(inventory: Any) -> dict[str, MeterSpec]:

@@ -15,6 +15,7 @@ from carbon.meters import (
     MeterSpec,
     allocate,
     check_hierarchy,
+    hierarchy_inconsistencies,
     meters_from_inventory,
     pue,
     site_total,
@@ -76,3 +77,39 @@ def test_summarise_for_the_demo(tmp_path: Path):
     assert s.beges_tco2e == pytest.approx(2.0 * 0.0519 / 1000)
     assert s.completeness_pct == pytest.approx(100.0)
     assert s.html.exists() and "CO2e BEGES (ADEME) : 103.800 gCO2e" in "\n".join(s.lines())
+
+
+# --- readings the declared hierarchy makes impossible -------------------------------------------
+
+DC = {
+    "ups": MeterSpec("ups", "dc", "primary", "facility"),
+    "pdu-it": MeterSpec("pdu-it", "dc", "sub", "it", "ups"),
+    "pdu-clim": MeterSpec("pdu-clim", "dc", "sub", "other", "ups"),
+}
+
+
+def test_an_it_load_above_its_facility_meter_is_one_inconsistency_pue_below_1():
+    (inc,) = hierarchy_inconsistencies({"ups": 10.0, "pdu-it": 164.0}, DC)
+    assert inc.kind == "it-above-facility" and inc.site == "dc"
+    assert inc.upper_meters == ("ups",) and inc.lower_meters == ("pdu-it",)
+    assert inc.ratio == pytest.approx(10 / 164)
+    assert "PUE 0,06 < 1" in inc.message("fr") and "pdu-it" in inc.message("fr")
+    assert "PUE 0.06 < 1" in inc.message("en")
+
+
+def test_sub_meters_together_above_their_parent():
+    (inc,) = hierarchy_inconsistencies({"ups": 10.0, "pdu-it": 6.0, "pdu-clim": 5.0}, DC)
+    assert inc.kind == "sub-above-parent" and inc.lower == 11.0 and inc.lower_meters == ("pdu-clim", "pdu-it")
+    assert "dépassent leur compteur parent" in inc.message()
+
+
+def test_consistent_readings_tolerance_and_silent_meters():
+    assert hierarchy_inconsistencies({"ups": 10.0, "pdu-it": 6.0, "pdu-clim": 3.0}, DC) == []
+    # within a 2 % meter accuracy allowance
+    assert hierarchy_inconsistencies({"ups": 10.0, "pdu-it": 10.1}, DC, tolerance=0.02) == []
+    assert len(hierarchy_inconsistencies({"ups": 10.0, "pdu-it": 10.1}, DC)) == 1
+    # a meter without a reading is never compared (nothing inferred from silence)
+    assert hierarchy_inconsistencies({"pdu-it": 164.0}, DC) == []
+    # works on instantaneous power as well as on energy
+    (inc,) = hierarchy_inconsistencies({"ups": 900.0, "pdu-it": 2000.0}, DC)
+    assert "2\u202f000 W" in inc.message("fr", unit="W")

@@ -94,7 +94,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     method = "\n".join(str(c.value) for r in wb["méthode"].iter_rows() for c in r)
     assert "poste 2.1" in method and "fabrication" in method
     meters = {r[0].value: r for r in wb["compteurs"].iter_rows(min_row=2)}
-    assert meters["pdu-it"][3].value == "sub" and meters["pdu-it"][6].value == pytest.approx(48.0)
+    assert meters["pdu-it"][3].value == "sous-compteur" and meters["pdu-it"][6].value == pytest.approx(48.0)
     # French Excel CSV
     assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--format", "csv", "--excel-fr") == 0
     raw = next(out.glob("*-site.csv")).read_bytes()
@@ -111,7 +111,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     assert "<svg" in html and "<script" not in html and "src=" not in html
     assert "data-figure='kwh_total'>72" in html
     assert "poste 2.1" in html and "ATTENTION" in html
-    assert "72.0 kWh" in capsys.readouterr().out
+    assert "72,0\u00a0kWh" in capsys.readouterr().out  # French number format by default
 
 
 def test_english_labels(store: Path):
@@ -139,3 +139,100 @@ def test_bad_arguments_are_clear_errors(store: Path, capsys):
     bad.write_text("table: x\n")
     assert run(store, "--year", "2024", "--factors", str(bad)) == 1
     assert "invalid factor table" in capsys.readouterr().err
+
+
+def test_a_period_without_data_warns_writes_nothing_and_exits_1(store: Path, capsys):
+    """Before: exit 0 with "0.0 kWh" tables that look fine."""
+    assert run(store, "--year", "2019") == 1
+    err = capsys.readouterr().err
+    assert "aucune donnée d'énergie sur la période 2019" in err and "--allow-empty" in err
+    assert not (store / "out").exists() or not any((store / "out").iterdir())
+    assert run(store, "--year", "2019", "--allow-empty", "--format", "json", "--lang", "en") == 0
+    doc = json.loads(next((store / "out").glob("*.json")).read_text(encoding="utf-8"))
+    assert doc["tables"]["site"]["rows"][0]["flags"] == "no-data"
+
+
+DC_CONFIG = """
+agent: {{name: test}}
+inventory:
+  sites:
+    - id: dc-brieuc
+      kind: datacentre
+      member: saint-brieuc-agglo
+      devices:
+        - {{id: ups-dc, kind: ups, meter: {{role: primary, load: facility}}}}
+        - {{id: pdu-dc, kind: pdu, meter: {{role: sub, load: it, parent: ups-dc}}}}
+    - id: nro-silent
+      kind: nro
+      member: guingamp-paimpol
+      devices:
+        - {{id: pdu-silent, kind: pdu, meter: primary}}
+carbon:
+  grid_intensity: {{provider: static, value_gco2e_per_kwh: 40}}
+sinks:
+  - {{type: local, path: {store}}}
+"""
+
+
+@pytest.fixture
+def dc_store(tmp_path: Path) -> Path:
+    """A data centre whose IT PDU reads 2 kW behind a UPS reading 120 W (a mis-scaled meter,
+    as in the demo: PUE 0.06), and a site of the inventory whose meter never answered."""
+    path = tmp_path / "local.db"
+    text = DC_CONFIG.format(store=path)
+    config = parse_config(text)
+    tag = InventoryTags(config.inventory)
+    (proc,) = build_processors(config, tmp_path / "state")
+    points: list[Point] = []
+    for i in range(97):
+        t = DAY + i * 900 * NS
+        points += proc.process(tag.process([
+            Point("ups", {"device": "ups-dc"}, {"output_power_w": 120.0}, t),
+            Point("pdu", {"device": "pdu-dc"}, {"power_w": 2000.0}, t),
+        ]))  # fmt: skip
+    s = LocalStore(path)
+    s.write_points(points)
+    s.close()
+    (tmp_path / "config.yaml").write_text(text)
+    return tmp_path
+
+
+def test_silent_sites_stay_in_the_tables_and_impossible_pue_is_flagged(dc_store: Path, capsys):
+    assert run(dc_store, "--from", "2024-06-01", "--to", "2024-06-02") == 0
+    err = capsys.readouterr().err
+    assert "PUE 0,06 < 1" in err and "nro-silent" in err
+    out = dc_store / "out"
+    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    sites = {r["key"]: r for r in doc["tables"]["site"]["rows"]}
+    assert sites["nro-silent"]["completeness_pct"] == 0.0 and sites["nro-silent"]["kwh_total"] == 0.0
+    assert "no-data" in sites["nro-silent"]["flags"]
+    assert "meter-hierarchy-inconsistent" in sites["dc-brieuc"]["flags"]
+    assert sites["dc-brieuc"]["pue"] == pytest.approx(0.06)
+    members = {r["key"] for r in doc["tables"]["member"]["rows"]}
+    assert {"guingamp-paimpol", "saint-brieuc-agglo"} <= members
+    (inc,) = doc["meter_hierarchy"]
+    assert inc["kind"] == "it-above-facility" and inc["lower_meters"] == ["pdu-dc"]
+    # People's outputs word the flags in the report's language (JSON keeps the codes).
+    rows = list(csv.reader(next(out.glob("*-site.csv")).read_text(encoding="utf-8").splitlines()))
+    flags = {r[0]: r[-1] for r in rows[1:]}
+    assert "hiérarchie de compteurs incohérente" in flags["dc-brieuc"] and "aucune donnée" in flags["nro-silent"]
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "hiérarchie de compteurs incohérente" in html and "nro-silent" in html
+
+
+def test_one_language_per_output_and_ascii_file_names(store: Path):
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02") == 0
+    out = store / "out"
+    names = [p.name for p in out.iterdir()]
+    assert names and all(n.isascii() and " " not in n for n in names), names
+    assert "sentinelle-2024-06-01-2024-06-02-methode.csv" in names
+    for p in out.glob("*.csv"):
+        text = p.read_text(encoding="utf-8")
+        # the embedded table's English notes and codes stay out of a French report
+        for english in ("Second-hand", "verified=", "n/a", "factor-unverified", "primary", "warning"):
+            assert english not in text, (p.name, english)
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "Second-hand" not in html and "factor-unverified" not in html
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--lang", "en") == 0
+    method = next(out.glob("*-method.csv")).read_text(encoding="utf-8")
+    assert "Second-hand" in method and "NOT CHECKED" in method and "Périmètre" not in method

@@ -9,7 +9,7 @@ from carbon.factors import FactorTable
 from carbon.report.aggregate import AnnualReport, build_report, report_period
 from carbon.report.html import write_html
 from carbon.report.labels import Lang
-from carbon.report.outputs import write_csv, write_json, write_xlsx
+from carbon.report.outputs import ascii_slug, write_csv, write_json, write_xlsx
 from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
 from carbon.report.tables import all_tables
 
@@ -33,7 +33,7 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = all_tables(report, list(groupings), lang)
-    stem = "sentinelle-" + "".join(c if c.isalnum() else "-" for c in report.label).strip("-")
+    stem = "sentinelle-" + ascii_slug(report.label)
     paths: list[Path] = []
     for fmt in formats:
         if fmt == "csv":

@@ -33,7 +33,7 @@ from agent.point import Point
 from carbon.energy import METHODS, NS, EnergyInterval, coverage
 from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from carbon.history.overlap import resolve
-from carbon.meters import GROUPINGS, MeterSpec, SiteSpec, pue
+from carbon.meters import GROUPINGS, MeterInconsistency, MeterSpec, SiteSpec, hierarchy_inconsistencies, pue
 from carbon.report.source import ReportSource
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -56,6 +56,10 @@ class MeterFigures:
     @property
     def kwh_total(self) -> float:
         return sum(self.kwh.values())
+
+    @property
+    def seconds_total(self) -> float:
+        return sum(self.seconds.values())
 
 
 @dataclass
@@ -150,10 +154,20 @@ class AnnualReport:
     uncertainty_pct: dict[str, float]
     notes: list[str]
     generated_at: str
+    inconsistencies: list[MeterInconsistency] = field(default_factory=list)
 
     @property
     def sites(self) -> list[Figures]:
         return self.groups["site"]
+
+    @property
+    def is_empty(self) -> bool:
+        """No meter has any interval inside the period: every figure would be a silent zero."""
+        return not any(m.seconds_total > 0 for m in self.meters)
+
+    @property
+    def sites_without_data(self) -> list[str]:
+        return [s.key for s in self.sites if "no-data" in s.flags]
 
     def totals(self) -> Figures:
         """All sites together (their sum, with the same conventions as a group)."""
@@ -314,6 +328,22 @@ def build_report(
             mr.grid_t += grid_t
             site_month_completeness[(site, month)].append(mcov.completeness)
 
+    # Inventory sites with no energy point at all still get a row (0 %, flagged): a site must
+    # not vanish from a signed report because its meters never reported.
+    for site in sites:
+        if site not in site_rows:
+            site_rows[site] = Figures("site", site, sites=[site], flags={"no-data"})
+    # Readings the declared hierarchy makes impossible (PUE below 1, sub-meters above parent).
+    specs = {
+        m.meter: meters.get(m.meter) or MeterSpec(m.meter, m.site, m.role, m.load)  # type: ignore[arg-type]
+        for m in meter_figs
+        if m.seconds_total > 0
+    }
+    inconsistencies = hierarchy_inconsistencies({m.meter: m.kwh_total for m in meter_figs if m.meter in specs}, specs)
+    for inc in inconsistencies:
+        if inc.site in site_rows:
+            site_rows[inc.site].flags.add("meter-hierarchy-inconsistent")
+
     for site, row in site_rows.items():
         if row.kwh_total > 0 and row.beges_t > 0:
             u_act = sum(unc[m] / 100.0 * row.kwh[m] for m in METHODS) / row.kwh_total
@@ -321,10 +351,10 @@ def build_report(
             row.beges_u_t = row.beges_t * math.sqrt(u_act**2 + u_fac**2)
         values = site_primary_completeness.get(site, [])
         row.completeness = sum(values) / len(values) if values else 0.0
-        if row.completeness < 0.999:
+        if row.completeness < 0.999 and "no-data" not in row.flags:
             row.flags.add("incomplete")
         row.grid_sources = set(grid_sources)
-        if not values:
+        if not values and "no-data" not in row.flags:
             row.flags.add("no-primary-meter")
     for key, mr in month_rows.items():
         vals = site_month_completeness[key]
@@ -345,6 +375,8 @@ def build_report(
         notes.append("unverified-factor")
     if any(f.fallback for f in factors_used.values()):
         notes.append("fallback-factor")
+    if inconsistencies:
+        notes.append("meter-hierarchy")
     return AnnualReport(
         start_ns=start_ns,
         end_ns=end_ns,
@@ -358,6 +390,7 @@ def build_report(
         uncertainty_pct=unc,
         notes=notes,
         generated_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        inconsistencies=inconsistencies,
     )
 
 

@@ -63,7 +63,7 @@ def _table_html(t: Table, lang: Lang) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in t.headers)
     body = "".join(
         "<tr>" + "".join(f'<td class="{"n" if isinstance(v, int | float) else "t"}">{escape(_fmt(v, lang))}</td>' for v in row) + "</tr>"
-        for row in t.rows
+        for row in t.human_rows()
     )
     # Grouping tables are named by their key (`site`, `member`): show its label in the report's language.
     return f'<h2>{escape(label(t.name, lang))}</h2><div class="scroll"><table data-table="{escape(t.name)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
@@ -97,6 +97,7 @@ def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
     )
     statements = "".join(f"<p class='statement'>{escape(statement(k, lang))}</p>" for k in ("scope", "beges", "grid"))
     warnings = "".join(f"<p class='warning'>{escape(statement(n, lang))}</p>" for n in report.notes)
+    warnings += "".join(f"<p class='warning'>{escape(i.message(lang))}</p>" for i in report.inconsistencies)
     style = (
         "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:3px 6px}td.n{text-align:right}th{background:#eee}"

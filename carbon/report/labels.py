@@ -65,6 +65,28 @@ _LABELS: dict[str, tuple[str, str]] = {
     "item": ("Rubrique", "Item"),
     "value": ("Valeur", "Value"),
     "factors_used": ("Facteurs utilisés", "Factors used"),
+    "factor_id": ("identifiant", "id"),
+    "unc_unknown": ("incertitude non publiée", "uncertainty not published"),
+    "verified_yes": ("vérifié contre la source primaire", "checked against the primary source"),
+    "verified_no": ("NON VÉRIFIÉ contre la Base Empreinte", "NOT CHECKED against Base Empreinte"),
+    "item_scope": ("Périmètre", "Scope"),
+    "item_beges": ("Correspondance BEGES", "BEGES mapping"),
+    "item_grid": ("Piste réseau", "Grid track"),
+    "item_methods": ("Méthodes", "Methods"),
+    "item_completeness": ("Complétude", "Completeness"),
+    "item_uncertainty": ("Incertitude", "Uncertainty"),
+    "item_allocation": ("Répartition", "Allocation"),
+    "item_warning": ("Alerte", "Warning"),
+    "role_primary": ("principal", "primary"),
+    "role_sub": ("sous-compteur", "sub-meter"),
+    "load_it": ("IT", "IT"),
+    "load_facility": ("site (total)", "facility"),
+    "load_other": ("autre", "other"),
+    "method_measured": ("mesuré", "measured"),
+    "method_integrated": ("intégré", "integrated"),
+    "method_imported": ("importé", "imported"),
+    "method_estimated": ("estimé", "estimated"),
+    "method_missing": ("lacune", "missing"),
 }
 
 STATEMENTS: dict[str, tuple[str, str]] = {
@@ -129,6 +151,58 @@ STATEMENTS: dict[str, tuple[str, str]] = {
         "(see 'Factor year').",
     ),
 }
+
+
+STATEMENTS["meter-hierarchy"] = (
+    "ATTENTION : des relevés contredisent la hiérarchie de compteurs déclarée (PUE inférieur à 1 ou "
+    "sous-compteurs au-dessus de leur parent) ; vérifier câblage, échelle et rôles avant signature.",
+    "WARNING: readings contradict the declared meter hierarchy (PUE below 1 or sub-meters above their "
+    "parent); check wiring, scaling and roles before signing.",
+)
+STATEMENTS["no-data-sites"] = (
+    "ATTENTION : sites de l'inventaire sans aucune donnée d'énergie sur la période (complétude 0 %, "
+    "consommation non comptée) : {sites}.",
+    "WARNING: inventory sites without any energy data over the period (completeness 0 %, consumption "
+    "not counted): {sites}.",
+)
+STATEMENTS["empty"] = (
+    "aucune donnée d'énergie sur la période {period} : rapport non écrit (tous les chiffres seraient "
+    "des zéros). Vérifier --year/--from et la source de données, ou passer --allow-empty.",
+    "no energy data over the period {period}: report not written (every figure would be a zero). "
+    "Check --year/--from and the data source, or pass --allow-empty.",
+)
+
+# Row flags: a stable code (JSON keeps it) and its wording in each language.
+FLAGS: dict[str, tuple[str, str]] = {
+    "incomplete": ("données incomplètes", "incomplete data"),
+    "no-data": ("aucune donnée sur la période", "no data over the period"),
+    "no-primary-meter": ("aucun compteur principal", "no primary meter"),
+    "factor-unverified": ("facteur non vérifié", "unverified factor"),
+    "factor-uncertainty-unknown": ("incertitude du facteur inconnue", "factor uncertainty unknown"),
+    "meter-hierarchy-inconsistent": ("hiérarchie de compteurs incohérente", "inconsistent meter hierarchy"),
+    "grid:stale": ("intensité réseau : dernière valeur connue", "grid intensity: last known value"),
+    "grid:out-of-range": ("intensité réseau : valeur la plus proche", "grid intensity: nearest value"),
+    "grid:unverified": ("réseau : facteur non vérifié", "grid: unverified factor"),
+}
+
+
+def flag_text(code: str, lang: Lang = "fr") -> str:
+    """A row flag in words; parametric codes (`factor-year-2023-for-2024`) are worded too."""
+    if code in FLAGS:
+        fr, en = FLAGS[code]
+        return fr if lang == "fr" else en
+    parts = code.split("-")
+    if code.startswith(("factor-year-", "grid:year-")) and len(parts) >= 5 and parts[-2] == "for":
+        used, wanted = parts[-3], parts[-1]
+        return f"facteur {used} utilisé pour {wanted}" if lang == "fr" else f"{used} factor used for {wanted}"
+    if code.startswith("grid:") and "," in code:
+        return " ; ".join(flag_text("grid:" + c, lang) for c in code[5:].split(",") if c)
+    return code
+
+
+def flags_text(codes: str, lang: Lang = "fr") -> str:
+    """A table's `flags` cell (codes joined by ', ') in words."""
+    return " ; ".join(flag_text(c, lang) for c in codes.split(", ") if c)
 
 
 def label(key: str, lang: Lang = "fr") -> str:

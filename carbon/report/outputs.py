@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from carbon.report.aggregate import AnnualReport
-from carbon.report.labels import Lang
+from carbon.report.labels import STATEMENTS, Lang, flag_text, statement
 from carbon.report.tables import Table, Value
 
 
@@ -27,8 +28,13 @@ def _cell(v: Value, excel_fr: bool) -> str:
     return str(v)
 
 
-def _slug(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+def ascii_slug(name: str) -> str:
+    """A file-name part in plain ASCII ("méthode" -> "methode"): Windows shares, Excel and zip
+    tools mangle accents in names, so file names never carry them (sheet names may)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in plain)
+    while "--" in keep:
+        keep = keep.replace("--", "-")
     return keep.strip("-") or "table"
 
 
@@ -36,11 +42,11 @@ def write_csv(tables: list[Table], out_dir: Path, stem: str, excel_fr: bool = Fa
     """One CSV per table: `<stem>-<table>.csv`."""
     paths = []
     for t in tables:
-        p = out_dir / f"{stem}-{_slug(t.name)}.csv"
+        p = out_dir / f"{stem}-{ascii_slug(t.name)}.csv"
         with p.open("w", encoding="utf-8-sig" if excel_fr else "utf-8", newline="") as f:
             w = csv.writer(f, delimiter=";" if excel_fr else ",")
             w.writerow(t.headers)
-            for row in t.rows:
+            for row in t.human_rows():
                 w.writerow([_cell(v, excel_fr) for v in row])
         paths.append(p)
     return paths
@@ -55,7 +61,7 @@ def write_xlsx(tables: list[Table], path: Path) -> Path:
         ws.append(t.headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in t.rows:
+        for row in t.human_rows():
             ws.append(list(row))
         for i, h in enumerate(t.headers, start=1):
             width = max([len(str(h))] + [len(str(r[i - 1])) for r in t.rows if r[i - 1] is not None])
@@ -72,6 +78,15 @@ def write_json(report: AnnualReport, tables: list[Table], path: Path, lang: Lang
         "generated_at": report.generated_at,
         "lang": lang,
         "notes": report.notes,
+        "notes_text": [statement(n, lang) for n in report.notes if n in STATEMENTS],
+        "flag_labels": {c: flag_text(c, lang) for t in tables if "flags" in t.columns
+                        for r in t.records() for c in str(r["flags"] or "").split(", ") if c},
+        "meter_hierarchy": [
+            {"kind": i.kind, "site": i.site, "upper_meters": list(i.upper_meters), "lower_meters": list(i.lower_meters),
+             "upper_kwh": i.upper, "lower_kwh": i.lower, "message": i.message(lang)}
+            for i in report.inconsistencies
+        ],
+        "sites_without_data": report.sites_without_data,
         "factors_used": [
             {
                 "zone": f.zone,

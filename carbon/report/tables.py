@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from carbon.energy import NS
+from carbon.factors import EmissionFactor
 from carbon.report.aggregate import AnnualReport, Figures
-from carbon.report.labels import Lang, label, statement
+from carbon.report.labels import Lang, flags_text, label, statement
 
 PARIS = ZoneInfo("Europe/Paris")
 Value = str | float | int | None
@@ -30,9 +31,23 @@ class Table:
     columns: list[str]  # keys (stable, for JSON)
     headers: list[str]  # labels in the report language
     rows: list[list[Value]]
+    lang: Lang = "fr"
 
     def records(self) -> list[dict[str, Value]]:
+        """Rows by column key, flags as stable codes: for programs (JSON)."""
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def human_rows(self) -> list[list[Value]]:
+        """Rows for people (CSV, XLSX, HTML): flags in words, in the table's language."""
+        words = {j: c for j, c in enumerate(self.columns) if c in ("flags", "role", "load")}
+        if not words:
+            return self.rows
+        return [[self._words(words[j], v) if j in words and isinstance(v, str) else v for j, v in enumerate(r)] for r in self.rows]
+
+    def _words(self, column: str, value: str) -> str:
+        if column == "flags":
+            return flags_text(value, self.lang)
+        return label(f"{column}_{value}", self.lang) if value else value
 
 
 def _r(x: float | None, nd: int) -> float | None:
@@ -72,7 +87,7 @@ def group_table(report: AnnualReport, grouping: str, lang: Lang) -> Table:
     total.sites = [str(len(report.sites))]
     rows.append(figure_row(total))
     headers = [label(c, lang) if c != "key" else label(grouping, lang) for c in FIGURE_COLUMNS]
-    return Table(grouping, list(FIGURE_COLUMNS), headers, rows)
+    return Table(grouping, list(FIGURE_COLUMNS), headers, rows, lang)
 
 
 def meters_table(report: AnnualReport, lang: Lang) -> Table:
@@ -87,7 +102,7 @@ def meters_table(report: AnnualReport, lang: Lang) -> Table:
             _r(m.kwh["integrated"], 3), _r(m.kwh["imported"], 3), _r(m.kwh["estimated"], 3), _r(m.kwh["missing"], 3),
             _r(m.completeness * 100, 2), _r(max(0.0, period_s - covered) / 3600, 2),
         ])  # fmt: skip
-    return Table(label("sheet_meters", lang), cols, [label(c, lang) for c in cols], rows)
+    return Table(label("sheet_meters", lang), cols, [label(c, lang) for c in cols], rows, lang)
 
 
 def months_table(report: AnnualReport, lang: Lang) -> Table:
@@ -96,7 +111,7 @@ def months_table(report: AnnualReport, lang: Lang) -> Table:
         [m.site, m.month, _r(m.kwh, 3), _r(m.beges_t, 9), _r(m.grid_t, 9), _r(m.grid_g_per_kwh, 2), _r(m.completeness * 100, 2)]
         for m in report.months
     ]
-    return Table(label("sheet_months", lang), cols, [label(c, lang) for c in cols], rows)
+    return Table(label("sheet_months", lang), cols, [label(c, lang) for c in cols], rows, lang)
 
 
 def resilience_table(report: AnnualReport, lang: Lang) -> Table:
@@ -107,40 +122,51 @@ def resilience_table(report: AnnualReport, lang: Lang) -> Table:
          r.outages, _r(r.outage_s / 3600, 3), r.battery_episodes, _r(r.battery_s / 3600, 3), r.min_battery_minutes]
         for r in report.resilience
     ]  # fmt: skip
-    return Table(label("sheet_resilience", lang), cols, [label(c, lang) for c in cols], rows)
+    return Table(label("sheet_resilience", lang), cols, [label(c, lang) for c in cols], rows, lang)
 
 
 def _fmt_time(ns: int) -> str:
     return datetime.fromtimestamp(ns / NS, tz=UTC).astimezone(PARIS).isoformat()
 
 
+def factor_provenance(f: EmissionFactor, lang: Lang) -> str:
+    """One factor's provenance in the report's language. The table's free-text `note` is the
+    table author's words (English in the embedded table): quoted only in an English report; a
+    French one states the same facts (verified or not, fallback year) in French."""
+    unc = f"± {f.uncertainty_pct:g} %" if f.uncertainty_pct is not None else label("unc_unknown", lang)
+    ident = f.source_id or "—"
+    verified = label("verified_yes" if f.verified else "verified_no", lang)
+    text = (
+        f"{f.kg_per_kwh:g} kgCO2e/kWh ({label('factor_year', lang).lower()} {f.year}) ; {unc} ; {f.source} ; "
+        f"{label('factor_id', lang)} {ident} ; {f.table} {f.version_tag} ; {verified}"
+    )
+    if lang == "en":
+        text = text.replace(" ; ", "; ")
+        if f.note:
+            text += f"; note: {f.note}"
+    return text
+
+
 def method_table(report: AnnualReport, lang: Lang) -> Table:
     """The 'méthode' sheet: period, scope, BEGES mapping, factors with provenance, conventions."""
-    u = ", ".join(f"{k} {v:g} %" for k, v in report.uncertainty_pct.items())
+    u = ", ".join(f"{label('method_' + k, lang)} {v:g} %" for k, v in report.uncertainty_pct.items())
     rows: list[list[Value]] = [
         [label("title", lang), report.label],
         [label("period", lang), f"{_fmt_time(report.start_ns)} → {_fmt_time(report.end_ns)}"],
         [label("generated", lang), report.generated_at],
-        ["scope", statement("scope", lang)],
-        ["beges", statement("beges", lang)],
-        ["grid", statement("grid", lang)],
-        ["methods", statement("methods", lang)],
-        ["completeness", statement("completeness", lang)],
-        ["uncertainty", statement("uncertainty", lang, methods=u)],
-        ["allocation", statement("allocation", lang)],
     ]
+    for key in ("scope", "beges", "grid", "methods", "completeness", "uncertainty", "allocation"):
+        rows.append([label("item_" + key, lang), statement(key, lang, methods=u) if key == "uncertainty" else statement(key, lang)])
     for note in report.notes:
-        rows.append(["warning", statement(note, lang)])
+        rows.append([label("item_warning", lang), statement(note, lang)])
+    for inc in report.inconsistencies:
+        rows.append([label("item_warning", lang), inc.message(lang)])
     for f in report.factors_used:
-        unc = f"{f.uncertainty_pct:g} %" if f.uncertainty_pct is not None else "n/a"
-        rows.append([
-            f"{label('factors_used', lang)}: {f.zone} {f.requested_year}",
-            f"{f.kg_per_kwh:g} kgCO2e/kWh ({f.year}); ± {unc}; {f.source}; id {f.source_id or '-'}; "
-            f"{f.table} {f.version_tag}; verified={'yes' if f.verified else 'NO'}; {f.note}",
-        ])  # fmt: skip
+        rows.append([f"{label('factors_used', lang)} : {f.zone} {f.requested_year}".replace(" :", ":" if lang == "en" else " :"),
+                     factor_provenance(f, lang)])  # fmt: skip
     for src in report.grid_sources:
         rows.append([label("grid_source", lang), src])
-    return Table(label("sheet_method", lang), ["item", "value"], [label("item", lang), label("value", lang)], rows)
+    return Table(label("sheet_method", lang), ["item", "value"], [label("item", lang), label("value", lang)], rows, lang)
 
 
 def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:

@@ -444,6 +444,13 @@ G_PER_KWH = "suffix: gCO₂e/kWh"
 PRIMARY = "\"meter_role\" = 'primary'"
 
 
+# A PUE below 1 is not a good score but a meter hierarchy that cannot be true (an IT sub-meter
+# reading more than its facility parent): red, and worded as such, never a pleasing 0.06.
+PUE_THRESHOLDS = thresholds((None, VERMILLION), (1.0, BLUE), (1.6, ORANGE), (2.0, VERMILLION))
+PUE_IMPOSSIBLE = [{"type": "range", "options": {"from": 0, "to": 0.999999, "result": {
+    "text": "incohérent (< 1) : vérifier les compteurs", "color": VERMILLION, "index": 0}}}]
+
+
 def pue_transformations() -> list[dict[str, Any]]:
     return [
         {"id": "joinByField", "options": {"byField": "Time", "mode": "outer"}},
@@ -489,13 +496,14 @@ def energy_dashboard() -> dict[str, Any]:
     L.add(panel(
         "stat", "PUE des centres de données",
         "Power Usage Effectiveness = énergie du site (meter_load=facility) / énergie IT (meter_load=it), centres de données "
-        "seulement (site_kind=datacentre). 1,0 serait parfait.",
+        "seulement (site_kind=datacentre). 1,0 serait parfait ; en dessous de 1, la charge IT dépasse le compteur du "
+        "site : hiérarchie de compteurs incohérente, affichée en rouge « incohérent ».",
         [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'facility' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter", alias="site"),
          target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'it' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter", ref="B", alias="IT")],
         unit="none", decimals=2, transformations=pue_transformations(), options=stat_options("value", "value"),
-        th=thresholds((None, BLUE), (1.6, ORANGE), (2.0, VERMILLION))), 5, 5)
+        th=PUE_THRESHOLDS, mappings=PUE_IMPOSSIBLE), 5, 5)
 
     L.row("Consommation")
     L.add(panel(
@@ -557,13 +565,14 @@ def energy_dashboard() -> dict[str, Any]:
         color={"mode": "fixed", "fixedColor": PURPLE}, options=ts_options()), 12, 8)
     L.add(panel(
         "timeseries", "PUE des centres de données (par heure)",
-        "PUE heure par heure : énergie du site / énergie IT (site_kind=datacentre).",
+        "PUE heure par heure : énergie du site / énergie IT (site_kind=datacentre). Zone rouge sous 1 : "
+        "impossible physiquement, la hiérarchie de compteurs est incohérente (câblage, échelle ou rôle à vérifier).",
         [target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'facility' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter GROUP BY time(1h) fill(none)", alias="site"),
          target(f"SELECT sum(\"kwh\") FROM \"energy\" WHERE \"meter_load\" = 'it' AND \"site_kind\" = 'datacentre' "
                 f"AND {F_ALL} AND $timeFilter GROUP BY time(1h) fill(none)", ref="B", alias="IT")],
-        unit="none", decimals=2, min_=1, transformations=pue_transformations(), custom=ts_custom(),
-        th=thresholds((None, BLUE), (1.6, ORANGE), (2.0, VERMILLION)),
+        unit="none", decimals=2, transformations=pue_transformations(), custom=ts_custom(thresholds_style="line+area"),
+        th=PUE_THRESHOLDS,
         color={"mode": "fixed", "fixedColor": GREEN}, options=ts_options()), 12, 8)
     L.add(panel(
         "piechart", "Complétude : kWh par méthode",

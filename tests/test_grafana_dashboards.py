@@ -107,7 +107,8 @@ def test_french_titles_descriptions_units_and_palette(path):
     # States are told by text, not by colour alone.
     for mapping in walk(dash, "mappings"):
         for m in mapping:
-            for result in m["options"].values():
+            results = [m["options"]["result"]] if m["type"] in ("range", "regex", "special") else m["options"].values()
+            for result in results:
                 assert result.get("text"), f"{path.name}: a value mapping has a colour but no text"
 
 
@@ -232,3 +233,23 @@ def test_no_secret_in_exported_files():
     token_like = re.compile(r"(token|password|secret)\s*[:=]\s*['\"]?[A-Za-z0-9_\-]{16,}", re.IGNORECASE)
     for path in [*DASHBOARD_FILES, DATASOURCE_FILE, PROVIDER_FILE, RULES_FILE]:
         assert not token_like.search(path.read_text()), path
+
+
+def test_pue_below_1_is_marked_inconsistent_not_shown_as_a_good_score():
+    """A PUE below 1 (IT load above the facility meter) is red and worded as an inconsistent
+    meter hierarchy; the hourly panel no longer hides it below a y-axis minimum of 1."""
+    energy = load(GRAFANA / "dashboards" / "energie-decarbonation.json")
+    pue_panels = [p for p in energy["panels"] if p.get("title", "").startswith("PUE")]
+    assert len(pue_panels) == 2
+    for p in pue_panels:
+        d = p["fieldConfig"]["defaults"]
+        steps = d["thresholds"]["steps"]
+        assert steps[0]["value"] is None and steps[0]["color"].lower() == dashgen.VERMILLION.lower()
+        assert steps[1]["value"] == 1.0 and steps[1]["color"].lower() != dashgen.VERMILLION.lower()
+        assert "min" not in d or d["min"] < 1
+        assert "incohérent" in p["description"]
+    stat = next(p for p in pue_panels if p["type"] == "stat")
+    (mapping,) = stat["fieldConfig"]["defaults"]["mappings"]
+    assert mapping["type"] == "range" and mapping["options"]["to"] < 1 and "incohérent" in mapping["options"]["result"]["text"]
+    ts = next(p for p in pue_panels if p["type"] == "timeseries")
+    assert ts["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"

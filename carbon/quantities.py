@@ -12,6 +12,7 @@ a hand-written copy of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from babel.numbers import format_decimal
@@ -72,3 +73,63 @@ def percent(pct: float, lang: Lang = "fr", decimals: int = 1) -> str:
 def ratio(value: float, lang: Lang = "fr") -> str:
     """A dimensionless ratio such as a PUE: two decimals."""
     return number(value, lang, 2)
+
+
+def mass_unit(largest_tonnes: float) -> tuple[float, str]:
+    """(tonnes per unit, unit) to show a series whose largest value is `largest_tonnes` (a chart
+    axis: one unit for all its ticks)."""
+    v = abs(largest_tonnes)
+    if v >= 1.0:
+        return 1.0, "t CO2e"
+    if v >= 1e-3:
+        return 1e-3, "kg CO2e"
+    return 1e-6, "g CO2e"
+
+
+def energy_unit(largest_kwh: float) -> tuple[float, str]:
+    """(kWh per unit, unit) for a series whose largest value is `largest_kwh`."""
+    v = abs(largest_kwh)
+    if v >= 10_000.0:
+        return 1000.0, "MWh"
+    if v >= 1.0 or v == 0:
+        return 1.0, "kWh"
+    return 1e-3, "Wh"
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Axis ticks from 0 to at least `top` in steps of 1, 2, 2.5 or 5 × 10^n (readable values)."""
+    if not math.isfinite(top) or top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw * (1 - 1e-9))
+    n = math.ceil(top / step - 1e-9)
+    return [round(i * step, 12) for i in range(n + 1)]
+
+
+def month_label(month: str, lang: Lang = "fr", with_year: bool = True) -> str:
+    """'2024-03' -> 'mars 2024' / 'Mar 2024' ('mars' / 'Mar' without the year)."""
+    from datetime import date
+
+    from babel.dates import format_date
+
+    year, mon = (int(x) for x in month.split("-"))
+    return format_date(date(year, mon, 1), "MMM yyyy" if with_year else "MMM", locale=LOCALES[lang])
+
+
+def _column(values: list[float], unit_of: Callable[[float], tuple[float, str]], lang: Lang) -> tuple[str, Callable[[float], str]]:
+    largest = max((abs(v) for v in values), default=0.0)
+    size, unit = unit_of(largest)
+    d = decimals_for(largest / size, significant=4) if largest > 0 else 0
+    return unit, lambda v: number(v / size, lang, d)
+
+
+def energy_column(values_kwh: list[float], lang: Lang = "fr") -> tuple[str, Callable[[float], str]]:
+    """One unit for a table column of energies (its header says it) and the cell formatter:
+    the rows of a column compare and add up at a glance, four significant figures on the largest."""
+    return _column(values_kwh, energy_unit, lang)
+
+
+def mass_column(values_t: list[float], lang: Lang = "fr") -> tuple[str, Callable[[float], str]]:
+    """Like `energy_column`, for CO2e masses given in tonnes."""
+    return _column(values_t, mass_unit, lang)

@@ -76,7 +76,26 @@ def test_summarise_for_the_demo(tmp_path: Path):
     assert s.grid_tco2e == pytest.approx(80e-6)
     assert s.beges_tco2e == pytest.approx(2.0 * 0.0519 / 1000)
     assert s.completeness_pct == pytest.approx(100.0)
-    assert s.html.exists() and "CO2e BEGES (ADEME) : 103.800 gCO2e" in "\n".join(s.lines())
+    # French number format, unit by magnitude (was "103.800 gCO2e")
+    assert s.html.exists() and "CO2e BEGES (ADEME) : 104\u00a0g CO2e ± 10,2\u00a0%" in "\n".join(s.lines())
+    assert "Energy: 2,00" not in "\n".join(s.lines("en")) and "Energy: 2.00\u00a0kWh" in "\n".join(s.lines("en"))
+
+
+def test_the_demo_summary_warns_of_an_it_load_above_its_facility_meter(tmp_path: Path):
+    """The demo's data centre once showed a PUE of 0.061 as if it were a figure."""
+    store = LocalStore(tmp_path / "local.db")
+    t0 = 1_717_200_000 * NS
+    pts = []
+    for i in range(1, 5):
+        for meter, load, role, kwh in (("ups-dc", "facility", "primary", 0.03), ("pdu-dc", "it", "sub", 0.5)):
+            tags = {"site": "dc", "meter": meter, "method": "measured", "meter_role": role, "meter_load": load}
+            pts.append(Point("energy", tags, {"kwh": kwh, "duration_s": 900.0}, t0 + i * 900 * NS))
+    store.write_points(pts)
+    store.close()
+    s = summarise(tmp_path / "local.db", tmp_path / "out", t0, t0 + 3600 * NS)
+    text = "\n".join(s.lines())
+    assert "ATTENTION : site dc : la charge IT (pdu-dc" in text and "PUE 0,06 < 1" in text
+    assert "hiérarchie de compteurs incohérente" in s.html.read_text(encoding="utf-8")
 
 
 # --- readings the declared hierarchy makes impossible -------------------------------------------

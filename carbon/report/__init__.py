@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carbon.factors import FactorTable
+from carbon.quantities import energy_kwh, mass_t, percent
 from carbon.report.aggregate import AnnualReport, build_report, report_period
 from carbon.report.html import write_html
 from carbon.report.labels import Lang
@@ -49,16 +50,6 @@ def write_report(
     return paths
 
 
-def _mass(tonnes: float) -> str:
-    """A CO2e mass in the unit that keeps three significant figures readable (a demo's grams,
-    a site's kilograms, a network's tonnes)."""
-    if tonnes >= 1:
-        return f"{tonnes:.3f} tCO2e"
-    if tonnes >= 0.001:
-        return f"{tonnes * 1000:.3f} kgCO2e"
-    return f"{tonnes * 1_000_000:.3f} gCO2e"
-
-
 @dataclass(frozen=True)
 class Summary:
     """What the demo prints: totals on both tracks and where the HTML report is."""
@@ -70,20 +61,18 @@ class Summary:
     completeness_pct: float
     html: Path
 
+    inconsistencies: tuple[str, ...] = ()  # meter-hierarchy messages, in the summary's language
+
     def lines(self, lang: Lang = "fr") -> list[str]:
+        e, c = energy_kwh(self.kwh, lang), percent(self.completeness_pct, lang)
+        b, u, g = mass_t(self.beges_tco2e, lang), percent(self.beges_uncertainty_pct, lang), mass_t(self.grid_tco2e, lang)
         if lang == "fr":
-            return [
-                f"Énergie : {self.kwh:.3f} kWh (complétude {self.completeness_pct:.1f} %)",
-                f"CO2e BEGES (ADEME) : {_mass(self.beges_tco2e)} ± {self.beges_uncertainty_pct:.1f} %",
-                f"CO2e réseau (temps réel) : {_mass(self.grid_tco2e)}",
-                f"Rapport HTML : {self.html}",
-            ]
-        return [
-            f"Energy: {self.kwh:.3f} kWh (completeness {self.completeness_pct:.1f} %)",
-            f"CO2e BEGES (ADEME): {_mass(self.beges_tco2e)} ± {self.beges_uncertainty_pct:.1f} %",
-            f"CO2e grid (real time): {_mass(self.grid_tco2e)}",
-            f"HTML report: {self.html}",
-        ]
+            lines = [f"Énergie : {e} (complétude {c})", f"CO2e BEGES (ADEME) : {b} ± {u}", f"CO2e réseau (temps réel) : {g}"]
+            lines += [f"ATTENTION : {m}" for m in self.inconsistencies]
+            return [*lines, f"Rapport HTML : {self.html}"]
+        lines = [f"Energy: {e} (completeness {c})", f"CO2e BEGES (ADEME): {b} ± {u}", f"CO2e grid (real time): {g}"]
+        lines += [f"WARNING: {m}" for m in self.inconsistencies]
+        return [*lines, f"HTML report: {self.html}"]
 
 
 def summarise(
@@ -111,4 +100,7 @@ def summarise(
         store.close()
     (html,) = write_report(report, out_dir, formats=("html",), lang=lang)
     total = report.totals()
-    return Summary(total.kwh_total, total.beges_t, total.beges_u_rel * 100, total.grid_t, total.completeness * 100, html)
+    return Summary(
+        total.kwh_total, total.beges_t, total.beges_u_rel * 100, total.grid_t, total.completeness * 100, html,
+        tuple(i.message(lang) for i in report.inconsistencies),
+    )  # fmt: skip

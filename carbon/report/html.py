@@ -66,7 +66,7 @@ section.first th, section.first td { padding: 0.6mm 1.2mm; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; vertical-align: top; }
 th { background: #e9eef3; text-align: left; font-weight: bold; }
 td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.t { overflow-wrap: break-word; }
+td.t { overflow-wrap: break-word; min-width: 14mm; }
 tr.total td { font-weight: bold; border-top: 2px solid #555; }
 td.flag { color: #8a2f00; }
 table.annex { font-size: 7.5pt; }
@@ -77,7 +77,8 @@ figcaption { font-size: 8.5pt; color: #444; }
 .signature div { flex: 1; border: 1px solid #999; min-height: 22mm; padding: 1.5mm 2mm; font-size: 8.5pt; color: #333; }
 footer { margin-top: 6mm; font-size: 8pt; color: #555; }
 @media print {
-  body { max-width: none; padding: 0; }
+  body { max-width: none; padding: 0 1.5mm; }  /* borders at the very edge of the page box get clipped */
+  h2, h3 { break-after: avoid-page; }
   section.newpage { break-before: page; }
   table, figure, .keyfigures, .signature { break-inside: avoid; }
   thead { display: table-header-group; }
@@ -409,6 +410,8 @@ def _method(report: AnnualReport, lang: Lang) -> str:
 def _annex_value(column: str, v: Value, lang: Lang) -> tuple[str, bool]:
     if v is None:
         return "—", False
+    if column == "month" and isinstance(v, str) and len(v) == 7:
+        return month_label(v, lang), False
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v), False
     if column in ("beges_t", "grid_t", "beges_u_t"):
@@ -417,6 +420,8 @@ def _annex_value(column: str, v: Value, lang: Lang) -> tuple[str, bool]:
         return percent(float(v), lang, 2 if column == "availability_pct" else 1), True
     if column == "grid_g":
         return number(float(v), lang, 1), True
+    if column in ("kwh", "kwh_total") or column.startswith("kwh_"):
+        return number(float(v), lang, 3 if abs(float(v)) < 100 else 1), True
     if isinstance(v, int):
         return number(v, lang), True
     return number(float(v), lang), True

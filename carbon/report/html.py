@@ -143,10 +143,16 @@ def bar_chart(
     *,
     top: float | None = None,
     marker: tuple[float, str] | None = None,
+    lang: Lang = "fr",
 ) -> str:
     """Grouped vertical bars as SVG with a y axis (ticks, grid, unit), x labels, a legend and,
     when there is room, each bar's value written above it. `series`: name -> one value per
-    category (None: no value, no bar). `marker`: a dashed reference line (value, text)."""
+    category (None: no value, no bar). `marker`: a dashed reference line (value, text). Tick
+    labels carry the decimals of the tick step (0 - 2,5 - 5,0), bar values `fmt`."""
+
+    def tick_fmt(v: float, d: int) -> str:
+        return number(v, lang, d)
+
     w, h, left, right, top_pad, bottom = 720, 300, 72, 12, 34, 58
     values = [v for vals in series.values() for v in vals if v is not None]
     ticks = nice_ticks(top if top is not None else max(values + [0.0]))
@@ -167,9 +173,13 @@ def bar_chart(
         f'<text x="14" y="{top_pad + plot_h / 2}" text-anchor="middle" font-size="11" '
         f'transform="rotate(-90 14 {top_pad + plot_h / 2})">{_e(axis_unit)}</text>',
     ]
+    step = ticks[1] - ticks[0]
+    tick_decimals = next((d for d in range(7) if abs(round(step, d) - step) < step * 1e-6), 6)  # the step's own
     for t in ticks:
         parts.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{w - right}" y2="{y(t):.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 5}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{_e(fmt(t))}</text>')
+        parts.append(
+            f'<text x="{left - 5}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{_e(tick_fmt(t, tick_decimals))}</text>'
+        )
     parts.append(f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{y(0):.1f}" stroke="#333"/>')
     parts.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{w - right}" y2="{y(0):.1f}" stroke="#333"/>')
     for i, cat in enumerate(categories):
@@ -225,16 +235,24 @@ def _charts(report: AnnualReport, lang: Lang) -> list[str]:
         return number(v, lang)
 
     charts = [
-        (bar_chart(label("chart_kwh", lang).replace("kWh", e_unit) + year_note, cats, kwh, e_unit, num), ""),
-        (bar_chart(label("chart_t", lang).replace("tCO2e", t_unit) + year_note, cats, tco2, t_unit, num), ""),
+        (bar_chart(label("chart_kwh", lang).replace("kWh", e_unit) + year_note, cats, kwh, e_unit, num, lang=lang), ""),
+        (bar_chart(label("chart_t", lang).replace("tCO2e", t_unit) + year_note, cats, tco2, t_unit, num, lang=lang), ""),
         (bar_chart(
             label("chart_completeness", lang), [s.key for s in report.sites],
             {label("completeness_pct", lang): [s.completeness * 100 for s in report.sites]}, "%",
-            lambda v: number(v, lang, 0) if v in (0, 100) else number(v, lang, 1), top=100.0,
+            lambda v: number(v, lang, 0) if v in (0, 100) else number(v, lang, 1), top=100.0, lang=lang,
         ), statement("completeness", lang)),  # fmt: skip
     ]
+    with_pue = [f for f in report.sites if f.pue is not None]
+    if with_pue:
+        floor = "PUE = 1 : minimum physique" if lang == "fr" else "PUE = 1: physical minimum"
+        charts.append((bar_chart(
+            "PUE (énergie du site / énergie IT)" if lang == "fr" else "PUE (facility energy / IT energy)",
+            [f.key for f in with_pue], {"PUE": [f.pue for f in with_pue]}, "PUE", lambda v: ratio(v, lang),
+            top=max(2.0, *(f.pue or 0 for f in with_pue)), marker=(1.0, floor), lang=lang,
+        ), statement("pue", lang)))  # fmt: skip
     if any(g is not None for g in grid):
-        charts.append((bar_chart(label("chart_grid", lang) + year_note, cats, {label("grid_g", lang): grid}, "g CO2e/kWh", num), ""))
+        charts.append((bar_chart(label("chart_grid", lang) + year_note, cats, {label("grid_g", lang): grid}, "g CO2e/kWh", num, lang=lang), ""))
     return [f"<figure>{svg}" + (f"<figcaption>{_e(cap)}</figcaption>" if cap else "") + "</figure>" for svg, cap in charts]
 
 

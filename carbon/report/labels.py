@@ -159,6 +159,12 @@ STATEMENTS["meter-hierarchy"] = (
     "WARNING: readings contradict the declared meter hierarchy (PUE below 1 or sub-meters above their "
     "parent); check wiring, scaling and roles before signing.",
 )
+STATEMENTS["pue"] = (
+    "PUE = énergie du compteur du site / énergie des compteurs IT, sur la période. Sous 1, la charge IT "
+    "dépasserait ce qui alimente le site : la hiérarchie de compteurs est incohérente et le chiffre n'est pas un PUE.",
+    "PUE = facility meter energy / IT meters energy over the period. Below 1 the IT load would exceed what feeds "
+    "the site: the meter hierarchy is inconsistent and the figure is not a PUE.",
+)
 STATEMENTS["no-data-sites"] = (
     "ATTENTION : sites de l'inventaire sans aucune donnée d'énergie sur la période (complétude 0 %, "
     "consommation non comptée) : {sites}.",

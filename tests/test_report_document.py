@@ -219,3 +219,28 @@ def test_screenshot_for_a_person_to_look_at(year_report: Path, tmp_path: Path):
         assert im.size == (800, 2400)
         colours = im.convert("L").getcolors(maxcolors=256 * 256) or []
         assert len(colours) > 20  # text, tables and charts drawn, not a blank page
+
+
+def test_the_english_document_is_english_throughout(year_report: Path):
+    (english,) = _english(year_report, year_report.parent.parent / "out-en")
+    text = visible_text(english.read_text(encoding="utf-8"))
+    assert "Figures to report (BEGES and annual report)" in text and "21,960.000\u00a0kWh" in text
+    for french in ("ATTENTION", "Périmètre", "aucune donnée", "Chiffres", "incohérent", "facteur non vérifié"):
+        assert french not in text, french
+    assert not SCIENTIFIC.search(text)
+
+
+def _english(fr_html: Path, out: Path) -> list[Path]:
+    """Re-render the module's report in English (the store is next to the French HTML)."""
+    config = parse_config(year_data.CONFIG.replace("carbon:", SILENT_SITE, 1))
+    store = LocalStore.open_readonly(fr_html.parent.parent / "local.db")
+    start, end, label = report_period(2024)
+    try:
+        report = build_report(
+            LocalStoreSource(store), start, end, FactorTable.embedded(), label=label,
+            sites=sites_from_inventory(config.inventory), meters=meters_from_inventory(config.inventory),
+            max_gap_s=config.carbon.max_gap,
+        )  # fmt: skip
+    finally:
+        store.close()
+    return write_report(report, out, formats=("html",), lang="en")

@@ -407,7 +407,7 @@ def _detail_tables(report: AnnualReport, groupings: Sequence[str], lang: Lang) -
 
 
 def _method(report: AnnualReport, lang: Lang) -> str:
-    u = ", ".join(f"{label('method_' + k, lang)} {number(v, lang)} %" for k, v in report.uncertainty_pct.items())
+    u = ", ".join(f"{label('method_' + k, lang)} {number(v, lang, 0 if float(v).is_integer() else 1)} %" for k, v in report.uncertainty_pct.items())
     keys = ("scope", "beges", "grid", "methods", "completeness", "uncertainty", "allocation")
     statements = "".join(
         f"<p class='statement'>{_e(statement(k, lang, methods=u) if k == 'uncertainty' else statement(k, lang))}</p>" for k in keys

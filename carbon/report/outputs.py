@@ -52,6 +52,18 @@ def write_csv(tables: list[Table], out_dir: Path, stem: str, excel_fr: bool = Fa
     return paths
 
 
+def _xlsx_format(column: str) -> str | None:
+    if column in ("beges_t", "grid_t", "beges_u_t"):
+        return "#,##0.000000"
+    if column.startswith("kwh") or column in ("missing_h", "outage_h", "battery_h"):
+        return "#,##0.000"
+    if column.endswith("_pct") or column in ("grid_g", "pue"):
+        return "#,##0.00"
+    if column == "factor_kg":
+        return "0.00000"
+    return None
+
+
 def write_xlsx(tables: list[Table], path: Path) -> Path:
     """One sheet per table (groupings, meters, monthly, resilience, method)."""
     wb = Workbook()
@@ -63,6 +75,14 @@ def write_xlsx(tables: list[Table], path: Path) -> Path:
             cell.font = Font(bold=True)
         for row in t.human_rows():
             ws.append(list(row))
+        # Display formats only (the cells keep their exact values): Excel shows thousands
+        # separators and fixed decimals in the reader's own locale, never 2E-06.
+        for i, column in enumerate(t.columns, start=1):
+            fmt = _xlsx_format(column)
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                    if isinstance(cell.value, float | int) and not isinstance(cell.value, bool):
+                        cell.number_format = fmt
         for i, h in enumerate(t.headers, start=1):
             width = max([len(str(h))] + [len(str(r[i - 1])) for r in t.rows if r[i - 1] is not None])
             ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, max(10, width + 2))

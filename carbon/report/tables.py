@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from carbon.energy import NS
 from carbon.factors import EmissionFactor
+from carbon.quantities import number
 from carbon.report.aggregate import AnnualReport, Figures
 from carbon.report.labels import Lang, flags_text, label, statement
 
@@ -133,11 +134,11 @@ def factor_provenance(f: EmissionFactor, lang: Lang) -> str:
     """One factor's provenance in the report's language. The table's free-text `note` is the
     table author's words (English in the embedded table): quoted only in an English report; a
     French one states the same facts (verified or not, fallback year) in French."""
-    unc = f"± {f.uncertainty_pct:g} %" if f.uncertainty_pct is not None else label("unc_unknown", lang)
+    unc = f"± {number(f.uncertainty_pct, lang, 0 if float(f.uncertainty_pct).is_integer() else 1)} %" if f.uncertainty_pct is not None else label("unc_unknown", lang)
     ident = f.source_id or "—"
     verified = label("verified_yes" if f.verified else "verified_no", lang)
     text = (
-        f"{f.kg_per_kwh:g} kgCO2e/kWh ({label('factor_year', lang).lower()} {f.year}) ; {unc} ; {f.source} ; "
+        f"{number(f.kg_per_kwh, lang, 4)} kgCO2e/kWh ({label('factor_year', lang).lower()} {f.year}) ; {unc} ; {f.source} ; "
         f"{label('factor_id', lang)} {ident} ; {f.table} {f.version_tag} ; {verified}"
     )
     if lang == "en":
@@ -149,7 +150,7 @@ def factor_provenance(f: EmissionFactor, lang: Lang) -> str:
 
 def method_table(report: AnnualReport, lang: Lang) -> Table:
     """The 'méthode' sheet: period, scope, BEGES mapping, factors with provenance, conventions."""
-    u = ", ".join(f"{label('method_' + k, lang)} {v:g} %" for k, v in report.uncertainty_pct.items())
+    u = ", ".join(f"{label('method_' + k, lang)} {number(v, lang, 0 if float(v).is_integer() else 1)} %" for k, v in report.uncertainty_pct.items())
     rows: list[list[Value]] = [
         [label("title", lang), report.label],
         [label("period", lang), f"{_fmt_time(report.start_ns)} → {_fmt_time(report.end_ns)}"],

@@ -202,13 +202,18 @@ def flag_text(code: str, lang: Lang = "fr") -> str:
         used, wanted = parts[-3], parts[-1]
         return f"facteur {used} utilisé pour {wanted}" if lang == "fr" else f"{used} factor used for {wanted}"
     if code.startswith("grid:") and "," in code:
-        return " ; ".join(flag_text("grid:" + c, lang) for c in code[5:].split(",") if c)
+        return _sep(lang).join(flag_text("grid:" + c, lang) for c in code[5:].split(",") if c)
     return code
 
 
 def flags_text(codes: str, lang: Lang = "fr") -> str:
     """A table's `flags` cell (codes joined by ', ') in words."""
-    return " ; ".join(flag_text(c, lang) for c in codes.split(", ") if c)
+    return _sep(lang).join(flag_text(c, lang) for c in codes.split(", ") if c)
+
+
+def _sep(lang: Lang) -> str:
+    return " ; " if lang == "fr" else "; "  # French typography puts a space before ';'
+
 
 
 def label(key: str, lang: Lang = "fr") -> str:

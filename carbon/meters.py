@@ -166,6 +166,27 @@ def hierarchy_inconsistencies(
     return out
 
 
+POWER_FIELDS = ("power_w", "output_power_w")  # what the carbon processor integrates
+
+
+def power_readings(points: Iterable[Any], specs: Mapping[str, MeterSpec]) -> dict[str, float]:
+    """meter -> W from one poll's points (tag `device`, field `power_w` or `output_power_w`),
+    for `hierarchy_inconsistencies` in `check`: meters are polled a few seconds apart, so
+    compare with a tolerance (0.05, say). Device totals only: outlet and phase rows are parts
+    of their device's reading, not readings of their own."""
+    out: dict[str, float] = {}
+    for p in points:
+        device = p.tags.get("device")
+        if device not in specs or p.measurement in ("pdu_outlet", "pdu_phase"):
+            continue
+        for name in POWER_FIELDS:
+            v = p.fields.get(name)
+            if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0:
+                out[device] = float(v)
+                break
+    return out
+
+
 def meters_from_inventory(inventory: Any) -> dict[str, MeterSpec]:
     """Device id -> MeterSpec for devices whose inventory entry sets `meter`."""
     specs: dict[str, MeterSpec] = {}

@@ -49,12 +49,11 @@ from carbon.intensity import (
     RteIntensity,
     StaticIntensity,
 )
-from carbon.meters import MeterSpec, meters_from_inventory
+from carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
 
 log = logging.getLogger("carbon.processor")
 
 SKIP_MEASUREMENTS = frozenset({"pdu_outlet", "pdu_phase", "energy", "carbon", "event", "agent_internal"})
-POWER_FIELDS = ("power_w", "output_power_w")
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation
 STATE_VERSION = 1
 

@@ -17,6 +17,7 @@ from carbon.meters import (
     check_hierarchy,
     hierarchy_inconsistencies,
     meters_from_inventory,
+    power_readings,
     pue,
     site_total,
 )
@@ -132,3 +133,17 @@ def test_consistent_readings_tolerance_and_silent_meters():
     # works on instantaneous power as well as on energy
     (inc,) = hierarchy_inconsistencies({"ups": 900.0, "pdu-it": 2000.0}, DC)
     assert "2\u202f000 W" in inc.message("fr", unit="W")
+
+
+def test_power_readings_from_one_poll_feed_the_same_rule():
+    """What `check` can do with one poll of the inventory's meters."""
+    points = [
+        Point("ups", {"device": "ups"}, {"output_power_w": 900.0, "on_battery": False}, 1),
+        Point("pdu", {"device": "pdu-it"}, {"power_w": 2000.0}, 1),
+        Point("pdu_outlet", {"device": "pdu-it", "outlet": "1"}, {"power_w": 50.0}, 1),
+        Point("pdu", {"device": "not-a-meter"}, {"power_w": 7.0}, 1),
+    ]
+    readings = power_readings(points, DC)
+    assert readings == {"ups": 900.0, "pdu-it": 2000.0}
+    (inc,) = hierarchy_inconsistencies(readings, DC, tolerance=0.05)
+    assert inc.kind == "it-above-facility" and "PUE 0,45" in inc.message(unit="W")

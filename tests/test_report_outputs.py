@@ -236,3 +236,20 @@ def test_one_language_per_output_and_ascii_file_names(store: Path):
     assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--lang", "en") == 0
     method = next(out.glob("*-method.csv")).read_text(encoding="utf-8")
     assert "Second-hand" in method and "NOT CHECKED" in method and "Périmètre" not in method
+
+
+def test_a_silent_primary_meter_counts_as_0_percent_of_its_site(store: Path):
+    """A second primary meter declared but never heard from: the site is half covered, and the
+    meter is listed (before: 100 %, and the meter vanished from the tables)."""
+    text = (store / "config.yaml").read_text().replace(
+        "        - {id: pdu-it,", "        - {id: meter-backup, kind: meter, meter: primary}\n        - {id: pdu-it,"
+    )
+    (store / "config.yaml").write_text(text)
+    assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--format", "json") == 0
+    doc = json.loads(next((store / "out").glob("*.json")).read_text(encoding="utf-8"))
+    site = doc["tables"]["site"]["rows"][0]  # then the total row
+    assert site["completeness_pct"] == pytest.approx(50.0) and site["kwh_total"] == pytest.approx(72.0)
+    meters = {r["meter"]: r for r in doc["tables"]["compteurs"]["rows"]}
+    assert meters["meter-backup"]["completeness_pct"] == 0.0 and meters["meter-backup"]["kwh_total"] == 0.0
+    (month,) = doc["tables"]["mensuel"]["rows"]
+    assert month["completeness_pct"] == pytest.approx(50.0)

@@ -265,6 +265,12 @@ def build_report(
     # Live and imported intervals of a meter may overlap: count each stretch of time once.
     for meter in intervals:
         intervals[meter] = resolve(intervals[meter])
+    # Inventory meters that wrote nothing still count: a silent primary meter is 0 % of its
+    # site's completeness, not a meter that does not exist.
+    for meter, spec in meters.items():
+        if meter not in intervals:
+            intervals[meter] = []
+            meta[meter] = {"site": spec.site, "meter_role": spec.role, "meter_load": spec.load, "zone": spec.zone}
 
     meter_figs: list[MeterFigures] = []
     site_rows: dict[str, Figures] = {}
@@ -298,6 +304,9 @@ def build_report(
             mcov = coverage(intervals[meter], ms, me, max_gap_s)
             kwh = mcov.total_kwh
             year = int(month[:4])
+            if not intervals[meter]:  # a silent meter: 0 kWh, its 0 % counted; it needs no factor
+                site_month_completeness[(site, month)].append(0.0)
+                continue
             try:
                 factor = factors_used.get((zone, year)) or factors.factor(zone, year, missing_year)
             except FactorError as exc:
@@ -330,9 +339,14 @@ def build_report(
 
     # Inventory sites with no energy point at all still get a row (0 %, flagged): a site must
     # not vanish from a signed report because its meters never reported.
+    seconds_by_site: dict[str, float] = defaultdict(float)
+    for mf in meter_figs:
+        seconds_by_site[mf.site] += mf.seconds_total
     for site in sites:
-        if site not in site_rows:
-            site_rows[site] = Figures("site", site, sites=[site], flags={"no-data"})
+        site_rows.setdefault(site, Figures("site", site, sites=[site]))
+    for site, row in site_rows.items():
+        if seconds_by_site.get(site, 0.0) == 0.0:
+            row.flags.add("no-data")
     # Readings the declared hierarchy makes impossible (PUE below 1, sub-meters above parent).
     specs = {
         m.meter: meters.get(m.meter) or MeterSpec(m.meter, m.site, m.role, m.load)  # type: ignore[arg-type]

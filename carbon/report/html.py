@@ -127,6 +127,11 @@ def word(key: str, lang: Lang) -> str:
     return fr if lang == "fr" else en
 
 
+def _colon(lang: Lang) -> str:
+    """French puts a (no-break) space before a colon, English does not."""
+    return f"{NBSP}: " if lang == "fr" else ": "
+
+
 def _e(text: str) -> str:
     return escape(text, quote=True)
 
@@ -149,6 +154,8 @@ def bar_chart(
     when there is room, each bar's value written above it. `series`: name -> one value per
     category (None: no value, no bar). `marker`: a dashed reference line (value, text). Tick
     labels carry the decimals of the tick step (0 - 2,5 - 5,0), bar values `fmt`."""
+
+    colon = _colon(lang)
 
     def tick_fmt(v: float, d: int) -> str:
         return number(v, lang, d)
@@ -192,7 +199,7 @@ def bar_chart(
             x, yv = x0 + j * bar, y(max(v, 0.0))
             parts.append(
                 f'<rect x="{x:.1f}" y="{yv:.1f}" width="{bar - 1:.1f}" height="{y(0) - yv:.1f}" '
-                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{_e(name)} — {_e(cat)} : {_e(fmt(v))} {_e(axis_unit)}</title></rect>'
+                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{_e(name)} — {_e(cat)}{colon}{_e(fmt(v))} {_e(axis_unit)}</title></rect>'
             )
             if label_values:
                 parts.append(f'<text x="{x + bar / 2:.1f}" y="{yv - 3:.1f}" text-anchor="middle" font-size="10">{_e(fmt(v))}</text>')
@@ -273,7 +280,7 @@ def _table(headers: Sequence[str], rows: Sequence[str], name: str, cls: str = ""
 def factor_ref(f: EmissionFactor, lang: Lang) -> str:
     """A factor in a row: value, id, version, year (its full provenance is in the method section)."""
     g = number(f.kg_per_kwh * 1000, lang, 1)
-    ident = f"id{NBSP}{f.source_id}" if f.source_id else "s.n."
+    ident = f"id{NBSP}{f.source_id}" if f.source_id else ("sans identifiant" if lang == "fr" else "no id")
     mark = "" if f.verified else " (!)"
     return f"{g}{NBSP}g/kWh, {ident}, {f.source_version or f.version_tag}, {f.year}{mark}"
 
@@ -323,9 +330,9 @@ def _first_page(report: AnnualReport, lang: Lang) -> str:
         f"{_e(number(total.beges_t, lang, 6))}{NBSP}t CO2e</div></div>"
         f"<div class='kf'><div class='k'>{_e(word('kf_completeness', lang))}</div>"
         f"<div class='v'><span data-figure='completeness_pct'>{_e(percent(total.completeness * 100, lang))}</span></div>"
-        f"<div class='d'>{_e(word('kf_grid', lang))} : <span data-figure='grid_t'>{_e(grid)}</span></div></div>"
+        f"<div class='d'>{_e(word('kf_grid', lang))}{_colon(lang)}<span data-figure='grid_t'>{_e(grid)}</span></div></div>"
         "</div>"
-        f"<p><b>{_e(word('kf_factor', lang))}</b> : {_e(factors)}</p>"
+        f"<p><b>{_e(word('kf_factor', lang))}</b>{_colon(lang)}{_e(factors)}</p>"
     )
     members = {f.key: f for f in report.groups.get("member", [])}
 
@@ -469,7 +476,7 @@ def _period(report: AnnualReport, lang: Lang) -> str:
     def day(ns: int) -> str:
         return datetime.fromtimestamp(ns / NS, tz=UTC).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
-    return f"{label('period', lang)} : {day(report.start_ns)} → {day(report.end_ns)} ({'heure de Paris' if lang == 'fr' else 'Paris time'})"
+    return f"{label('period', lang)}{_colon(lang)}{day(report.start_ns)} → {day(report.end_ns)} ({'heure de Paris' if lang == 'fr' else 'Paris time'})"
 
 
 def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:

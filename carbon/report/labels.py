@@ -166,9 +166,9 @@ STATEMENTS["pue"] = (
     "the site: the meter hierarchy is inconsistent and the figure is not a PUE.",
 )
 STATEMENTS["no-data-sites"] = (
-    "ATTENTION : sites de l'inventaire sans aucune donnée d'énergie sur la période (complétude 0 %, "
+    "ATTENTION : sites de l'inventaire sans aucune donnée d'énergie sur la période (complétude 0\u00a0%, "
     "consommation non comptée) : {sites}.",
-    "WARNING: inventory sites without any energy data over the period (completeness 0 %, consumption "
+    "WARNING: inventory sites without any energy data over the period (completeness 0\u00a0%, consumption "
     "not counted): {sites}.",
 )
 STATEMENTS["empty"] = (

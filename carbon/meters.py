@@ -101,14 +101,16 @@ class MeterInconsistency:
     lower_meters: tuple[str, ...]
     upper: float
     lower: float
+    unit: str = "kWh"  # of upper and lower: "kWh" over a period, "W" at an instant, "kW" a mean power
 
     @property
     def ratio(self) -> float | None:
         """upper / lower: the PUE for `it-above-facility`; below 1 by construction."""
         return self.upper / self.lower if self.lower > 0 else None
 
-    def message(self, lang: Lang = "fr", unit: str = "kWh") -> str:
+    def message(self, lang: Lang = "fr", unit: str | None = None) -> str:
         """One line for a technician: which meters, which readings, what to look at."""
+        unit = unit or self.unit
         up, low = ", ".join(self.upper_meters), ", ".join(self.lower_meters)
         r = ratio(self.ratio, lang) if self.ratio is not None else "?"
         a, b = number(self.upper, lang), number(self.lower, lang)
@@ -126,7 +128,7 @@ class MeterInconsistency:
 
 
 def hierarchy_inconsistencies(
-    readings: Mapping[str, float], specs: Mapping[str, MeterSpec], tolerance: float = 0.0
+    readings: Mapping[str, float], specs: Mapping[str, MeterSpec], tolerance: float = 0.0, unit: str = "kWh"
 ) -> list[MeterInconsistency]:
     """Where simultaneous readings contradict the hierarchy (for the report, the demo and `check`).
 
@@ -156,13 +158,13 @@ def hierarchy_inconsistencies(
         if lower > 0 and lower > upper * (1 + tolerance):
             key = (tuple(sorted(facility)), tuple(sorted(it)))
             reported.add(key)
-            out.append(MeterInconsistency("it-above-facility", site, key[0], key[1], upper, lower))
+            out.append(MeterInconsistency("it-above-facility", site, key[0], key[1], upper, lower, unit))
     for parent, subs in sorted(children.items()):
         upper, lower = readings[parent], sum(readings[m] for m in subs)
         key = ((parent,), tuple(sorted(subs)))
         if key in reported or not (lower > 0 and lower > upper * (1 + tolerance)):
             continue
-        out.append(MeterInconsistency("sub-above-parent", specs[parent].site, key[0], key[1], upper, lower))
+        out.append(MeterInconsistency("sub-above-parent", specs[parent].site, key[0], key[1], upper, lower, unit))
     return out
 
 

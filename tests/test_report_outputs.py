@@ -19,7 +19,10 @@ from agent.point import Point
 from agent.sinks.local import LocalStore
 from carbon import cli
 from carbon.energy import NS
+from carbon.factors import FactorTable
+from carbon.meters import meters_from_inventory, sites_from_inventory
 from carbon.processor import build_processors
+from carbon.report import LocalStoreSource, build_report
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = int(datetime(2024, 6, 1, tzinfo=PARIS).timestamp()) * NS
@@ -253,3 +256,39 @@ def test_a_silent_primary_meter_counts_as_0_percent_of_its_site(store: Path):
     assert meters["meter-backup"]["completeness_pct"] == 0.0 and meters["meter-backup"]["kwh_total"] == 0.0
     (month,) = doc["tables"]["mensuel"]["rows"]
     assert month["completeness_pct"] == pytest.approx(50.0)
+
+
+def test_a_parent_meter_with_a_gap_is_not_flagged_below_its_sub_meter(tmp_path: Path):
+    """The facility meter (3 kW) was silent half the day, the IT PDU (2 kW) never: the IT kWh
+    exceed the facility kWh, but the hierarchy is fine; mean powers over each meter's covered
+    time are compared. A real excess (IT 4 kW) is still flagged, in kW."""
+    path = tmp_path / "local.db"
+    config = parse_config(config_text(path))
+    tag = InventoryTags(config.inventory)
+
+    def stored(it_w: float) -> list[str]:
+        (proc,) = build_processors(config, tmp_path / f"state-{it_w}")
+        points: list[Point] = []
+        for i in range(97):
+            t = DAY + i * 900 * NS
+            batch = [Point("pdu", {"device": "pdu-it"}, {"power_w": it_w}, t)]
+            if i <= 48:  # the site meter stops answering at noon
+                batch.append(Point("meter", {"device": "meter-site"}, {"power_w": 3000.0}, t))
+            points += proc.process(tag.process(batch))
+        s = LocalStore(path)
+        s.write_points(points)
+        s.close()
+        store = LocalStore.open_readonly(path)
+        try:
+            report = build_report(
+                LocalStoreSource(store), DAY, DAY + 86400 * NS, FactorTable.embedded(),
+                sites=sites_from_inventory(config.inventory), meters=meters_from_inventory(config.inventory),
+            )  # fmt: skip
+        finally:
+            store.close()
+        path.unlink()
+        return [i.message("fr") for i in report.inconsistencies]
+
+    assert stored(2000.0) == []
+    (msg,) = stored(4000.0)
+    assert "4,00 kW" in msg and "3,00 kW" in msg

@@ -353,7 +353,7 @@ def build_report(
         for m in meter_figs
         if m.seconds_total > 0
     }
-    inconsistencies = hierarchy_inconsistencies({m.meter: m.kwh_total for m in meter_figs if m.meter in specs}, specs)
+    inconsistencies = _inconsistencies([m for m in meter_figs if m.meter in specs], specs)
     for inc in inconsistencies:
         if inc.site in site_rows:
             site_rows[inc.site].flags.add("meter-hierarchy-inconsistent")
@@ -406,6 +406,21 @@ def build_report(
         generated_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         inconsistencies=inconsistencies,
     )
+
+
+def _inconsistencies(figs: list[MeterFigures], specs: Mapping[str, MeterSpec]) -> list[MeterInconsistency]:
+    """Period kWh when every meter covered the same time; otherwise mean power over each
+    meter's covered time, so a parent with a gap is not "below" a sub-meter that had none."""
+    covered = {m.meter: sum(s for k, s in m.seconds.items() if k != "missing") for m in figs}
+    spans = [s for s in covered.values() if s > 0]
+    if spans and max(spans) <= min(spans) * 1.01:
+        return hierarchy_inconsistencies({m.meter: m.kwh_total for m in figs}, specs)
+    mean_kw = {
+        m.meter: sum(v for k, v in m.kwh.items() if k != "missing") * 3600 / covered[m.meter]
+        for m in figs
+        if covered[m.meter] > 0
+    }
+    return hierarchy_inconsistencies(mean_kw, specs, unit="kW")
 
 
 def _month_of(t: int, months: list[tuple[str, int, int]]) -> str | None:

@@ -103,7 +103,7 @@ def write_json(report: AnnualReport, tables: list[Table], path: Path, lang: Lang
                         for r in t.records() for c in str(r["flags"] or "").split(", ") if c},
         "meter_hierarchy": [
             {"kind": i.kind, "site": i.site, "upper_meters": list(i.upper_meters), "lower_meters": list(i.lower_meters),
-             "upper_kwh": i.upper, "lower_kwh": i.lower, "message": i.message(lang)}
+             "upper": i.upper, "lower": i.lower, "unit": i.unit, "message": i.message(lang)}
             for i in report.inconsistencies
         ],
         "sites_without_data": report.sites_without_data,

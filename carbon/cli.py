@@ -31,7 +31,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--group-by", default="site,member,contract,operator", help="comma list of site, member, contract, operator")
     p.add_argument("--format", default="csv,xlsx,json,html", help="comma list of csv, xlsx, json, html")
     p.add_argument("--excel-fr", action="store_true", help="CSV for French Excel: ';', decimal comma, UTF-8 BOM")
-    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.add_argument(
+        "--lang", choices=("fr", "en"), default="fr",
+        help="language of every output: labels, flags, notes, number format, printed summary (default: fr)",
+    )  # fmt: skip
     p.add_argument("--out", default=".", help="output directory")
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
     p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")

@@ -211,12 +211,71 @@ def bar_chart(
         parts.append(f'<line x1="{left}" y1="{ym:.1f}" x2="{w - right}" y2="{ym:.1f}" stroke="#D55E00" stroke-dasharray="6 4"/>')
         parts.append(f'<text x="{w - right - 2}" y="{ym - 3:.1f}" text-anchor="end" font-size="10" fill="#8a2f00">{_e(marker[1])}</text>')
     x = left
-    for j, name in enumerate(series):
-        parts.append(f'<rect x="{x}" y="{h - 18}" width="11" height="11" fill="{PALETTE[j % len(PALETTE)]}"/>')
-        parts.append(f'<text x="{x + 15}" y="{h - 8}" font-size="11">{_e(name)}</text>')
+    for j, name in enumerate(series):  # at most MAX_SERIES names: one line
+        parts.append(f'<rect x="{x:.0f}" y="{h - 18}" width="11" height="11" fill="{PALETTE[j % len(PALETTE)]}"/>')
+        parts.append(f'<text x="{x + 15:.0f}" y="{h - 8}" font-size="11">{_e(name)}</text>')
         x += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def hbar_chart(
+    title: str,
+    names: Sequence[str],
+    values: Sequence[float],
+    axis_unit: str,
+    fmt: Callable[[float], str],
+    *,
+    top: float | None = None,
+    marker: tuple[float, str] | None = None,
+    lang: Lang = "fr",
+) -> str:
+    """One horizontal bar per name (sites: any number, any name length), an x axis with ticks
+    and unit, each bar's value at its end, an optional dashed reference line."""
+    row, w, right, top_pad, bottom = 20, 720, 60, 30, 40
+    longest = max((len(n) for n in names), default=4)
+    left = min(260, 12 + 6.6 * longest)
+    h = top_pad + row * max(1, len(names)) + bottom
+    ticks = nice_ticks(top if top is not None else max([*values, 0.0]))
+    x_max = ticks[-1]
+    step = ticks[1] - ticks[0]
+    tick_decimals = next((d for d in range(7) if abs(round(step, d) - step) < step * 1e-6), 6)
+    plot_w = w - left - right
+
+    def x(v: float) -> float:
+        return left + plot_w * min(max(v, 0.0), x_max) / x_max
+
+    y_axis = top_pad + row * max(1, len(names))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        f'aria-label="{_e(title)}" font-family="DejaVu Sans, Arial, sans-serif">',
+        f'<text x="{w / 2}" y="16" text-anchor="middle" font-size="14" font-weight="bold">{_e(title)}</text>',
+    ]
+    for t in ticks:
+        parts.append(f'<line x1="{x(t):.1f}" y1="{top_pad}" x2="{x(t):.1f}" y2="{y_axis}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x(t):.1f}" y="{y_axis + 14}" text-anchor="middle" font-size="11">{_e(number(t, lang, tick_decimals))}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{h - 6}" text-anchor="middle" font-size="11">{_e(axis_unit)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{y_axis}" stroke="#333"/>')
+    parts.append(f'<line x1="{left}" y1="{y_axis}" x2="{w - right}" y2="{y_axis}" stroke="#333"/>')
+    fits = int((left - 12) / 6.6)
+    for i, (name, v) in enumerate(zip(names, values, strict=True)):
+        y0 = top_pad + i * row + 3
+        shown = name if len(name) <= fits else name[: fits // 2 - 1] + "…" + name[-(fits - fits // 2) :]
+        parts.append(f'<text x="{left - 5}" y="{y0 + 11}" text-anchor="end" font-size="11">{_e(shown)}<title>{_e(name)}</title></text>')
+        parts.append(
+            f'<rect x="{left}" y="{y0}" width="{x(v) - left:.1f}" height="{row - 6}" fill="{PALETTE[0]}">'
+            f"<title>{_e(name)}{_colon(lang)}{_e(fmt(v))} {_e(axis_unit)}</title></rect>"
+        )
+        parts.append(f'<text x="{x(v) + 4:.1f}" y="{y0 + 11}" font-size="10">{_e(fmt(v))}</text>')
+    if marker is not None and 0 < marker[0] <= x_max:
+        xm = x(marker[0])
+        parts.append(f'<line x1="{xm:.1f}" y1="{top_pad - 4}" x2="{xm:.1f}" y2="{y_axis}" stroke="#D55E00" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="{xm + 3:.1f}" y="{top_pad - 6}" font-size="10" fill="#8a2f00">{_e(marker[1])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+MAX_SERIES = 6  # beyond this, per-site monthly bars are unreadable: chart the total, tables give the sites
 
 
 def _charts(report: AnnualReport, lang: Lang) -> list[str]:
@@ -232,6 +291,12 @@ def _charts(report: AnnualReport, lang: Lang) -> list[str]:
     t_max = max([m.beges_t for m in report.months] + [0.0])
     t_div, t_unit = mass_unit(t_max)
     tco2 = {s: [by[(s, mo)].beges_t / t_div if (s, mo) in by else None for mo in months] for s in sites}
+    kwh_title, t_title = "chart_kwh", "chart_t"
+    if len(sites) > MAX_SERIES:
+        everyone = "Tous les sites" if lang == "fr" else "All sites"
+        kwh_title, t_title = "chart_kwh_all", "chart_t_all"
+        kwh = {everyone: [sum(v or 0.0 for v in col) for col in zip(*kwh.values(), strict=True)]}
+        tco2 = {everyone: [sum(v or 0.0 for v in col) for col in zip(*tco2.values(), strict=True)]}
     grid: list[float | None] = []
     for mo in months:
         rows = [m for m in report.months if m.month == mo and m.grid_g_per_kwh is not None]
@@ -242,20 +307,19 @@ def _charts(report: AnnualReport, lang: Lang) -> list[str]:
         return number(v, lang)
 
     charts = [
-        (bar_chart(label("chart_kwh", lang).replace("kWh", e_unit) + year_note, cats, kwh, e_unit, num, lang=lang), ""),
-        (bar_chart(label("chart_t", lang).replace("tCO2e", t_unit) + year_note, cats, tco2, t_unit, num, lang=lang), ""),
-        (bar_chart(
-            label("chart_completeness", lang), [s.key for s in report.sites],
-            {label("completeness_pct", lang): [s.completeness * 100 for s in report.sites]}, "%",
-            lambda v: number(v, lang, 0) if v in (0, 100) else number(v, lang, 1), top=100.0, lang=lang,
+        (bar_chart(label(kwh_title, lang).replace("kWh", e_unit) + year_note, cats, kwh, e_unit, num, lang=lang), ""),
+        (bar_chart(label(t_title, lang).replace("tCO2e", t_unit) + year_note, cats, tco2, t_unit, num, lang=lang), ""),
+        (hbar_chart(
+            label("chart_completeness", lang), [s.key for s in report.sites], [s.completeness * 100 for s in report.sites],
+            "%", lambda v: number(v, lang, 0) if v in (0, 100) else number(v, lang, 1), top=100.0, lang=lang,
         ), statement("completeness", lang)),  # fmt: skip
     ]
     with_pue = [f for f in report.sites if f.pue is not None]
     if with_pue:
         floor = "PUE = 1 : minimum physique" if lang == "fr" else "PUE = 1: physical minimum"
-        charts.append((bar_chart(
+        charts.append((hbar_chart(
             "PUE (énergie du site / énergie IT)" if lang == "fr" else "PUE (facility energy / IT energy)",
-            [f.key for f in with_pue], {"PUE": [f.pue for f in with_pue]}, "PUE", lambda v: ratio(v, lang),
+            [f.key for f in with_pue], [f.pue or 0.0 for f in with_pue], "PUE", lambda v: ratio(v, lang),
             top=max(2.0, *(f.pue or 0 for f in with_pue)), marker=(1.0, floor), lang=lang,
         ), statement("pue", lang)))  # fmt: skip
     if any(g is not None for g in grid):
@@ -314,6 +378,11 @@ def _headline_rows(rows: list[Figures], total: Figures, lang: Lang, owner: Calla
     return out
 
 
+def _site_list(f: Figures) -> str:
+    """A member's sites on page 1: named when few, counted when many (the tables list them)."""
+    return ", ".join(f.sites) if len(f.sites) <= 3 else f"{len(f.sites)} sites"
+
+
 def _first_page(report: AnnualReport, lang: Lang) -> str:
     total = report.totals()
     total.key = label("total", lang)
@@ -353,7 +422,7 @@ def _first_page(report: AnnualReport, lang: Lang) -> str:
     m_headers = [label("member", lang), label("sites", lang), *headers[2:]]
     member_table = _table(
         m_headers,
-        _headline_rows(member_rows, total, lang, lambda f: ", ".join(f.sites), e_fmt, t_fmt, factor_column),
+        _headline_rows(member_rows, total, lang, _site_list, e_fmt, t_fmt, factor_column),
         "headline-member",
     )
     footnote = f"<p class='sub'><small>{_e(word('unverified_mark', lang))}</small></p>" if any(not f.verified for f in report.factors_used) else ""

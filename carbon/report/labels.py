@@ -60,6 +60,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "generated": ("Généré le", "Generated on"),
     "chart_kwh": ("kWh par mois et par site", "kWh per month and site"),
     "chart_t": ("tCO2e (BEGES) par mois et par site", "tCO2e (BEGES) per month and site"),
+    "chart_kwh_all": ("kWh par mois, tous les sites", "kWh per month, all sites"),
+    "chart_t_all": ("tCO2e (BEGES) par mois, tous les sites", "tCO2e (BEGES) per month, all sites"),
     "chart_completeness": ("Complétude des données par site (%)", "Data completeness per site (%)"),
     "chart_grid": ("Intensité réseau mensuelle (gCO2e/kWh)", "Monthly grid intensity (gCO2e/kWh)"),
     "item": ("Rubrique", "Item"),

@@ -147,6 +147,8 @@ def test_printed_a4_first_page_carries_the_beges_figures(year_report: Path, tmp_
     assert re.search(r"Page size:\s+59[45]\.\d+ x 84[12]\.\d+ pts \(A4\)", info), info
     assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 3  # figures, charts, details, method, annexes
     first = " ".join(pdf_text(pdf, 1).split())
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert f"Page 1 / {pages}" in first and "Rapport énergie et carbone — 2024" in first  # numbered pages
     assert "Chiffres à reporter (BEGES et rapport annuel)" in first
     # 2 kW x 8784 h + 0.5 kW x 8784 h: 21 960 kWh, shown in MWh; tCO2e from the 2024 factor 0.0519
     assert "22,0 MWh" in first and "21 960,000 kWh" in first

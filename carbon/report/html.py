@@ -548,6 +548,23 @@ def _period(report: AnnualReport, lang: Lang) -> str:
     return f"{label('period', lang)}{_colon(lang)}{day(report.start_ns)} → {day(report.end_ns)} ({'heure de Paris' if lang == 'fr' else 'Paris time'})"
 
 
+def _css_string(text: str) -> str:
+    """A CSS string literal that cannot close the string, the rule or the <style> element:
+    anything but letters, digits and plain punctuation is written as a CSS escape."""
+    safe = " -—→:/.,()"
+    return '"' + "".join(c if c.isalnum() or c in safe else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def _page_boxes(title: str) -> str:
+    """Printed pages carry the report's title and "page N / M": a signed document whose
+    pages can be told apart and counted."""
+    return (
+        "@page { @bottom-left { content: " + _css_string(title) + "; font-size: 8pt; color: #555; } "
+        '@bottom-right { content: "Page " counter(page) " / " counter(pages); '
+        "font-size: 8pt; color: #555; } }"
+    )
+
+
 def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
     groupings = [t.name for t in tables if t.columns and t.columns[0] == "key"]
     annexes = [t for t in tables if t.columns and t.columns[0] != "key" and t.columns != ["item", "value"]]
@@ -562,7 +579,7 @@ def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
     return (
         f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{_e(title)}</title><style>{STYLE}{_page_boxes(title)}</style></head><body>"
         f"<header><h1>{_e(title)}</h1><p class='sub'>{_e(_period(report, lang))}</p>"
         f"<p class='statement'>{_e(statement('scope', lang))}</p></header>"
         f"<section class='first'>{warn_html}{_first_page(report, lang)}</section>"

@@ -43,6 +43,8 @@ def beges_flag(factor: EmissionFactor) -> str:
     flags = []
     if factor.fallback:
         flags.append(f"year-{factor.year}-for-{factor.requested_year}")
+    if factor.undated:
+        flags.append("undated")
     if not factor.verified:
         flags.append("unverified")
     return ",".join(flags)

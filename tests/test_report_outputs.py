@@ -89,7 +89,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     assert row["Complétude des données (%)"] == pytest.approx(100.0)
     assert row["Émissions BEGES (tCO2e)"] == pytest.approx(72 * 0.0519 / 1000)
     assert row["Émissions réseau temps réel (tCO2e, comparaison)"] == pytest.approx(72 * 40e-6)
-    assert "ademe" in row["Version du facteur"] or "sentinelle-factors" in row["Version du facteur"]
+    assert row["Version du facteur"] == "V23.6"  # the embedded table: ADEME Base Carbone V23.6
     assert row["Source du facteur"] and row["Année du facteur"] == "2024"
     method = "\n".join(str(c.value) for r in wb["méthode"].iter_rows() for c in r)
     assert "poste 2.1" in method and "fabrication" in method

@@ -79,7 +79,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     out = store / "out"
     # XLSX: one sheet per grouping plus compteurs, mensuel, résilience, méthode
     wb = openpyxl.load_workbook(next(out.glob("*.xlsx")))
-    assert wb.sheetnames == ["site", "member", "contract", "operator", "compteurs", "mensuel", "résilience", "méthode"]
+    assert wb.sheetnames == ["site", "member", "contract", "operator", "compteurs", "mensuel", "résilience", "méthode", "postes BEGES"]
     ws = wb["site"]
     header = [c.value for c in ws[1]]
     row = dict(zip(header, [c.value for c in ws[2]], strict=True))
@@ -105,12 +105,17 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
     site = doc["tables"]["site"]["rows"][0]
     assert site["kwh_total"] == pytest.approx(72.0) and site["completeness_pct"] == 100.0
-    assert doc["factors_used"][0]["verified"] is False
+    used = doc["factors_used"][0]
+    assert used["verified"] is True and used["source_id"] == "43642" and used["version"] == "V23.6"
+    assert sum(used["post_shares"].values()) == pytest.approx(1.0)
+    posts = {r["post"]: r for r in doc["tables"]["postes BEGES"]["rows"] if r["key"] == "nro-lannion"}
+    assert posts["2.1"]["beges_post_t"] + posts["4.1"]["beges_post_t"] == pytest.approx(72 * 0.0519 / 1000)
     # HTML: self-contained, figures and statements present
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert "<svg" in html and "<script" not in html and "src=" not in html
     assert "data-figure='kwh_total'>72" in html
-    assert "poste 2.1" in html and "ATTENTION" in html
+    assert "poste 2.1" in html and "data-section='beges-posts'" in html
+    assert "ATTENTION" not in html  # every factor used is verified against the export
     assert "72.0 kWh" in capsys.readouterr().out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from carbon.report.aggregate import AnnualReport
 from carbon.report.labels import Lang, label, statement
+from carbon.report.posts import posts_html
 from carbon.report.tables import Table, Value
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -106,6 +107,7 @@ def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
         f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
         f"<title>{escape(label('title', lang))} {escape(report.label)}</title><style>{style}</style></head><body>"
         f"<h1>{escape(label('title', lang))} — {escape(report.label)}</h1>{statements}{warnings}{summary}"
+        + posts_html(report, lang)
         + "".join(f"<figure>{c}</figure>" for c in charts)
         + "".join(_table_html(t, lang) for t in tables)
         + f"<p><small>{escape(label('generated', lang))} {escape(report.generated_at)} — Sentinelle</small></p></body></html>"

@@ -131,6 +131,9 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
     ]
     for note in report.notes:
         rows.append(["warning", statement(note, lang)])
+    from carbon.report.posts import method_rows
+
+    rows += method_rows(lang)
     for f in report.factors_used:
         unc = f"{f.uncertainty_pct:g} %" if f.uncertainty_pct is not None else "n/a"
         rows.append([
@@ -146,4 +149,7 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
 def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:
     tables = [group_table(report, g, lang) for g in groupings]
     tables += [meters_table(report, lang), months_table(report, lang), resilience_table(report, lang), method_table(report, lang)]
+    from carbon.report.posts import posts_table
+
+    tables.append(posts_table(report, lang))
     return tables

@@ -102,6 +102,24 @@ async def recompute_carbon(
     return result
 
 
+def stored_beges_g(source: ReportSource, start_ns: int, end_ns: int) -> float:
+    """gCO2e of the stored BEGES carbon points of a period (what a recompute replaces)."""
+    total = 0.0
+    for p in source.points("carbon", start_ns, end_ns):
+        v = p.fields.get("gco2e")
+        if p.tags.get("track") == "beges" and isinstance(v, int | float) and not isinstance(v, bool):
+            total += float(v)
+    return total
+
+
+def change_line(before_g: float, after_g: float) -> str:
+    """'BEGES before → after (Δ, %)' for the recompute summary."""
+    delta = after_g - before_g
+    rel = f", {delta / before_g * 100:+.2f} %" if before_g > 0 else ""
+    return (f"BEGES {before_g / 1e6:.6f} -> {after_g / 1e6:.6f} tCO2e "
+            f"(change {delta / 1e6:+.6f} tCO2e{rel})")  # fmt: skip
+
+
 def intensity_points(path: str | Path) -> tuple[str, list[Point]]:
     """(layout, points) of an intensity export; raises `IntensityError` on a bad file."""
     series = CsvIntensity(path)

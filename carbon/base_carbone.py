@@ -300,8 +300,8 @@ def _rank(e: Element) -> tuple[bool, str, int]:
 
 def _validity(e: Element) -> str:
     v = e.line.cells.get("validity")
-    if isinstance(v, datetime):
-        return v.date().isoformat()
+    if isinstance(v, datetime | date):  # an .xlsx date cell: written as the CSV export writes it
+        return v.strftime("%d/%m/%Y")
     return "" if v is None else str(v).strip()
 
 
@@ -375,4 +375,4 @@ def build_table(path: str | Path, include_archived: bool = False, base_version: 
         f"{'all statuses' if include_archived else 'valid statuses only'}, with their decomposition\n"
         "# and the BEGES post of each part (carbon/beges_posts.py). Do not edit by hand: rebuild it.\n"
     )
-    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)

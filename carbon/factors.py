@@ -164,6 +164,11 @@ class FactorTable:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise FactorError(f"cannot read factor table {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise FactorError(
+                f"{p}: not a factor table (not UTF-8 text); an ADEME export is turned into one with "
+                "`sentinelle factors build EXPORT --out TABLE`"
+            ) from None
         return cls.from_text(text, str(p))
 
     @classmethod
@@ -171,7 +176,17 @@ class FactorTable:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise FactorError(f"{origin}: not valid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{origin}:{mark.line + 1}" if mark is not None else origin
+            raise FactorError(
+                f"{where}: not a factor table (not valid YAML: {getattr(exc, 'problem', None) or exc}); an ADEME "
+                "export is turned into one with `sentinelle factors build EXPORT --out TABLE`"
+            ) from None
+        if not isinstance(data, dict):
+            raise FactorError(
+                f"{origin}: not a factor table (expected YAML keys table, version, unit, zones); an ADEME "
+                "export is turned into one with `sentinelle factors build EXPORT --out TABLE`"
+            )
         try:
             table = _Table.model_validate(data)
         except ValidationError as exc:

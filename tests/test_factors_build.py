@@ -161,3 +161,13 @@ def test_show_and_diff(tmp_path: Path, capsys):
     assert "sentinelle recompute" in out
     assert main(["factors", "show", "--zone", "atlantis"]) == 1
     assert "no zone 'atlantis'" in capsys.readouterr().err
+
+
+def test_an_export_or_junk_given_as_a_table_is_refused_with_the_way_out(tmp_path: Path, capsys):
+    utf8 = _write_csv(tmp_path / "Base_Carbone_V23.6.csv", _rows(), "utf-8")
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(bytes(range(128, 256)))
+    for path in (EXCERPT, utf8, junk):
+        assert main(["factors", "show", "--factors", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert str(path) in err and "sentinelle factors build EXPORT --out TABLE" in err and "Traceback" not in err

@@ -126,12 +126,14 @@ def _parts(f: Any) -> list[str]:
 def run_show(args: argparse.Namespace) -> int:
     from carbon.factors import FactorError, FactorTable
 
+    missing_year = "latest"
     try:
         if args.config:
             from agent.config import load_config
 
-            path = load_config(args.config).carbon.factors_file
-            table = FactorTable.from_file(path) if path else FactorTable.embedded()
+            carbon = load_config(args.config).carbon
+            missing_year = carbon.missing_year
+            table = FactorTable.from_file(carbon.factors_file) if carbon.factors_file else FactorTable.embedded()
         else:
             table = FactorTable.from_file(args.factors) if args.factors else FactorTable.embedded()
         zones = [args.zone] if args.zone else table.zones()
@@ -151,7 +153,7 @@ def run_show(args: argparse.Namespace) -> int:
                 print(f"      source: {f.source}")
             continue
         try:
-            f = table.factor(zone, args.year, "latest")
+            f = table.factor(zone, args.year, missing_year)
         except FactorError as exc:
             print(f"    {args.year}: none ({exc})")
             problems += 1

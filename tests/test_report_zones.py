@@ -116,3 +116,8 @@ def test_check_refuses_an_unknown_zone_with_its_line():
         parse_config(text, "c.yaml")
     (problem,) = err.value.problems
     assert problem.startswith("c.yaml:7: inventory.sites[1].zone: unknown zone 'atlantis'") and "guyane" in problem
+
+
+def test_method_sheet_states_the_year_rule(report_json: dict):
+    rows = {r["item"]: r["value"] for r in report_json["tables"]["méthode"]["rows"]}
+    assert "factor-year-M-for-N" in rows["year_rule"] and "factor-undated" in rows["year_rule"]

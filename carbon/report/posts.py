@@ -65,9 +65,23 @@ def posts_table(report: AnnualReport, lang: Lang) -> Table:
     return Table(TABLE_NAME[lang], list(COLUMNS), list(HEADERS[lang]), rows)
 
 
+YEAR_RULE = {
+    "fr": ("Règle d'année : un mois de l'année N prend le facteur ADEME de l'année N de la zone du site ; "
+           "s'il n'est pas publié, celui de la dernière année antérieure, signalé factor-year-M-for-N ; un "
+           "élément ADEME sans année de référence (zones non interconnectées) vaut pour toutes les années, "
+           "signalé factor-undated. Après une nouvelle table (sentinelle factors build), sentinelle recompute "
+           "met à jour les points carbone enregistrés et indique l'écart."),
+    "en": ("Year rule: a month of year N takes the ADEME factor of year N for the site's zone; when it is not "
+           "published, the latest earlier year's, flagged factor-year-M-for-N; an ADEME element without a "
+           "reference year (non-interconnected zones) applies to every year, flagged factor-undated. After a "
+           "new table (sentinelle factors build), sentinelle recompute updates stored carbon points and says "
+           "by how much."),
+}  # fmt: skip
+
+
 def method_rows(lang: Lang) -> list[list[Value]]:
-    """The method sheet's citation of the regulatory method for the split."""
-    return [["beges_posts", METHOD_CITATION[lang]]]
+    """The method sheet's year rule and citation of the regulatory method for the split."""
+    return [["year_rule", YEAR_RULE[lang]], ["beges_posts", METHOD_CITATION[lang]]]
 
 
 def posts_html(report: AnnualReport, lang: Lang) -> str:

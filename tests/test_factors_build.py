@@ -180,3 +180,11 @@ def test_show_with_a_config_applies_its_year_rule(tmp_path: Path, capsys):
     assert "2025: none (no fr-continental factor for 2025" in capsys.readouterr().out
     assert main(["factors", "show", "-c", str(cfg), "--year", "2025", "--zone", "guyane"]) == 0
     assert "element 24307" in capsys.readouterr().out
+
+
+def test_a_table_row_without_decomposition_is_reported_as_such():
+    t = FactorTable.from_text(
+        "table: own\nversion: '1'\nunit: kgCO2e/kWh\nzones:\n  fr-continental:\n    label: x\n"
+        "    factors:\n      - {year: 2024, value: 0.05, source: own, verified: true}\n"
+    )
+    assert t.factor("fr-continental", 2024).post_shares() == {"2.1+4.1": 1.0}

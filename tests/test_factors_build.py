@@ -13,6 +13,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.cli import main
 from carbon.base_carbone import ExportError, build_table
@@ -188,3 +190,33 @@ def test_a_table_row_without_decomposition_is_reported_as_such():
         "    factors:\n      - {year: 2024, value: 0.05, source: own, verified: true}\n"
     )
     assert t.factor("fr-continental", 2024).post_shares() == {"2.1+4.1": 1.0}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_damaged_export_gives_a_located_error_or_a_table(tmp_path_factory, data):
+    """Cut, blank or overwrite cells of electricity lines: never anything but ExportError."""
+    rows = _rows()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(1, len(rows) - 1))
+        if not rows[i]:
+            continue
+        j = data.draw(st.integers(0, len(rows[i]) - 1))
+        action = data.draw(st.sampled_from(["cut", "blank", "text", "number"]))
+        if action == "cut":
+            rows[i] = rows[i][:j]
+        elif action == "blank":
+            rows[i][j] = ""
+        elif action == "text":
+            rows[i][j] = data.draw(st.text(alphabet="abcé;\"\n,.-0123456789 ", max_size=8))
+        else:
+            rows[i][j] = data.draw(st.sampled_from(["-1", "1e9", "nan", "0,0", "12,5,3"]))
+    path = _write_csv(tmp_path_factory.mktemp("fuzz") / "Base_Carbone_V23.6.csv", rows, "utf-8")
+    try:
+        FactorTable.from_text(build_table(path))
+    except ExportError as exc:
+        assert str(path) in str(exc)
+    except Exception as exc:  # the table the build wrote must load back, or say what is wrong
+        from carbon.factors import FactorError
+
+        assert isinstance(exc, FactorError), repr(exc)

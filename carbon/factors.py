@@ -15,6 +15,7 @@ BEGES post of each part (`carbon.beges_posts`), so a figure can be split by post
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_ZONE = "fr-continental"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the table is ~700 lines
 MissingYear = Literal["error", "latest"]
 
 
@@ -154,8 +156,8 @@ class FactorTable:
 
     @classmethod
     def embedded(cls) -> FactorTable:
-        text = resources.files("carbon").joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
-        return cls.from_text(text, "embedded:carbon/data/ademe_electricity.yaml")
+        """The shipped table; parsed once per process (it is read-only, and `check` needs it too)."""
+        return _embedded_table()
 
     @classmethod
     def from_file(cls, path: str | Path) -> FactorTable:
@@ -174,7 +176,7 @@ class FactorTable:
     @classmethod
     def from_text(cls, text: str, origin: str = "<text>") -> FactorTable:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_LOADER)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{origin}:{mark.line + 1}" if mark is not None else origin
@@ -272,3 +274,9 @@ class FactorTable:
             undated=row.year is None,
             parts=tuple(FactorPart(p.name, p.value, p.post) for p in row.parts),
         )
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_table() -> FactorTable:
+    text = resources.files("carbon").joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
+    return FactorTable.from_text(text, "embedded:carbon/data/ademe_electricity.yaml")

@@ -778,7 +778,11 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     if env_problems:
         raise ConfigError(path, [f"{where(p)}: {_format_loc(p)}: {msg}" for p, msg in env_problems])
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
+        zone_problems = _unknown_zones(config)
+        if zone_problems:
+            raise ConfigError(path, [f"{where(p)}: {_format_loc(p)}: {msg}" for p, msg in zone_problems])
+        return config
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_context=False, include_input=True):
@@ -796,6 +800,25 @@ def parse_config(text: str, path: str = "<config>") -> Config:
                         reason += f" (got {value!r})"
             problems.append(f"{where(p)}: {_format_loc(p)}: {reason}")
         raise ConfigError(path, problems) from None
+
+
+def _unknown_zones(config: Config) -> list[tuple[tuple[Any, ...], str]]:
+    """Sites whose `zone` has no BEGES factor in the table in use (embedded or carbon.factors_file)."""
+    from carbon.factors import FactorError, FactorTable
+
+    zoned = [(i, s.zone) for i, s in enumerate(config.inventory.sites)]
+    if not zoned:
+        return []
+    try:
+        path = config.carbon.factors_file
+        table = FactorTable.from_file(path) if path else FactorTable.embedded()
+    except FactorError as exc:
+        return [(("carbon", "factors_file"), str(exc))]
+    return [
+        (("inventory", "sites", i, "zone"), f"unknown zone {zone!r}: {table.origin} has factors for {', '.join(table.zones())}")
+        for i, zone in zoned
+        if not table.has_zone(zone)
+    ]
 
 
 def load_config(path: str | Path) -> Config:

@@ -1,8 +1,9 @@
 """`energy` and `carbon` points: an energy interval and its emissions on both tracks.
 
 Tracks (both always written, DESIGN section 6):
-- `beges`: the annual ADEME factor of the interval's year (French local calendar year), the
-  figure a BEGES uses (category 2, poste 2.1, location-based);
+- `beges`: the annual ADEME factor of the interval's year (French local calendar year) and of
+  the site's zone, the figure a BEGES uses (location-based; the report splits it between poste
+  2.1 and poste 4.1 with the factor's decomposition, `carbon.beges_posts`);
 - `grid`: the time-varying intensity weighted over the interval, for operations.
 
 Every carbon point says its track, factor value, source and version; a factor taken from an
@@ -43,6 +44,8 @@ def beges_flag(factor: EmissionFactor) -> str:
     flags = []
     if factor.fallback:
         flags.append(f"year-{factor.year}-for-{factor.requested_year}")
+    if factor.undated:
+        flags.append("undated")
     if not factor.verified:
         flags.append("unverified")
     return ",".join(flags)

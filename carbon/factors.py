@@ -1,13 +1,21 @@
 """The BEGES track's emission factors: a versioned table of annual electricity factors per zone.
 
 The embedded table (`carbon/data/ademe_electricity.yaml`) and a user's `--factors FILE` share
-one format, so a délégataire can ship the Base Empreinte values it checked. A year missing from
-the table is an error unless the caller asks for the latest earlier year, and then the factor
-says so (`fallback=True`): never a silent substitution.
+one format, so a délégataire can ship the Base Empreinte values it checked, and
+`sentinelle factors build` writes it from ADEME's own export (`carbon.base_carbone`).
+
+Year rule: a figure for year N uses the zone's factor of year N; when the table has none, either
+an error or (`missing_year="latest"`) the latest earlier year, flagged `year-M-for-N`: never a
+silent substitution. An element the export gives without a reference year (the ZNI "mix moyen"
+elements) applies to every year and is flagged `undated`.
+
+Each row may carry the export's decomposition (`parts`: combustion, upstream, losses...) with the
+BEGES post of each part (`carbon.beges_posts`), so a figure can be split by post, total unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_ZONE = "fr-continental"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the table is ~700 lines
 MissingYear = Literal["error", "latest"]
 
 
@@ -24,16 +33,26 @@ class FactorError(LookupError):
     """No usable factor (unknown zone, missing year with `missing_year=error`, bad table)."""
 
 
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    value: float = Field(ge=0, lt=5)
+    post: str
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    year: int = Field(ge=1990, le=2100)
+    year: int | None = Field(ge=1990, le=2100)  # None: the element has no reference year
     value: float = Field(ge=0, lt=5)
     uncertainty_pct: float | None = Field(default=None, ge=0, le=100)
     source: str
     source_id: str | None = None
     source_version: str | None = None
+    status: str | None = None
+    unit: str | None = None
     verified: bool = False
     note: str = ""
+    parts: list[_Part] = Field(default_factory=list)
 
 
 class _Zone(BaseModel):
@@ -45,7 +64,7 @@ class _Zone(BaseModel):
     def _unique_years(self) -> _Zone:
         years = [r.year for r in self.factors]
         if len(years) != len(set(years)):
-            raise ValueError("a year appears twice")
+            raise ValueError("a year appears twice (or two rows have no year)")
         return self
 
 
@@ -54,7 +73,19 @@ class _Table(BaseModel):
     table: str
     version: str
     unit: Literal["kgCO2e/kWh"]
+    # Provenance of a built table: the export file name and the base version read from it.
+    built_from: str | None = None
+    base_version: str | None = None
     zones: dict[str, _Zone] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class FactorPart:
+    """One line of a factor's decomposition and the BEGES post it belongs to."""
+
+    name: str
+    kg_per_kwh: float
+    post: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +104,29 @@ class EmissionFactor:
     table_version: str
     verified: bool
     note: str
+    status: str | None = None
+    undated: bool = False
+    parts: tuple[FactorPart, ...] = ()
 
     @property
     def fallback(self) -> bool:
         return self.year != self.requested_year
+
+    def post_shares(self) -> dict[str, float]:
+        """Fraction of the total per BEGES post, summing to 1 (the total stays kWh × factor).
+
+        The export's parts are rounded separately and may not add up exactly to the total, so
+        each post gets its share of the parts' sum, not its raw value.
+        """
+        from carbon.beges_posts import POST_UNDECOMPOSED
+
+        total = sum(p.kg_per_kwh for p in self.parts)
+        if not self.parts or total <= 0:
+            return {POST_UNDECOMPOSED: 1.0}
+        shares: dict[str, float] = {}
+        for p in self.parts:
+            shares[p.post] = shares.get(p.post, 0.0) + p.kg_per_kwh / total
+        return shares
 
     @property
     def g_per_kwh(self) -> float:
@@ -86,12 +136,13 @@ class EmissionFactor:
     def source_tag(self) -> str:
         """Short provenance for a tag: table and element identifier."""
         ident = f":{self.source_id}" if self.source_id else ""
-        return f"{self.table}:{self.zone}:{self.year}{ident}"
+        year = "undated" if self.undated else str(self.year)
+        return f"{self.table}:{self.zone}:{year}{ident}"
 
     @property
     def version_tag(self) -> str:
         parts = [self.table_version]
-        if self.source_version:
+        if self.source_version and self.source_version != self.table_version:
             parts.append(self.source_version)
         return "/".join(parts)
 
@@ -105,8 +156,8 @@ class FactorTable:
 
     @classmethod
     def embedded(cls) -> FactorTable:
-        text = resources.files("carbon").joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
-        return cls.from_text(text, "embedded:carbon/data/ademe_electricity.yaml")
+        """The shipped table; parsed once per process (it is read-only, and `check` needs it too)."""
+        return _embedded_table()
 
     @classmethod
     def from_file(cls, path: str | Path) -> FactorTable:
@@ -115,14 +166,29 @@ class FactorTable:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise FactorError(f"cannot read factor table {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise FactorError(
+                f"{p}: not a factor table (not UTF-8 text); an ADEME export is turned into one with "
+                "`sentinelle factors build EXPORT --out TABLE`"
+            ) from None
         return cls.from_text(text, str(p))
 
     @classmethod
     def from_text(cls, text: str, origin: str = "<text>") -> FactorTable:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_LOADER)
         except yaml.YAMLError as exc:
-            raise FactorError(f"{origin}: not valid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{origin}:{mark.line + 1}" if mark is not None else origin
+            raise FactorError(
+                f"{where}: not a factor table (not valid YAML: {getattr(exc, 'problem', None) or exc}); an ADEME "
+                "export is turned into one with `sentinelle factors build EXPORT --out TABLE`"
+            ) from None
+        if not isinstance(data, dict):
+            raise FactorError(
+                f"{origin}: not a factor table (expected YAML keys table, version, unit, zones); an ADEME "
+                "export is turned into one with `sentinelle factors build EXPORT --out TABLE`"
+            )
         try:
             table = _Table.model_validate(data)
         except ValidationError as exc:
@@ -137,6 +203,10 @@ class FactorTable:
         return self._table.table
 
     @property
+    def built_from(self) -> str | None:
+        return self._table.built_from
+
+    @property
     def version(self) -> str:
         return self._table.version
 
@@ -148,7 +218,16 @@ class FactorTable:
         return z.label if z else zone
 
     def years(self, zone: str) -> list[int]:
-        return sorted(r.year for r in self._zone(zone).factors)
+        return sorted(r.year for r in self._zone(zone).factors if r.year is not None)
+
+    def has_zone(self, zone: str) -> bool:
+        return zone in self._table.zones
+
+    def rows(self, zone: str) -> list[EmissionFactor]:
+        """Every row of a zone as a factor (requested year = its own year), dated rows first."""
+        z = self._zone(zone)
+        ordered = sorted(z.factors, key=lambda r: (r.year is None, r.year or 0))
+        return [self._factor(zone, r, r.year if r.year is not None else 0) for r in ordered]
 
     def _zone(self, zone: str) -> _Zone:
         try:
@@ -159,21 +238,29 @@ class FactorTable:
             ) from None
 
     def factor(self, zone: str, year: int, missing_year: MissingYear = "error") -> EmissionFactor:
+        """The factor for `year` by the year rule of this module's docstring."""
         z = self._zone(zone)
-        rows = {r.year: r for r in z.factors}
+        rows = {r.year: r for r in z.factors if r.year is not None}
+        undated = next((r for r in z.factors if r.year is None), None)
         row = rows.get(year)
         if row is None:
             earlier = [y for y in rows if y < year]
-            if missing_year != "latest" or not earlier:
+            if missing_year == "latest" and earlier:
+                row = rows[max(earlier)]
+            elif undated is not None:
+                return self._factor(zone, undated, year)
+            else:
                 raise FactorError(
                     f"no {zone} factor for {year} in {self.origin} (years: {', '.join(map(str, sorted(rows)))}); "
                     "add it with --factors FILE or allow the latest earlier year explicitly"
                 )
-            row = rows[max(earlier)]
+        return self._factor(zone, row, year)
+
+    def _factor(self, zone: str, row: _Row, requested_year: int) -> EmissionFactor:
         return EmissionFactor(
             zone=zone,
-            year=row.year,
-            requested_year=year,
+            year=row.year if row.year is not None else requested_year,
+            requested_year=requested_year,
             kg_per_kwh=row.value,
             uncertainty_pct=row.uncertainty_pct,
             source=row.source,
@@ -183,4 +270,13 @@ class FactorTable:
             table_version=self._table.version,
             verified=row.verified,
             note=row.note,
+            status=row.status,
+            undated=row.year is None,
+            parts=tuple(FactorPart(p.name, p.value, p.post) for p in row.parts),
         )
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_table() -> FactorTable:
+    text = resources.files("carbon").joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
+    return FactorTable.from_text(text, "embedded:carbon/data/ademe_electricity.yaml")

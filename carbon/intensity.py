@@ -381,3 +381,45 @@ class ElectricityMapsIntensity(OnlineIntensity):
         return [
             (_parse_iso(r["datetime"]), float(r["carbonIntensity"])) for r in rows if r.get("carbonIntensity") is not None
         ]
+
+
+# The zone the time-varying providers describe: RTE éCO2mix and Electricity Maps "FR" cover the
+# continental grid only; Corse and the overseas zones (ZNI) have their own, separate grids.
+TIME_VARYING_ZONE = "fr-continental"
+
+
+class ZoneAnnualIntensity:
+    """The grid track of a zone without a time-varying source: the zone's annual BEGES factor.
+
+    Flagged `zone-annual-factor` on every point, so an operator sees it is not an hourly value.
+    """
+
+    name = "zone-annual"
+
+    def __init__(self, factors: Any, zone: str, missing_year: str = "latest"):
+        self.factors = factors
+        self.zone = zone
+        self.missing_year = missing_year
+        self._cache: dict[int, Intensity | None] = {}
+
+    def intensity(self, start_ns: int, end_ns: int) -> Intensity | None:
+        from carbon.emissions import local_year
+        from carbon.factors import FactorError
+
+        year = local_year(end_ns)
+        if year not in self._cache:
+            try:
+                f = self.factors.factor(self.zone, year, self.missing_year)
+            except FactorError:
+                self._cache[year] = None
+            else:
+                self._cache[year] = Intensity(f.g_per_kwh, f"zone-annual:{f.source_tag}", f.version_tag,
+                                              "zone-annual-factor")
+        return self._cache[year]
+
+
+def grid_for_zone(zone: str, grid: GridIntensity | None, factors: Any, missing_year: str = "latest") -> GridIntensity | None:
+    """The grid provider for a site's zone: the configured one where it applies, else the annual factor."""
+    if grid is None or zone == TIME_VARYING_ZONE:
+        return grid
+    return ZoneAnnualIntensity(factors, zone, missing_year)

@@ -48,6 +48,7 @@ from carbon.intensity import (
     OnlineIntensity,
     RteIntensity,
     StaticIntensity,
+    grid_for_zone,
 )
 from carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
 
@@ -77,6 +78,7 @@ class CarbonProcessor:
         self.policy = policy or GapPolicy()
         self.missing_year = missing_year
         self.grid_refresh_s = grid_refresh_s
+        self._zone_grids: dict[str, GridIntensity] = {}  # the grid provider of each site zone
         self.state_path = Path(state_dir) / "carbon-energy.json"
         self.rejected = 0
         self._state: dict[str, dict[str, Any]] = self._load()
@@ -182,7 +184,10 @@ class CarbonProcessor:
         except FactorError as exc:
             factor = None
             self._warn(f"factor:{spec.zone}", f"no BEGES carbon point for {device}: {exc}")
-        grid = self.grid.intensity(iv.start_ns, iv.end_ns) if self.grid is not None else None
+        provider = self._zone_grids.get(spec.zone)
+        if provider is None and self.grid is not None:
+            provider = self._zone_grids[spec.zone] = grid_for_zone(spec.zone, self.grid, self.factors, self.missing_year)
+        grid = provider.intensity(iv.start_ns, iv.end_ns) if provider is not None else None
         return [energy, *carbon_points(energy, factor, grid)]
 
     def _warn(self, key: str, message: str) -> None:

@@ -53,13 +53,21 @@ def test_import_into_influxdb1_and_victoria_metrics_directly(tmp_path: Path, inf
     assert len(by_time) == 242 and sum(by_time.values()) == pytest.approx(54.64)
 
 
-def _factor_table(path: Path, value_2024: float, version: str) -> Path:
-    text = (REPO / "carbon/data/ademe_electricity.yaml").read_text(encoding="utf-8")
-    text = text.replace('version: "sentinelle-factors-2026.1"', f'version: "{version}"')
-    text = text.replace("      - year: 2024\n        value: 0.0519", f"      - year: 2024\n        value: {value_2024}")
-    assert version in text and str(value_2024) in text
-    path.write_text(text, encoding="utf-8")
-    return path
+def _newer_export_table(tmp: Path, value_2024: str) -> Path:
+    """What a user does when ADEME publishes: `factors build` on the new export (here the V23.6
+    excerpt with its 2024 element revised, saved as a "V23.7" download)."""
+    excerpt = REPO / "carbon/testdata/ademe/Base_Carbone_V23.6_electricite.csv"
+    lines = excerpt.read_bytes().decode("cp1252").split("\r\n")
+    i = next(n for n, line in enumerate(lines) if line.startswith("Elément;43642;"))
+    cells = lines[i].split(";")
+    assert cells[50] == "0,0519"
+    cells[50] = value_2024
+    lines[i] = ";".join(cells)
+    export = tmp / "Base_Carbone_V23.7.csv"
+    export.write_bytes("\r\n".join(lines).encode("cp1252"))
+    table = tmp / "ademe-V23.7.yaml"
+    assert main(["factors", "build", str(export), "--out", str(table)]) == 0
+    return table
 
 
 def test_recompute_after_a_factor_table_change_moves_beges_by_the_ratio(tmp_path: Path, capsys):
@@ -82,23 +90,26 @@ def test_recompute_after_a_factor_table_change_moves_beges_by_the_ratio(tmp_path
             return build_report(LocalStoreSource(store), start, end, table, missing_year="error")
 
     old_points = beges_points()
-    assert {p.tags["factor_version"] for p in old_points} == {"sentinelle-factors-2026.1/V23.x"}
+    assert {p.tags["factor_version"] for p in old_points} == {"V23.6"}
     old = report(FactorTable.embedded())
     assert old.totals().beges_t == pytest.approx(47 * 1.5 * 0.0519 / 1000)
-    newer = _factor_table(tmp_path / "ademe-2027.yaml", 0.0600, "syndicat-checked-2027.1")
+    newer = _newer_export_table(tmp_path, "0,06")
 
     assert main(["recompute", "-c", str(cfg), "--from", "2024-01-01", "--to", "2025-01-01", "--factors", str(newer)]) == 0
     out = capsys.readouterr().out
-    assert "factor table ademe-base-empreinte-electricite version syndicat-checked-2027.1" in out
+    assert "factor table ademe-base-empreinte-electricite version V23.7" in out
     assert "fr-continental 2024: 0.06 kgCO2e/kWh" in out
+    # it says by how much: 47 half-hours of 1.5 kWh, 0.0519 -> 0.06 kgCO2e/kWh
+    before, after = 47 * 1.5 * 0.0519 / 1000, 47 * 1.5 * 0.06 / 1000
+    assert f"BEGES {before:.6f} -> {after:.6f} tCO2e (change {after - before:+.6f} tCO2e, +15.61 %)" in out
     new_points = beges_points()
     assert len(new_points) == len(old_points) == 47  # replaced, not added beside the old ones
-    assert {p.tags["factor_version"] for p in new_points} == {"syndicat-checked-2027.1/V23.x"}
+    assert {p.tags["factor_version"] for p in new_points} == {"V23.7"}
     assert sum(p.fields["gco2e"] for p in new_points) == pytest.approx(
         sum(p.fields["gco2e"] for p in old_points) * 0.0600 / 0.0519, rel=1e-12)
     new = report(FactorTable.from_file(newer))
     assert new.totals().beges_t == pytest.approx(old.totals().beges_t * 0.0600 / 0.0519, rel=1e-12)
-    assert new.totals().factor_version == "syndicat-checked-2027.1/V23.x"  # the report names the version used
+    assert new.totals().factor_version == "V23.7"  # the report names the version used
     assert new.totals().kwh_total == old.totals().kwh_total
 
 

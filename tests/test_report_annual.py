@@ -200,9 +200,10 @@ def test_annual_figures_match_the_hand_computed_reference(reports):
     # provenance on every figure
     for s in (a, b):
         assert s.factor_years == "2024"
-        assert "sentinelle-factors-2026.1" in s.factor_version
-        assert "factor-unverified" in s.flags and "incomplete" in s.flags
-    assert "unverified-factor" in local.notes
+        assert s.factor_version == "V23.6"  # the embedded table, built from ADEME's Base Carbone V23.6
+        assert "43642" in s.factor_source  # the 2024 element of the export
+        assert "factor-unverified" not in s.flags and "incomplete" in s.flags
+    assert "unverified-factor" not in local.notes
 
 
 def test_local_store_and_influxdb_give_the_same_report(reports):

@@ -156,9 +156,9 @@ def test_printed_a4_first_page_carries_the_beges_figures(year_report: Path, tmp_
     for site in ("site-a", "site-b", "nro-silent-plouha"):
         assert site in first, site
     assert "aucune donnée sur la période" in first  # the silent site is there, flagged, at 0 %
-    assert "V23.x" in first and "Établi par" in first and "Par membre" in first
+    assert "V23.6" in first and "Établi par" in first and "Par membre" in first
     everything = pdf_text(pdf)
-    assert "Méthode et provenance des facteurs" in everything and "Base Empreinte" in everything
+    assert "Méthode et provenance des facteurs" in everything and "Base Carbone V23.6" in everything
     assert not SCIENTIFIC.search(everything), SCIENTIFIC.search(everything)
     assert "Second-hand" not in everything  # one language: the table's English note stays out
 
@@ -169,7 +169,7 @@ def test_numbers_french_and_charts_have_axes(year_report: Path):
     assert not SCIENTIFIC.search(text)
     assert "21\u202f960,000\u00a0kWh" in text  # thousands separator, decimal comma
     # the factor's full provenance is stated once, in the method section
-    assert html.count("ADEME Base Empreinte — Electricité, mix moyen consommation") == 1
+    assert html.count("ADEME Base Carbone V23.6 — Electricité — 2024 - mix moyen") == 1
     charts = re.findall(r"<svg.*?</svg>", html, re.S)
     assert len(charts) >= 3
     for svg in charts:

@@ -82,7 +82,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     out = store / "out"
     # XLSX: one sheet per grouping plus compteurs, mensuel, résilience, méthode
     wb = openpyxl.load_workbook(next(out.glob("*.xlsx")))
-    assert wb.sheetnames == ["site", "member", "contract", "operator", "compteurs", "mensuel", "résilience", "méthode"]
+    assert wb.sheetnames == ["site", "member", "contract", "operator", "compteurs", "mensuel", "résilience", "méthode", "postes BEGES"]
     ws = wb["site"]
     header = [c.value for c in ws[1]]
     row = dict(zip(header, [c.value for c in ws[2]], strict=True))
@@ -92,7 +92,7 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     assert row["Complétude des données (%)"] == pytest.approx(100.0)
     assert row["Émissions BEGES (tCO2e)"] == pytest.approx(72 * 0.0519 / 1000)
     assert row["Émissions réseau temps réel (tCO2e, comparaison)"] == pytest.approx(72 * 40e-6)
-    assert "ademe" in row["Version du facteur"] or "sentinelle-factors" in row["Version du facteur"]
+    assert row["Version du facteur"] == "V23.6"  # the embedded table: ADEME Base Carbone V23.6
     assert row["Source du facteur"] and row["Année du facteur"] == "2024"
     method = "\n".join(str(c.value) for r in wb["méthode"].iter_rows() for c in r)
     assert "poste 2.1" in method and "fabrication" in method
@@ -108,12 +108,17 @@ def test_all_outputs_with_figures_and_provenance(store: Path, capsys):
     doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
     site = doc["tables"]["site"]["rows"][0]
     assert site["kwh_total"] == pytest.approx(72.0) and site["completeness_pct"] == 100.0
-    assert doc["factors_used"][0]["verified"] is False
+    used = doc["factors_used"][0]
+    assert used["verified"] is True and used["source_id"] == "43642" and used["version"] == "V23.6"
+    assert sum(used["post_shares"].values()) == pytest.approx(1.0)
+    posts = {r["post"]: r for r in doc["tables"]["postes BEGES"]["rows"] if r["key"] == "nro-lannion"}
+    assert posts["2.1"]["beges_post_t"] + posts["4.1"]["beges_post_t"] == pytest.approx(72 * 0.0519 / 1000)
     # HTML: self-contained, figures and statements present
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert "<svg" in html and "<script" not in html and "src=" not in html
     assert "data-figure='kwh_total'>72" in html
-    assert "poste 2.1" in html and "ATTENTION" in html
+    assert "poste 2.1" in html and "data-section='beges-posts'" in html
+    assert "ATTENTION" not in html  # every factor used is verified against the export
     assert "72,0\u00a0kWh" in capsys.readouterr().out  # French number format by default
 
 
@@ -238,7 +243,7 @@ def test_one_language_per_output_and_ascii_file_names(store: Path):
     assert "Second-hand" not in html and "factor-unverified" not in html
     assert run(store, "--from", "2024-06-01", "--to", "2024-06-02", "--lang", "en") == 0
     method = next(out.glob("*-method.csv")).read_text(encoding="utf-8")
-    assert "Second-hand" in method and "NOT CHECKED" in method and "Périmètre" not in method
+    assert "V23.6" in method and "Second-hand" not in method and "Périmètre" not in method
 
 
 def test_a_silent_primary_meter_counts_as_0_percent_of_its_site(store: Path):

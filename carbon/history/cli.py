@@ -286,7 +286,7 @@ def run_recompute(args: argparse.Namespace) -> int:
 
 async def _recompute(config: Any, args: argparse.Namespace, start_ns: int, end_ns: int, label: str) -> int:
     from carbon.history.delivery import Delivery, delete_carbon, readable_source
-    from carbon.history.recompute import recompute_carbon, stored_intensity
+    from carbon.history.recompute import change_line, recompute_carbon, stored_beges_g, stored_intensity
 
     factors = _factors(args, config)
     source, close, name = readable_source(config)
@@ -297,6 +297,7 @@ async def _recompute(config: Any, args: argparse.Namespace, start_ns: int, end_n
         grid: Any = stored_intensity(source.points("grid_intensity", start_ns - 86400 * 10**9, end_ns + 86400 * 10**9))
         grid = grid or _grid(config, factors)
         tracks = ["beges", "grid"] if grid is not None else ["beges"]
+        before_g = stored_beges_g(source, start_ns, end_ns)
         for warning in await asyncio.to_thread(delete_carbon, config, start_ns, end_ns, tracks):
             print(f"  warning: {warning}", file=sys.stderr)
         async with Delivery(config) as delivery:
@@ -307,6 +308,7 @@ async def _recompute(config: Any, args: argparse.Namespace, start_ns: int, end_n
     print(f"{label}: {result.energy_points} energy points, {result.kwh:.3f} kWh, "
           f"{result.beges_g / 1e6:.6f} tCO2e BEGES; {result.carbon_points} carbon points rewritten "
           f"(tracks: {', '.join(tracks)}; factor table {factors.name} version {factors.version})")
+    print(f"  {change_line(before_g, result.beges_g)}")
     for line in result.factor_lines():
         print(f"  {line}")
     for err in sorted(result.errors):

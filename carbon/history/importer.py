@@ -52,7 +52,7 @@ from carbon.history.readers import (
 )
 from carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
 from carbon.history.timeparse import LocalClock, zone
-from carbon.intensity import GridIntensity, Intensity
+from carbon.intensity import GridIntensity, Intensity, grid_for_zone
 
 IMPORTED = "imported"
 MEASURED = ("measured", "integrated")  # what an import calls `imported`
@@ -293,7 +293,8 @@ class CarbonStep:
         self.factors = factors
         self.zone = zone_name
         self.missing_year = missing_year
-        self.grid = grid
+        # A site outside the grid providers' zone gets its zone's annual factor on the grid track.
+        self.grid = grid_for_zone(zone_name, grid, factors, missing_year)
         self._cache: dict[int, EmissionFactor | None] = {}
         self._span = (0, 0)  # (start, end] of the local year of `_current`, as `local_year` counts
         self._current: EmissionFactor | None = None

@@ -23,7 +23,7 @@ from agent.point import Point
 from carbon.emissions import carbon_points, local_year
 from carbon.energy import NS
 from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
-from carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries
+from carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
 from carbon.report.source import ReportSource
 
 BATCH = 20_000
@@ -65,6 +65,7 @@ async def recompute_carbon(
     result = RecomputeResult()
     batch: list[Point] = []
     cache: dict[tuple[str, int], EmissionFactor | None] = {}
+    zone_grids: dict[str, GridIntensity | None] = {}
     for e in source.points("energy", start_ns, end_ns):
         kwh, dur = e.fields.get("kwh"), e.fields.get("duration_s")
         if not isinstance(kwh, int | float) or not isinstance(dur, int | float) or isinstance(kwh, bool):
@@ -82,7 +83,10 @@ async def recompute_carbon(
             result.factors[key] = factor
         energy = Point("energy", dict(e.tags), {"kwh": float(kwh), "duration_s": float(dur)}, e.time_ns)
         start = e.time_ns - int(dur * NS)
-        pts = carbon_points(energy, factor, grid.intensity(start, e.time_ns) if grid is not None else None)
+        if zone not in zone_grids:
+            zone_grids[zone] = grid_for_zone(zone, grid, factors, missing_year)
+        provider = zone_grids[zone]
+        pts = carbon_points(energy, factor, provider.intensity(start, e.time_ns) if provider is not None else None)
         result.energy_points += 1
         result.kwh += float(kwh)
         if factor is not None:
@@ -96,6 +100,24 @@ async def recompute_carbon(
         await writer.write(batch)
         result.carbon_points += len(batch)
     return result
+
+
+def stored_beges_g(source: ReportSource, start_ns: int, end_ns: int) -> float:
+    """gCO2e of the stored BEGES carbon points of a period (what a recompute replaces)."""
+    total = 0.0
+    for p in source.points("carbon", start_ns, end_ns):
+        v = p.fields.get("gco2e")
+        if p.tags.get("track") == "beges" and isinstance(v, int | float) and not isinstance(v, bool):
+            total += float(v)
+    return total
+
+
+def change_line(before_g: float, after_g: float) -> str:
+    """'BEGES before → after (Δ, %)' for the recompute summary."""
+    delta = after_g - before_g
+    rel = f", {delta / before_g * 100:+.2f} %" if before_g > 0 else ""
+    return (f"BEGES {before_g / 1e6:.6f} -> {after_g / 1e6:.6f} tCO2e "
+            f"(change {delta / 1e6:+.6f} tCO2e{rel})")  # fmt: skip
 
 
 def intensity_points(path: str | Path) -> tuple[str, list[Point]]:

@@ -81,6 +81,8 @@ class Figures:
     flags: set[str] = field(default_factory=set)
     factor_uncertainty_known: bool = True
     sites: list[str] = field(default_factory=list)
+    # BEGES tCO2e per post ("2.1", "4.1", see carbon.beges_posts); sums to beges_t.
+    posts_t: dict[str, float] = field(default_factory=dict)
 
     @property
     def kwh_total(self) -> float:
@@ -319,6 +321,8 @@ def build_report(
             for m in METHODS:
                 row.kwh[m] += mcov.kwh[m]
             row.beges_t += beges_t
+            for post, share in factor.post_shares().items():
+                row.posts_t[post] = row.posts_t.get(post, 0.0) + beges_t * share
             factor_u_t[site] += beges_t * (factor.uncertainty_pct or 0.0) / 100.0
             if factor.uncertainty_pct is None and kwh > 0:
                 row.factor_uncertainty_known = False
@@ -331,6 +335,8 @@ def build_report(
                 row.flags.add(f"factor-year-{factor.year}-for-{factor.requested_year}")
             if kwh > 0 and not factor.verified:
                 row.flags.add("factor-unverified")
+            if kwh > 0 and factor.undated:
+                row.flags.add("factor-undated")
             mr = month_rows.setdefault((site, month), MonthFigures(site, month, 0.0, 0.0, 0.0, None, 0.0))
             mr.kwh += kwh
             mr.beges_t += beges_t
@@ -446,6 +452,8 @@ def _combine(grouping: str, key: str, rows: Iterable[tuple[Figures, float]]) -> 
         for m in METHODS:
             out.kwh[m] += row.kwh[m] * share
         out.beges_t += row.beges_t * share
+        for post, t in row.posts_t.items():
+            out.posts_t[post] = out.posts_t.get(post, 0.0) + t * share
         out.beges_u_t += row.beges_u_t * share
         out.grid_t += row.grid_t * share
         out.grid_kwh += row.grid_kwh * share

@@ -37,6 +37,7 @@ from carbon.quantities import (
 )
 from carbon.report.aggregate import AnnualReport, Figures
 from carbon.report.labels import flags_text, label, statement
+from carbon.report.posts import posts_html
 from carbon.report.tables import Table, Value, factor_provenance
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -89,7 +90,7 @@ footer { margin-top: 6mm; font-size: 8pt; color: #555; }
 _WORDS: dict[str, tuple[str, str]] = {
     "headline": ("Chiffres à reporter (BEGES et rapport annuel)", "Figures to report (BEGES and annual report)"),
     "kf_energy": ("Électricité consommée", "Electricity consumed"),
-    "kf_beges": ("Émissions BEGES, poste 2.1", "BEGES emissions, item 2.1"),
+    "kf_beges": ("Émissions BEGES de l'électricité (postes 2.1 et 4.1)", "BEGES emissions of electricity (items 2.1 and 4.1)"),
     "kf_completeness": ("Complétude des données", "Data completeness"),
     "kf_factor": ("Facteur d'émission utilisé", "Emission factor used"),
     "kf_grid": ("Réseau temps réel (comparaison)", "Grid real time (comparison)"),
@@ -582,7 +583,7 @@ def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}{_page_boxes(title)}</style></head><body>"
         f"<header><h1>{_e(title)}</h1><p class='sub'>{_e(_period(report, lang))}</p>"
         f"<p class='statement'>{_e(statement('scope', lang))}</p></header>"
-        f"<section class='first'>{warn_html}{_first_page(report, lang)}</section>"
+        f"<section class='first'>{warn_html}{_first_page(report, lang)}{posts_html(report, lang)}</section>"
         f"<section class='newpage'><h2>{_e(word('charts', lang))}</h2>{''.join(_charts(report, lang))}</section>"
         f"<section class='newpage'>{_detail_tables(report, groupings, lang)}</section>"
         f"<section class='newpage'>{_method(report, lang)}</section>"

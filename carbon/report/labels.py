@@ -99,12 +99,13 @@ STATEMENTS: dict[str, tuple[str, str]] = {
         "transport and end of life of equipment are not included.",
     ),
     "beges": (
-        "Correspondance BEGES : catégorie 2 « Émissions indirectes associées à l'énergie », poste 2.1 "
-        "(consommation d'électricité), méthode location-based, facteur ADEME Base Empreinte "
-        "« Électricité — mix moyen — consommation » de l'année.",
-        "BEGES mapping: category 2 'Indirect emissions associated with energy', item 2.1 (electricity "
-        "consumption), location-based, ADEME Base Empreinte 'Electricity — average mix — consumption' "
-        "factor of the year.",
+        "Correspondance BEGES : méthode location-based, facteur ADEME Base Carbone « Électricité — mix "
+        "moyen — consommation » de l'année et de la zone du site ; la part combustion va au poste 2.1 "
+        "(catégorie 2, consommation d'électricité), l'amont et les pertes en ligne au poste 4.1 "
+        "(catégorie 4), voir la répartition par poste.",
+        "BEGES mapping: location-based, ADEME Base Carbone 'Electricity — average mix — consumption' "
+        "factor of the year and of the site's zone; the combustion part goes to item 2.1 (category 2, "
+        "electricity consumption), upstream and line losses to item 4.1 (category 4), see the split by post.",
     ),
     "grid": (
         "Piste « réseau » : intensité carbone horaire du réseau (RTE éCO2mix ou Electricity Maps), "

@@ -119,6 +119,10 @@ def write_json(report: AnnualReport, tables: list[Table], path: Path, lang: Lang
                 "version": f.version_tag,
                 "verified": f.verified,
                 "note": f.note,
+                "status": f.status,
+                "undated": f.undated,
+                "parts": [{"name": p.name, "kgco2e_per_kwh": p.kg_per_kwh, "post": p.post} for p in f.parts],
+                "post_shares": f.post_shares(),
             }
             for f in report.factors_used
         ],

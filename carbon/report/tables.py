@@ -162,6 +162,9 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
         rows.append([label("item_warning", lang), statement(note, lang)])
     for inc in report.inconsistencies:
         rows.append([label("item_warning", lang), inc.message(lang)])
+    from carbon.report.posts import method_rows
+
+    rows += method_rows(lang)
     for f in report.factors_used:
         rows.append([f"{label('factors_used', lang)} : {f.zone} {f.requested_year}".replace(" :", ":" if lang == "en" else " :"),
                      factor_provenance(f, lang)])  # fmt: skip
@@ -173,4 +176,7 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
 def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:
     tables = [group_table(report, g, lang) for g in groupings]
     tables += [meters_table(report, lang), months_table(report, lang), resilience_table(report, lang), method_table(report, lang)]
+    from carbon.report.posts import posts_table
+
+    tables.append(posts_table(report, lang))
     return tables

@@ -305,6 +305,26 @@ class SnmpSession:
                 out[want] = vb
             return
 
+    async def get_next(self, oids: Sequence[str]) -> dict[str, Varbind]:
+        """One GETNEXT per OID (chunked like `get`): `{asked: next varbind}`. Used by profile
+        discovery to ask "do you have anything under this table root?" at the cost of one
+        varbind. An SNMPv1 noSuchName (end of MIB) gives an EndOfMibView varbind."""
+        out: dict[str, Varbind] = {}
+        for chunk in _chunks(list(dict.fromkeys(oids)), GET_CHUNK):
+            pending = list(chunk)
+            while pending:
+                try:
+                    got = await self._request(next_cmd, *[ObjectType(ObjectIdentity(o)) for o in pending])
+                except _PduError as err:
+                    if err.status == 2 and 1 <= err.index <= len(pending):
+                        gone = pending.pop(err.index - 1)
+                        out[gone] = Varbind(gone, "EndOfMibView", None)
+                        continue
+                    raise SnmpError("pdu_error", f"the device answered with error status {err.name}") from None
+                out.update(zip(pending, got, strict=False))
+                break
+        return out
+
     async def walk(self, roots: Sequence[str]) -> dict[str, dict[str, Varbind]]:
         """Walk table columns: `{root: {index: Varbind}}` where index is the OID suffix after
         the root (e.g. `"1"` or `"1.4"`). GETBULK (v2c/v3) several columns per PDU; GETNEXT on v1.

@@ -283,7 +283,7 @@ class Profile(_Model):
     @classmethod
     def _override_keys(cls, v: dict[str, FieldOverride]) -> dict[str, FieldOverride]:
         for key in v:
-            if not re.match(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", key):
+            if not OVERRIDE_KEY_RE.match(key):
                 raise ValueError(f"overrides: {key!r} is not 'measurement.field'")
         return v
 
@@ -430,6 +430,25 @@ class ProfileCatalog:
             if p not in out:
                 out.append(p)
         return out
+
+
+OVERRIDE_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def parse_overrides(data: Mapping[str, object]) -> dict[str, FieldOverride]:
+    """Validate inventory `overrides:` ({measurement.field: {scale, offset, invalid, valid,
+    plausible}}); raises ValueError naming the key and the problem."""
+    out: dict[str, FieldOverride] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not OVERRIDE_KEY_RE.match(key):
+            raise ValueError(f"{key!r} is not 'measurement.field' (e.g. ups_input.voltage_v)")
+        try:
+            out[key] = value if isinstance(value, FieldOverride) else FieldOverride.model_validate(value)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or key}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise ValueError(f"{key}: {problems}") from None
+    return out
 
 
 def apply_overrides(profiles: Sequence[Profile], overrides: Mapping[str, FieldOverride]) -> tuple[list[Profile], list[str]]:

@@ -24,6 +24,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectIdentity,
     ObjectType,
     SnmpEngine,
+    Udp6TransportTarget,
     UdpTransportTarget,
     UsmUserData,
     bulk_cmd,
@@ -245,8 +246,10 @@ class SnmpSession:
     async def _transport_target(self) -> UdpTransportTarget:
         if self._transport is None:
             try:
-                self._transport = await UdpTransportTarget.create(
-                    (self.target.host, self.target.port), timeout=self.timeout, retries=self.retries
+                # An IPv6 literal (has colons) needs pysnmp's UDP/IPv6 transport.
+                kind = Udp6TransportTarget if ":" in self.target.host else UdpTransportTarget
+                self._transport = await kind.create(
+                    (self.target.host.strip("[]"), self.target.port), timeout=self.timeout, retries=self.retries
                 )
             except Exception as exc:  # noqa: BLE001 - DNS and socket errors
                 raise SnmpError("transport", f"cannot resolve or reach {self.target.host}: {type(exc).__name__}") from None

@@ -1,0 +1,219 @@
+"""SNMP answers that are not readings (issue 13): documented sentinels, implausible scales,
+discovery of profiles by what a device answers, and what `probe` says per field.
+
+Devices are snmpsim serving recordings (tests/testdata/snmp/README.md says how each was
+derived from a real-device recording) and net-snmp snmpd; expected values come from the
+recordings and the MIBs, not from our own output."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from agent.config import Device, SnmpTarget, parse_config
+from agent.selfmetrics import AgentMetrics
+from collectors.snmp import cli
+from collectors.snmp.client import SnmpClient
+from collectors.snmp.device import SnmpDevice
+from collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, load_profile_file
+
+T0 = 1_700_000_000_000_000_000
+RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
+# Values agents answer for "not implemented / no estimate" (RFC 1628 cards, PDUs, OLTs).
+GENERIC_SENTINELS = (-1, 2147483647, 4294967295)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> ProfileCatalog:
+    return ProfileCatalog.load()
+
+
+def make(sim, community: str, catalog: ProfileCatalog, client: SnmpClient, metrics: AgentMetrics | None = None,
+         tmp: Path | None = None, **device) -> SnmpDevice:
+    target = SnmpTarget(host=sim.host, port=sim.port, community=community)
+    return SnmpDevice(Device(id=community, snmp=target, **device), client.session(target), catalog, 60.0,
+                      metrics, None, (tmp / f"{community}.json") if tmp else None)
+
+
+def only(points, measurement: str, **tags: str):
+    found = [p for p in points if p.measurement == measurement and all(p.tags.get(k) == v for k, v in tags.items())]
+    assert len(found) == 1, f"{measurement} {tags}: {len(found)} points"
+    return found[0]
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_shipped_numeric_field_can_emit_a_documented_sentinel(path: Path) -> None:
+    """Every gauge/counter of every shipped profile declares the MIB's raw range (`valid`),
+    and none lets -1 (unless the MIB declares negative values), 2147483647 or 4294967295
+    through as a gauge reading."""
+    profile = load_profile_file(path)
+    undeclared, leaking = [], []
+    for group in profile.groups:
+        if group.transform:
+            continue  # entity-sensor: EntitySensorValue range enforced by the decoder
+        for f in group.fields:
+            if f.type not in ("gauge", "counter"):
+                continue
+            if f.valid is None:
+                undeclared.append(f"{group.measurement}.{f.name}")
+                continue
+            negative_ok = f.valid.min is not None and f.valid.min < 0
+            for raw in GENERIC_SENTINELS:
+                if raw == -1 and negative_ok:
+                    continue
+                if raw > 2147483646 and (f.type == "counter" or (f.valid.max or 0) > 2147483647):
+                    continue  # Counter32/64 and TimeTicks legitimately reach these values
+                if not f.is_sentinel(raw):
+                    leaking.append(f"{group.measurement}.{f.name} accepts {raw}")
+    assert not undeclared, f"{path.name}: numeric fields without a MIB range: {undeclared}"
+    assert not leaking, f"{path.name}: {leaking}"
+
+
+async def test_sentinels_and_implausible_values_are_not_written(snmpsim, catalog, caplog) -> None:
+    """ups-quirky: UPS-MIB card answering 4294967295 minutes (no estimate), charge -1,
+    battery temperature -1, input frequency 5000 (0.01 Hz) and voltage 2269 (0.1 V)."""
+    metrics = AgentMetrics()
+    caplog.set_level(logging.INFO, logger="collectors.snmp")
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "ups-quirky", catalog, client, metrics)
+        first = await dev.poll(T0)
+        await dev.poll(T0 + 60_000_000_000)
+    ups = only(first, "ups")
+    for name in ("battery_minutes_remaining", "battery_charge_pct", "battery_temperature_c"):
+        assert name not in ups.fields
+    assert ups.fields["battery_voltage_v"] == pytest.approx(521.0)  # real readings still there
+    for p in (p for p in first if p.measurement == "ups_input"):
+        assert "frequency_hz" not in p.fields and "voltage_v" not in p.fields
+        assert p.fields["current_a"] == pytest.approx(21.0)
+    # Counted per profile and field, at every poll; logged once per device and field.
+    assert metrics.value("snmp_values_discarded",
+                         {"profile": "ups-mib", "field": "ups.battery_minutes_remaining", "reason": "unsupported"}) == 2
+    assert metrics.value("snmp_values_discarded",
+                         {"profile": "ups-mib", "field": "ups_input.frequency_hz", "reason": "implausible"}) == 6
+    freq_logs = [r for r in caplog.records if "ups_input.frequency_hz" in r.getMessage()]
+    assert len(freq_logs) == 1 and "scale 0.01" in freq_logs[0].getMessage()
+
+
+async def test_inventory_override_fixes_the_scale(snmpsim, catalog) -> None:
+    cfg = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: {"
+                       "ups_input.frequency_hz: {scale: 0.01}, ups_input.voltage_v: {scale: 0.1}}}]}]}")
+    overrides = cfg.inventory.sites[0].devices[0].overrides
+    async with SnmpClient() as client:
+        points = await make(snmpsim, "ups-quirky", catalog, client, overrides=overrides).poll(T0)
+    line1 = only(points, "ups_input", line="1")
+    assert line1.fields["frequency_hz"] == pytest.approx(50.0)
+    assert line1.fields["voltage_v"] == pytest.approx(226.9)
+
+
+async def test_quirk_profile_matched_by_sysobjectid_and_sysdescr(snmpsim, tmp_path) -> None:
+    (tmp_path / "eaton-quirk.yaml").write_text(
+        'sys_object_ids: ["1.3.6.1.4.1.705.1"]\nsys_descr: "(?i)eaton"\n'
+        "overrides: {ups_input.frequency_hz: {scale: 0.01}}\n")
+    catalog = ProfileCatalog.load([tmp_path])
+    async with SnmpClient() as client:
+        points = await make(snmpsim, "ups-quirky", catalog, client).poll(T0)
+    assert only(points, "ups_input", line="2").fields["frequency_hz"] == pytest.approx(50.0)
+
+
+def test_override_errors_name_the_key() -> None:
+    with pytest.raises(Exception, match=r"overrides: 'voltage' is not 'measurement.field'"):
+        parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: {voltage: {scale: 1}}}]}]}")
+    with pytest.raises(Exception, match=r"ups_input.voltage_v: scal"):
+        parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: "
+                     "{ups_input.voltage_v: {scal: 0.1}}}]}]}")
+
+
+async def test_unknown_sysobjectid_with_entity_sensor_gets_its_sensors(snmpsim, catalog, tmp_path) -> None:
+    """appliance-entity-sensor: a real ENTITY-SENSOR-MIB agent behind a sysObjectID no profile
+    names. One GETNEXT finds the table; the result is cached in the state file."""
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "appliance-entity-sensor", catalog, client, tmp=tmp_path)
+        points = await dev.poll(T0)
+        assert "entity-sensor" in [p.name for p in dev.profiles or []]
+        cpu = only(points, "sensor", index="100006001")
+        assert cpu.fields == {"temperature_c": 28.2}  # 282, scale units, precision 1
+        # A sensor typed other(1) whose vendor units say dBm: kept as optical power.
+        optics = only(points, "sensor", index="100999001")
+        assert optics.fields == {"rx_power_dbm": -5.2}
+        state = json.loads((tmp_path / "appliance-entity-sensor.json").read_text())
+        assert state["discovery"]["roots"] == ["1.3.6.1.2.1.99.1.1.1.1"]
+        # A new agent process reuses the cached discovery: no GETNEXT (requests counted).
+        again = make(snmpsim, "appliance-entity-sensor", catalog, client, tmp=tmp_path)
+        before = client.requests
+        await again.identify()
+        assert client.requests - before == 1  # the identity GET only
+        assert "entity-sensor" in [p.name for p in again.profiles or []]
+
+
+async def test_vendor_family_without_a_listed_model(snmpsim_factory, tmp_path, catalog) -> None:
+    """A Huawei OLT whose sysObjectID is not in the profile's list (another model of the
+    line) gets the OLT profile from its family and its ONT table."""
+    src = RECORDINGS / "huawei-ma5800-olt.snmprec"
+    data = tmp_path / "data"
+    data.mkdir()
+    text = src.read_text().replace("1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.2011.2.248", "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.2011.2.999.4")
+    assert "2011.2.999.4" in text
+    (data / "olt-other-model.snmprec").write_text(text)
+    sim = snmpsim_factory(data)
+    async with SnmpClient() as client:
+        dev = make(sim, "olt-other-model", catalog, client)
+        points = await dev.poll(T0)
+    assert "huawei-gpon-olt" in [p.name for p in dev.profiles or []]
+    assert only(points, "ont", ont_id="0").fields["rx_power_dbm"] == pytest.approx(-21.5)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    return parser.parse_args(["probe", *argv])
+
+
+async def test_probe_says_why_per_field(snmpsim) -> None:
+    args = parse(f"{snmpsim.host}:{snmpsim.port}", "--community", "ups-quirky", "--json")
+    out = io.StringIO()
+    assert await args.func(args, out) == 0
+    result = json.loads(out.getvalue())
+    status = {(f["measurement"], f["field"]): f for f in result["fields"]}
+    assert status[("ups", "battery_minutes_remaining")]["status"] == "not supported by the device"
+    assert status[("ups", "battery_charge_pct")]["status"] == "not supported by the device"
+    assert status[("ups_input", "frequency_hz")]["status"] == "implausible"
+    assert "50.00 Hz with scale 0.01" in status[("ups_input", "frequency_hz")]["detail"][0]["text"]
+    assert "226.90 V with scale 0.1" in status[("ups_input", "voltage_v")]["detail"][0]["text"]
+    assert status[("ups", "battery_voltage_v")]["status"] == "answered"
+    assert status[("interface", "speed_mbps")]["status"] == "outside the view or table end"  # no ifXTable
+    assert not [v for v in result["values"] if v["field"] in ("battery_minutes_remaining", "frequency_hz")]
+    assert not [m for m in result["not_answered"] if m["field"] in ("battery_minutes_remaining", "frequency_hz")]
+    args = parse(f"{snmpsim.host}:{snmpsim.port}", "--community", "ups-quirky")
+    out = io.StringIO()
+    assert await args.func(args, out) == 0
+    table = out.getvalue()
+    assert "Not supported by the device" in table and "50.00 Hz with scale 0.01" in table
+
+
+async def test_probe_no_such_object_against_snmpd(snmpd) -> None:
+    """net-snmp answers noSuchObject for a UPS-MIB scalar it lacks; probe says so."""
+    args = parse(f"127.0.0.1:{snmpd.port}", "--community", "public", "--profile", "ups-mib", "--json")
+    out = io.StringIO()
+    assert await args.func(args, out) == 0
+    status = {(f["measurement"], f["field"]): f["status"] for f in json.loads(out.getvalue())["fields"]}
+    assert status[("ups", "battery_status")] in ("noSuchObject", "noSuchInstance")
+    assert status[("device_status", "uptime_s")] == "answered"
+
+
+@pytest.mark.parametrize("text, host, port", [
+    ("10.0.0.5", "10.0.0.5", 161), ("10.0.0.5:1161", "10.0.0.5", 1161), ("ups.example:162", "ups.example", 162),
+    ("::1", "::1", 161), ("[::1]:161", "::1", 161), ("[fe80::1]", "fe80::1", 161),
+])
+def test_host_port_forms(text: str, host: str, port: int) -> None:
+    assert cli.split_host_port(text, None) == (host, port)
+
+
+@pytest.mark.parametrize("text", ["10.0.0.5:abc", "[::1", "[::1]x", ":161"])
+def test_bad_host_port_is_a_usage_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        cli.split_host_port(text, None)

@@ -217,3 +217,27 @@ def test_host_port_forms(text: str, host: str, port: int) -> None:
 def test_bad_host_port_is_a_usage_error(text: str) -> None:
     with pytest.raises(ValueError):
         cli.split_host_port(text, None)
+
+
+async def test_real_sentry4_recording(snmpsim, catalog) -> None:
+    """librenms-sentry4: a real ServerTech Sentry4 (LibreNMS test data). Units per Sentry4-MIB:
+    cord power W, power factor hundredths, energy tenths of kWh, phase voltage tenths of V,
+    current hundredths of A. Both temperature probes answer -410 ("reading invalid": no probe
+    plugged in): no sensor point rather than -41 °C."""
+    metrics = AgentMetrics()
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "librenms-sentry4", catalog, client, metrics)
+        points = await dev.poll(T0)
+    assert "servertech-sentry4" in [p.name for p in dev.profiles or []]
+    cord = only(points, "pdu", unit="1", cord="1")
+    assert cord.tags["cord_name"] == "Master_Cord_A"
+    assert cord.fields["power_w"] == 1701 and cord.fields["apparent_power_va"] == 1790
+    assert cord.fields["power_factor"] == pytest.approx(0.95)
+    assert cord.fields["energy_kwh_total"] == pytest.approx(893.7)
+    phase = only(points, "pdu_phase", phase_index="1")
+    assert phase.tags["phase"] == "AA:L1-L2"
+    assert phase.fields["voltage_v"] == pytest.approx(207.9)
+    assert phase.fields["current_a"] == pytest.approx(2.09) and phase.fields["power_w"] == 415
+    assert not [p for p in points if p.measurement == "sensor"]
+    assert metrics.value("snmp_values_discarded", {"profile": "servertech-sentry4", "field": "sensor.temperature_c",
+                                                   "reason": "unsupported"}) == 2

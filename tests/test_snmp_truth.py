@@ -241,3 +241,22 @@ async def test_real_sentry4_recording(snmpsim, catalog) -> None:
     assert not [p for p in points if p.measurement == "sensor"]
     assert metrics.value("snmp_values_discarded", {"profile": "servertech-sentry4", "field": "sensor.temperature_c",
                                                    "reason": "unsupported"}) == 2
+
+
+async def test_real_raritan_recording_found_by_family(snmpsim, catalog) -> None:
+    """librenms-raritan-px: a real Raritan PX whose sysObjectID (13742.4) is not the PDU2
+    prefix; it answers the PDU2 inlet sensor table, so family discovery selects raritan-pdu2.
+    Values are Unsigned32 scaled by the per-sensor decimal digits (PDU2-MIB)."""
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "librenms-raritan-px", catalog, client)
+        points = await dev.poll(T0)
+    assert "raritan-pdu2" in [p.name for p in dev.profiles or []]
+    inlet = only(points, "pdu", pdu_module="1", inlet="1")
+    assert inlet.tags["inlet_label"] == "I1"
+    assert inlet.fields["current_a"] == pytest.approx(0.680)  # 680, 3 decimal digits
+    assert inlet.fields["voltage_v"] == 233 and inlet.fields["power_w"] == 138
+    assert inlet.fields["frequency_hz"] == pytest.approx(50.0)  # 500, 1 decimal digit
+    outlet = only(points, "pdu_outlet", outlet="3")
+    assert outlet.tags["outlet_name"] == "OUTLET3"
+    assert outlet.fields["current_a"] == pytest.approx(0.311) and outlet.fields["power_w"] == 68
+    assert "outlet_name" not in only(points, "pdu_outlet", outlet="1").tags  # empty name: no tag

@@ -8,9 +8,11 @@ recordings and the MIBs, not from our own output."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import logging
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,8 @@ import pytest
 from agent.config import Device, SnmpTarget, parse_config
 from agent.selfmetrics import AgentMetrics
 from collectors.snmp import cli
-from collectors.snmp.client import SnmpClient
+from collectors.snmp.client import SnmpClient, Varbind
+from collectors.snmp.decode import Discarded, decode
 from collectors.snmp.device import SnmpDevice
 from collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, load_profile_file
 
@@ -260,3 +263,72 @@ async def test_real_raritan_recording_found_by_family(snmpsim, catalog) -> None:
     assert outlet.tags["outlet_name"] == "OUTLET3"
     assert outlet.fields["current_a"] == pytest.approx(0.311) and outlet.fields["power_w"] == 68
     assert "outlet_name" not in only(points, "pdu_outlet", outlet="1").tags  # empty name: no tag
+
+
+def _vb(oid: str, value: int, syntax: str = "Integer32") -> Varbind:
+    return Varbind(oid, syntax, value)
+
+
+def test_power_within_rating_and_battery_around_nominal(catalog) -> None:
+    """`plausible.relative_to`: UPS-MIB output power above 1.5 x upsConfigOutputPower, and an
+    APC battery at 10x its nominal voltage, are implausible; within range they are readings.
+    (Pure decoding of answers as the client returns them.)"""
+    ups = catalog.get("ups-mib")
+    rating = "1.3.6.1.2.1.33.1.9.6.0"
+    col = "1.3.6.1.2.1.33.1.4.4.1.4"
+    for power, ok in ((5100, True), (150_000, False)):
+        discarded: list[Discarded] = []
+        rows = decode([ups], {rating: _vb(rating, 72090)}, {col: {"1": _vb(f"{col}.1", power)}}, None, discarded)
+        line = [r for r in rows if r.measurement == "ups_output"]
+        assert bool(line and "power_w" in line[0].fields) is ok
+        assert bool(discarded) is not ok
+    apc = catalog.get("apc-ups")
+    actual, nominal = "1.3.6.1.4.1.318.1.1.1.2.2.8.0", "1.3.6.1.4.1.318.1.1.1.2.2.7.0"
+    discarded = []
+    rows = decode([apc], {actual: _vb(actual, 480), nominal: _vb(nominal, 48)}, {}, None, discarded)
+    assert not [r for r in rows if "battery_voltage_v" in r.fields]
+    assert discarded[0].verdict is not None and discarded[0].verdict.likely_scale == pytest.approx(0.1)
+    rows = decode([apc], {actual: _vb(actual, 54), nominal: _vb(nominal, 48)}, {}, None, [])
+    assert rows[0].fields["battery_voltage_v"] == 54
+
+
+def test_entity_sensor_unavailable_and_out_of_range_are_unsupported(catalog) -> None:
+    profile = catalog.get("entity-sensor")
+    base = "1.3.6.1.2.1.99.1.1.1"
+    tables = {f"{base}.1": {"1": _vb(f"{base}.1.1", 8), "2": _vb(f"{base}.1.2", 8), "3": _vb(f"{base}.1.3", 8)},
+              f"{base}.2": {i: _vb(f"{base}.2.{i}", 9) for i in "123"},
+              f"{base}.3": {i: _vb(f"{base}.3.{i}", 0) for i in "123"},
+              f"{base}.4": {"1": _vb(f"{base}.4.1", 31), "2": _vb(f"{base}.4.2", 2_000_000_000),
+                            "3": _vb(f"{base}.4.3", 30)},
+              f"{base}.5": {"1": _vb(f"{base}.5.1", 1), "2": _vb(f"{base}.5.2", 1), "3": _vb(f"{base}.5.3", 2)}}
+    discarded: list[Discarded] = []
+    rows = decode([profile], {}, tables, None, discarded)
+    assert [(r.tags["index"], r.fields) for r in rows] == [("1", {"temperature_c": 31.0})]
+    assert sorted((d.tags["index"], d.reason) for d in discarded) == [("2", "unsupported"), ("3", "unsupported")]
+
+
+async def test_host_resources_against_net_snmp(snmpd, catalog) -> None:
+    """net-snmp's own HOST-RESOURCES-MIB: storage sizes equal what snmpwalk reads, loads are
+    percentages (MIB: 0..100), used never above size."""
+    target = SnmpTarget(host="127.0.0.1", port=snmpd.port, community="public")
+    async with SnmpClient() as client:
+        dev = SnmpDevice(Device(id="srv", snmp=target), client.session(target), catalog, 60.0)
+        points = await dev.poll(T0)
+    assert "host-resources" in [p.name for p in dev.profiles or []]
+
+    async def snmpwalk(column: str) -> dict[str, float]:
+        out = (await asyncio.to_thread(
+            subprocess.run, ["snmpwalk", "-v2c", "-c", "public", "-On", "-Oq", f"127.0.0.1:{snmpd.port}", column],
+            capture_output=True, text=True, timeout=20, check=True)).stdout
+        return {line.split()[0].rsplit(".", 1)[1]: float(line.split()[1]) for line in out.splitlines()
+                if line.startswith("." + column + ".")}
+
+    reference = await snmpwalk("1.3.6.1.2.1.25.2.3.1.5")
+    storage = {p.tags["storage_index"]: p for p in points if p.measurement == "host_storage"}
+    assert reference and {k: storage[k].fields["size_units"] for k in reference} == reference
+    for p in storage.values():
+        assert 0 <= p.fields.get("used_units", 0) <= p.fields["size_units"]
+    # This container's snmpd may have no hrProcessorTable rows: then none may be invented.
+    cpus = {p.tags["cpu"]: p.fields["load_pct"] for p in points if p.measurement == "host_cpu"}
+    assert set(cpus) == set(await snmpwalk("1.3.6.1.2.1.25.3.3.1.2"))
+    assert all(0 <= v <= 100 for v in cpus.values())

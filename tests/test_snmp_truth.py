@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,35 @@ async def test_host_resources_against_net_snmp(snmpd, catalog) -> None:
     cpus = {p.tags["cpu"]: p.fields["load_pct"] for p in points if p.measurement == "host_cpu"}
     assert set(cpus) == set(await snmpwalk("1.3.6.1.2.1.25.3.3.1.2"))
     assert all(0 <= v <= 100 for v in cpus.values())
+
+
+async def test_discovery_is_redone_when_stale_or_after_a_reboot(snmpsim, catalog, tmp_path) -> None:
+    """A cached discovery that says "no candidate tables" is trusted for a day; older, or once
+    the device rebooted (sysUpTime went back), the device is asked again."""
+    state = tmp_path / "appliance-entity-sensor.json"
+    uptime_cs = 1692177370  # the recording's sysUpTime
+    now = time.time()
+
+    def write(at: float, last_uptime_cs: int | None) -> None:
+        state.write_text(json.dumps({
+            "discovery": {"sys_object_id": "1.3.6.1.4.1.99999.1.7", "roots": [], "at": at},
+            "uptime": [last_uptime_cs, T0 / 1e9] if last_uptime_cs is not None else None}))
+
+    async with SnmpClient() as client:
+        write(now - 60, None)  # fresh: trusted, so no entity-sensor
+        dev = make(snmpsim, "appliance-entity-sensor", catalog, client, tmp=tmp_path)
+        await dev.identify()
+        assert "entity-sensor" not in [p.name for p in dev.profiles or []]
+
+        write(now - 2 * 86_400, None)  # two days old: asked again
+        dev = make(snmpsim, "appliance-entity-sensor", catalog, client, tmp=tmp_path)
+        await dev.identify()
+        assert "entity-sensor" in [p.name for p in dev.profiles or []]
+
+        write(now - 60, uptime_cs + 10_000_000)  # fresh, but the device has rebooted since
+        dev = make(snmpsim, "appliance-entity-sensor", catalog, client, tmp=tmp_path)
+        first = await dev.poll(T0 + 60_000_000_000)
+        assert only(first, "device_status").fields.get("rebooted") is True
+        assert not [p for p in first if p.measurement == "sensor"]  # still the cached answer
+        second = await dev.poll(T0 + 120_000_000_000)
+        assert [p for p in second if p.measurement == "sensor"]

@@ -365,3 +365,37 @@ async def test_discovery_is_redone_when_stale_or_after_a_reboot(snmpsim, catalog
         assert not [p for p in first if p.measurement == "sensor"]  # still the cached answer
         second = await dev.poll(T0 + 120_000_000_000)
         assert [p for p in second if p.measurement == "sensor"]
+
+
+async def test_real_ups_mib_cards(snmpsim, catalog) -> None:
+    """Real UPS-MIB cards from snmpsim-data, decoded against RFC 1628's units and ranges."""
+    async with SnmpClient() as client:
+        huawei = await make(snmpsim, "huawei-ups5000", catalog, client).poll(T0)
+        phoenix = await make(snmpsim, "phoenixtec-ups", catalog, client).poll(T0)
+        east = await make(snmpsim, "eastpower-istars-ups", catalog, client).poll(T0)
+        ingrasys = await make(snmpsim, "ingrasys-ups", catalog, client).poll(T0)
+    # Huawei UPS5000 (GSE200M): minutes, charge and battery temperature answer -1 (not
+    # implemented); frequencies and voltages in 0.01 Hz / 0.1 V, fixed by the shipped quirk.
+    ups = only(huawei, "ups")
+    assert not {"battery_minutes_remaining", "battery_charge_pct", "battery_temperature_c"} & set(ups.fields)
+    assert ups.fields["battery_voltage_v"] == pytest.approx(538.5)  # 5385 x 0.1 V
+    assert ups.fields["output_frequency_hz"] == pytest.approx(49.99)
+    line = only(huawei, "ups_input", line="1")
+    assert line.fields["frequency_hz"] == pytest.approx(50.0) and line.fields["voltage_v"] == pytest.approx(236.9)
+    assert line.fields["current_a"] == pytest.approx(15.2)
+    assert only(huawei, "ups_output", line="1").fields["voltage_v"] == pytest.approx(219.9)
+    # Phoenixtec: single-phase (upsInputNumLines = upsOutputNumLines = 1) padding lines 2-3
+    # with zeros: those are not lines.
+    assert [p.tags["line"] for p in phoenix if p.measurement == "ups_input"] == ["1"]
+    assert [p.tags["line"] for p in phoenix if p.measurement == "ups_output"] == ["1"]
+    assert only(phoenix, "ups_input").fields["voltage_v"] == 238
+    assert only(phoenix, "ups_input").fields["frequency_hz"] == pytest.approx(50.0)
+    assert only(phoenix, "ups").fields["battery_voltage_v"] == pytest.approx(41.0)
+    # EAST iStars: upsEstimatedMinutesRemaining 0 on mains is outside PositiveInteger (no estimate).
+    assert "battery_minutes_remaining" not in only(east, "ups").fields
+    assert only(east, "ups").fields["battery_charge_pct"] == 100
+    assert sorted(p.fields["load_pct"] for p in east if p.measurement == "ups_output") == [20, 26, 30]
+    # Ingrasys: 3 lines, output power within upsConfigOutputPower (48000 W).
+    assert only(ingrasys, "ups").fields["output_power_w"] == 7900 + 5500 + 7700
+    assert only(ingrasys, "ups").fields["battery_temperature_c"] == 32
+    assert "output_frequency_hz" not in only(ingrasys, "ups").fields  # TimeTicks 0: 0 Hz is not mains

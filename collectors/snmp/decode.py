@@ -126,6 +126,8 @@ def plan(profiles: Iterable[Profile]) -> PollPlan:
                 for oid in (t.oid, t.fallback):
                     if oid:
                         columns[oid] = None
+            if group.row_count:
+                scalars[group.row_count] = None
     return PollPlan(list(scalars), list(columns))
 
 
@@ -278,6 +280,9 @@ def decode_group(
                 indexes.update(dict.fromkeys(i[: -len(tail)] for i in _lookup(tables, oid) if i.endswith(tail)))
             else:
                 indexes.update(dict.fromkeys(_lookup(tables, oid)))
+    limit = scalars.get(group.row_count) if group.row_count else None
+    if limit is not None and isinstance(limit.value, int) and limit.value >= 0:
+        indexes = {i: None for i in indexes if not i.split(".")[0].isdigit() or int(i.split(".")[0]) <= limit.value}
     if missing is not None:
         for spec in group.fields:
             if not _lookup(tables, spec.oid) and not (spec.fallback and _lookup(tables, spec.fallback)):

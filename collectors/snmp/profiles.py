@@ -234,6 +234,11 @@ class Group(_Model):
     rollups: list[Rollup] = Field(default_factory=list)
     # Rows whose readings are only used for rollups (not emitted themselves).
     emit_rows: bool = True
+    # A scalar giving the number of real rows (UPS-MIB upsInputNumLines): rows whose first
+    # index component is above it are padding some agents answer with zeros, not lines.
+    row_count: Oid | None = None
+
+    _norm_row_count = field_validator("row_count")(lambda cls, v: None if v is None else _oid(v))
 
     @model_validator(mode="after")
     def _check(self) -> Group:
@@ -241,6 +246,8 @@ class Group(_Model):
             raise ValueError(f"group {self.measurement!r}: index_tags/tags need 'table: true'")
         if not self.fields:
             raise ValueError(f"group {self.measurement!r}: no fields")
+        if self.row_count and not self.table:
+            raise ValueError(f"group {self.measurement!r}: row_count needs 'table: true'")
         return self
 
 

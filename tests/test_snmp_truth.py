@@ -399,3 +399,20 @@ async def test_real_ups_mib_cards(snmpsim, catalog) -> None:
     assert only(ingrasys, "ups").fields["output_power_w"] == 7900 + 5500 + 7700
     assert only(ingrasys, "ups").fields["battery_temperature_c"] == 32
     assert "output_frequency_hz" not in only(ingrasys, "ups").fields  # TimeTicks 0: 0 Hz is not mains
+
+
+async def test_real_firewall_with_unknown_sysobjectid_gets_its_sensors(snmpsim, catalog) -> None:
+    """paloalto-pa5050: a real Palo Alto PA-5050 (sysObjectID 1.3.6.1.4.1.25461.2.3.9, named by
+    no profile) implementing ENTITY-SENSOR-MIB: 10 fans (rpm) and 4 temperatures (celsius,
+    scale units, precision 0), found by discovery."""
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "paloalto-pa5050", catalog, client)
+        points = await dev.poll(T0)
+    assert dev.sys_object_id == "1.3.6.1.4.1.25461.2.3.9"
+    assert "entity-sensor" in [p.name for p in dev.profiles or []]
+    sensors = {p.tags["index"]: p for p in points if p.measurement == "sensor"}
+    assert sensors["12"].tags["sensor"] == "Temperature @ 10G Phys [U171]"
+    assert sensors["12"].fields == {"temperature_c": 23.0}
+    assert sensors["13"].fields == {"temperature_c": 34.0}
+    assert sensors["2"].fields == {"fan_rpm": 4618.0}
+    assert sum(1 for p in sensors.values() if "fan_rpm" in p.fields) == 10

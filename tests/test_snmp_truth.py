@@ -416,3 +416,30 @@ async def test_real_firewall_with_unknown_sysobjectid_gets_its_sensors(snmpsim, 
     assert sensors["13"].fields == {"temperature_c": 34.0}
     assert sensors["2"].fields == {"fan_rpm": 4618.0}
     assert sum(1 for p in sensors.values() if "fan_rpm" in p.fields) == 10
+
+
+def test_probe_status_timeout_and_absent_kinds(catalog) -> None:
+    """The per-field words when a request timed out, or the agent said noSuchInstance /
+    endOfMibView (statuses computed from what the client returned)."""
+    ups = catalog.get("ups-mib")
+    minutes, status_oid = "1.3.6.1.2.1.33.1.2.3.0", "1.3.6.1.2.1.33.1.2.1.0"
+    scalars = {minutes: Varbind(minutes, "NoSuchInstance", None), status_oid: Varbind(status_oid, "EndOfMibView", None)}
+    timed_out = {"1.3.6.1.2.1.33.1.3.3.1.2"}
+    rows = cli.field_statuses([ups], scalars, {}, timed_out, [], [])
+    status = {(f["measurement"], f["field"]): f["status"] for f in rows}
+    assert status[("ups", "battery_minutes_remaining")] == "noSuchInstance"
+    assert status[("ups", "battery_status")] == "outside the view or table end"
+    assert status[("ups_input", "frequency_hz")] == "timeout"
+    assert status[("ups_input", "voltage_v")] == "outside the view or table end"
+
+
+def test_entity_sensor_implausible_value_gets_a_likely_scale(catalog) -> None:
+    """A temperature sensor declaring scale units but answering tenths (282 for 28.2 °C)."""
+    profile = catalog.get("entity-sensor")
+    base = "1.3.6.1.2.1.99.1.1.1"
+    tables = {f"{base}.1": {"7": _vb(f"{base}.1.7", 8)}, f"{base}.2": {"7": _vb(f"{base}.2.7", 9)},
+              f"{base}.3": {"7": _vb(f"{base}.3.7", 0)}, f"{base}.4": {"7": _vb(f"{base}.4.7", 282)},
+              f"{base}.5": {"7": _vb(f"{base}.5.7", 1)}}
+    discarded: list[Discarded] = []
+    assert decode([profile], {}, tables, None, discarded) == []
+    assert discarded[0].reason == "implausible" and "likely 28.20" in discarded[0].describe("°C")

@@ -486,7 +486,8 @@ def entity_sensor(group: Group, tables: Tables, ctx: _Context | None = None) -> 
         if name == "state":
             out.append(Reading(group.measurement, tags, {name: vvb.value == 1}))
             continue
-        verdict = check(name, value, default_range(name))
+        exponent = 3 * (scale - 9) - precision
+        verdict = check(name, value, default_range(name), None if name.endswith("_dbm") else vvb.value, 10.0**exponent)
         if verdict is not None:
             discard(tags, name, vvb, "implausible", value, verdict)
             continue

@@ -29,33 +29,13 @@ from collectors.snmp.decode import (
     decode,
     plan,
 )
+from collectors.snmp.discovery import Discovery, discover
 from collectors.snmp.events import EventBook
 from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, apply_quirks, parse_overrides
 
 log = logging.getLogger("collectors.snmp")
 
 STATUS = "device_status"
-# Discovery results (which candidate tables the device has) are reused for a day, or until
-# the device reboots (a firmware upgrade may add or remove MIBs) or changes sysObjectID.
-DISCOVERY_MAX_AGE_S = 86_400.0
-
-
-async def discover(session: SnmpSession, catalog: ProfileCatalog, sys_object_id: str | None,
-                   chosen: list[Profile]) -> list[str]:
-    """The candidate table roots the device answers under: one GETNEXT varbind per root of the
-    profiles not already chosen (within their vendor families), like LibreNMS discovery."""
-    roots = catalog.discover_roots(sys_object_id, chosen)
-    if not roots:
-        return []
-    got = await session.get_next(roots)
-    present = []
-    for root in roots:
-        vb = got.get(root)
-        if vb is not None and not vb.absent and (vb.oid == root or vb.oid.startswith(root + ".")):
-            present.append(root)
-    return present
-
-
 class SnmpDevice:
     """Polls one inventory device. State (counters, episodes, last uptime) lives here, and in
     `state_path` (JSON) when given, so deltas and outage durations survive agent restarts."""
@@ -82,8 +62,7 @@ class SnmpDevice:
         self.events = EventBook(device.id)
         self._uptime_cs: int | None = None
         self._uptime_at_s: float | None = None
-        # {"sys_object_id", "roots", "at"}: the last discovery (see DISCOVERY_MAX_AGE_S).
-        self.discovery: dict[str, object] | None = None
+        self.discovery: Discovery | None = None  # the last one (collectors/snmp/discovery.py)
         self._reported: set[tuple[str, str, str, str]] = set()
         self._load_state()
         metrics = metrics or AgentMetrics()
@@ -153,15 +132,10 @@ class SnmpDevice:
         return got
 
     async def _discovered_roots(self, chosen: list[Profile]) -> list[str]:
-        cached = self.discovery
         now = time.time()
-        if (cached is not None and cached.get("sys_object_id") == self.sys_object_id
-                and isinstance(cached.get("at"), int | float) and 0 <= now - float(cached["at"]) < DISCOVERY_MAX_AGE_S  # type: ignore[arg-type]
-                and isinstance(cached.get("roots"), list)):
-            return [str(r) for r in cached["roots"]]  # type: ignore[union-attr]
-        roots = await discover(self.session, self.catalog, self.sys_object_id, chosen)
-        self.discovery = {"sys_object_id": self.sys_object_id, "roots": roots, "at": now}
-        return roots
+        if self.discovery is None or not self.discovery.valid_for(self.sys_object_id, now):
+            self.discovery = await discover(self.session, self.catalog, self.sys_object_id, chosen, now)
+        return list(self.discovery.roots)
 
     def _report_discarded(self, discarded: list[Discarded]) -> None:
         """Count every discarded answer; log each (profile, field, reason) once per device."""
@@ -240,8 +214,7 @@ class SnmpDevice:
         if new_oid is not None and not new_oid.absent and new_oid.text() != self.sys_object_id:
             self.profiles = None
         # Discover again after a reboot (firmware may have changed) or once a day.
-        at = self.discovery.get("at") if self.discovery else None
-        if rebooted or (isinstance(at, int | float) and time.time() - at >= DISCOVERY_MAX_AGE_S):
+        if rebooted or (self.discovery is not None and self.discovery.stale(time.time())):
             self.discovery = None
             self.profiles = None
         self._m_duration.labels(self.id).set(duration)
@@ -259,9 +232,7 @@ class SnmpDevice:
             return
         self.counters = CounterBook.from_json(data.get("counters"))
         self.events = EventBook.from_json(self.id, data.get("events"))
-        discovery = data.get("discovery")
-        if isinstance(discovery, dict):
-            self.discovery = discovery
+        self.discovery = Discovery.from_json(data.get("discovery"))
         uptime = data.get("uptime")
         if isinstance(uptime, list) and len(uptime) == 2:
             try:
@@ -272,7 +243,7 @@ class SnmpDevice:
     def _save_state(self) -> None:
         if self.state_path is None:
             return
-        data = {"counters": self.counters.to_json(), "events": self.events.to_json(), "discovery": self.discovery,
+        data = {"counters": self.counters.to_json(), "events": self.events.to_json(), "discovery": self.discovery.to_json() if self.discovery else None,
                 "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None}
         try:
             save_json(self.state_path, data)

@@ -443,3 +443,17 @@ def test_entity_sensor_implausible_value_gets_a_likely_scale(catalog) -> None:
     discarded: list[Discarded] = []
     assert decode([profile], {}, tables, None, discarded) == []
     assert discarded[0].reason == "implausible" and "likely 28.20" in discarded[0].describe("°C")
+
+
+def test_olt_unknown_run_status_is_not_offline(catalog) -> None:
+    """HUAWEI-XPON-MIB run status unknown(-1) (ONT not yet reported) is neither online nor
+    offline: no `online` field, so it is not counted in onts_total."""
+    olt = catalog.get("huawei-gpon-olt")
+    col = "1.3.6.1.4.1.2011.6.128.1.1.2.46.1.15"
+    tables = {col: {"4194312192.0": _vb(f"{col}.4194312192.0", 1), "4194312192.1": _vb(f"{col}.4194312192.1", -1)}}
+    discarded: list[Discarded] = []
+    rows = decode([olt], {}, tables, None, discarded)
+    assert [r.tags["ont_id"] for r in rows if r.measurement == "ont"] == ["0"]
+    pon = [r for r in rows if r.measurement == "pon"]
+    assert pon[0].fields["onts_total"] == 1 and pon[0].fields["onts_online"] == 1
+    assert [(d.name, d.reason) for d in discarded] == [("online", "unsupported")]

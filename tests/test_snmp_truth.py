@@ -12,6 +12,9 @@ import asyncio
 import io
 import json
 import logging
+import os
+import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -457,3 +460,38 @@ def test_olt_unknown_run_status_is_not_offline(catalog) -> None:
     pon = [r for r in rows if r.measurement == "pon"]
     assert pon[0].fields["onts_total"] == 1 and pon[0].fields["onts_online"] == 1
     assert [(d.name, d.reason) for d in discarded] == [("online", "unsupported")]
+
+
+@pytest.fixture
+def snmpd_ipv6(tmp_path: Path):
+    """A minimal net-snmp agent on [::1] (loopback only), for `probe [::1]:PORT`."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "snmpd6.conf"
+    conf.write_text(f"agentaddress udp6:[::1]:{port}\nrocommunity6 public ::1\n")
+    binary = shutil.which("snmpd", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+    assert binary, "snmpd (Debian package snmpd) is needed"
+    proc = subprocess.Popen([binary, "-f", "-Lf", str(tmp_path / "snmpd.log"), "-C", "-c", str(conf),
+                             "-p", str(tmp_path / "snmpd.pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):  # ready when it answers (bounded: 5 s)
+            done = subprocess.run(["snmpget", "-v2c", "-c", "public", "-t", "0.1", "-r", "0", f"udp6:[::1]:{port}",
+                                   "1.3.6.1.2.1.1.1.0"], capture_output=True, text=True, timeout=5)
+            if done.returncode == 0:
+                break
+        else:
+            pytest.fail(f"snmpd on [::1]:{port} did not start: {(tmp_path / 'snmpd.log').read_text()[-500:]}")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_probe_ipv6_host_port(snmpd_ipv6: int) -> None:
+    args = parse(f"[::1]:{snmpd_ipv6}", "--json")
+    out = io.StringIO()
+    assert await args.func(args, out) == 0
+    result = json.loads(out.getvalue())
+    assert result["host"] == "::1" and result["port"] == snmpd_ipv6
+    assert result["sys_object_id"].startswith("1.3.6.1.4.1.8072.3.2")  # net-snmp

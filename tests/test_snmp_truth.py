@@ -125,6 +125,10 @@ async def test_quirk_profile_matched_by_sysobjectid_and_sysdescr(snmpsim, tmp_pa
     async with SnmpClient() as client:
         points = await make(snmpsim, "ups-quirky", catalog, client).poll(T0)
     assert only(points, "ups_input", line="2").fields["frequency_hz"] == pytest.approx(50.0)
+    args = parse(f"{snmpsim.host}:{snmpsim.port}", "--community", "ups-quirky", "--profiles-dir", str(tmp_path))
+    out = io.StringIO()
+    assert await args.func(args, out) == 0
+    assert "Quirks     eaton-quirk" in out.getvalue()
 
 
 def test_override_errors_name_the_key() -> None:

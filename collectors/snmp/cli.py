@@ -204,6 +204,7 @@ async def probe(target: SnmpTarget, catalog: ProfileCatalog, names: list[str]) -
         "host": target.host, "port": target.port,
         "sys_descr": ident[SYS_DESCR].text(), "sys_object_id": device.sys_object_id, "sys_name": ident[SYS_NAME].text(),
         "profiles": [p.name for p in profiles],
+        "quirks": device.quirks,
         "values": values,
         "fields": fields,
         "discarded": [{"profile": d.profile, "measurement": d.measurement, "tags": d.tags, "field": d.name,
@@ -225,7 +226,10 @@ def print_table(result: dict[str, Any], out: TextIO) -> None:
     out.write(f"Device     {result['host']}:{result['port']}  {result['sys_name']}\n")
     out.write(f"sysDescr   {result['sys_descr'][:100]}\n")
     out.write(f"sysObjectID {result['sys_object_id']}\n")
-    out.write(f"Profiles   {', '.join(result['profiles'])}\n\n")
+    out.write(f"Profiles   {', '.join(result['profiles'])}\n")
+    if result.get("quirks"):
+        out.write(f"Quirks     {', '.join(result['quirks'])}\n")
+    out.write("\n")
     rows = [(v["measurement"], ",".join(f"{k}={t}" for k, t in sorted(v["tags"].items())), v["field"],
              _fmt(v["value"]), v["unit"]) for v in result["values"]]
     headers = ("measurement", "tags", "field", "value", "unit")

@@ -62,6 +62,7 @@ class SnmpDevice:
         self.events = EventBook(device.id)
         self._uptime_cs: int | None = None
         self._uptime_at_s: float | None = None
+        self.quirks: list[str] = []  # quirk profiles folded into `profiles`
         self.discovery: Discovery | None = None  # the last one (collectors/snmp/discovery.py)
         self._reported: set[tuple[str, str, str, str]] = set()
         self._load_state()
@@ -125,6 +126,7 @@ class SnmpDevice:
             first = self.catalog.select(self.sys_object_id, (), present, descr)
             present += await self._discovered_roots(first)
         selected = self.catalog.select(self.sys_object_id, self.device.profiles, present, descr)
+        self.quirks = [p.name for p in selected if p.is_quirk]
         self.profiles, unknown = apply_quirks(selected, parse_overrides(self.device.overrides))
         if unknown:
             self.problems.report(("snmp-overrides", self.id), "overrides %s match no field of the profiles %s",

@@ -499,3 +499,13 @@ async def test_probe_ipv6_host_port(snmpd_ipv6: int) -> None:
     result = json.loads(out.getvalue())
     assert result["host"] == "::1" and result["port"] == snmpd_ipv6
     assert result["sys_object_id"].startswith("1.3.6.1.4.1.8072.3.2")  # net-snmp
+
+
+async def test_override_matching_no_field_is_reported(snmpsim, catalog, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="collectors.snmp")
+    cfg = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: {"
+                       "ups_input.frequncy_hz: {scale: 0.01}}}]}]}")
+    async with SnmpClient() as client:
+        dev = make(snmpsim, "ups-quirky", catalog, client, overrides=cfg.inventory.sites[0].devices[0].overrides)
+        await dev.identify()
+    assert any("ups_input.frequncy_hz match no field" in r.getMessage() for r in caplog.records)

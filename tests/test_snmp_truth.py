@@ -378,6 +378,12 @@ async def test_real_ups_mib_cards(snmpsim, catalog) -> None:
     """Real UPS-MIB cards from snmpsim-data, decoded against RFC 1628's units and ranges."""
     async with SnmpClient() as client:
         huawei = await make(snmpsim, "huawei-ups5000", catalog, client).poll(T0)
+        args = parse(f"{snmpsim.host}:{snmpsim.port}", "--community", "huawei-ups5000", "--json")
+        out = io.StringIO()
+        assert await args.func(args, out) == 0
+        text = [d["text"] for d in json.loads(out.getvalue())["discarded"]
+                if (d["measurement"], d["field"]) == ("ups_output", "power_w")]
+        assert text and "likely 3400.00 W with scale 100" in text[0]
         phoenix = await make(snmpsim, "phoenixtec-ups", catalog, client).poll(T0)
         east = await make(snmpsim, "eastpower-istars-ups", catalog, client).poll(T0)
         ingrasys = await make(snmpsim, "ingrasys-ups", catalog, client).poll(T0)
@@ -390,7 +396,11 @@ async def test_real_ups_mib_cards(snmpsim, catalog) -> None:
     line = only(huawei, "ups_input", line="1")
     assert line.fields["frequency_hz"] == pytest.approx(50.0) and line.fields["voltage_v"] == pytest.approx(236.9)
     assert line.fields["current_a"] == pytest.approx(15.2)
-    assert only(huawei, "ups_output", line="1").fields["voltage_v"] == pytest.approx(219.9)
+    out_line = only(huawei, "ups_output", line="1")
+    assert out_line.fields["voltage_v"] == pytest.approx(219.9)
+    # Output power 34 "W" for 219.9 V x 18.3 A (4.0 kVA) at 8 % load: not watts (a power
+    # factor of 0.008), so not written; probe shows the likely scale.
+    assert "power_w" not in out_line.fields and "output_power_w" not in ups.fields
     # Phoenixtec: single-phase (upsInputNumLines = upsOutputNumLines = 1) padding lines 2-3
     # with zeros: those are not lines.
     assert [p.tags["line"] for p in phoenix if p.measurement == "ups_input"] == ["1"]
@@ -402,7 +412,7 @@ async def test_real_ups_mib_cards(snmpsim, catalog) -> None:
     assert "battery_minutes_remaining" not in only(east, "ups").fields
     assert only(east, "ups").fields["battery_charge_pct"] == 100
     assert sorted(p.fields["load_pct"] for p in east if p.measurement == "ups_output") == [20, 26, 30]
-    # Ingrasys: 3 lines, output power within upsConfigOutputPower (48000 W).
+    # Ingrasys: 3 lines, output power within upsConfigOutputPower (48000 W) and V x I.
     assert only(ingrasys, "ups").fields["output_power_w"] == 7900 + 5500 + 7700
     assert only(ingrasys, "ups").fields["battery_temperature_c"] == 32
     assert "output_frequency_hz" not in only(ingrasys, "ups").fields  # TimeTicks 0: 0 Hz is not mains
@@ -509,3 +519,14 @@ async def test_override_matching_no_field_is_reported(snmpsim, catalog, caplog) 
         dev = make(snmpsim, "ups-quirky", catalog, client, overrides=cfg.inventory.sites[0].devices[0].overrides)
         await dev.identify()
     assert any("ups_input.frequncy_hz match no field" in r.getMessage() for r in caplog.records)
+
+
+async def test_eaton_93e_input_power_zero_under_load_is_not_a_reading(snmpsim, catalog) -> None:
+    """eaton-93e-ups (real): upsInputTruePower answers 0 W on lines carrying 227 V x 21.0 A.
+    0 W at 4.8 kVA is "not measured", not a reading; the output lines (5100 W) are."""
+    async with SnmpClient() as client:
+        points = await make(snmpsim, "eaton-93e-ups", catalog, client).poll(T0)
+    for p in (p for p in points if p.measurement == "ups_input"):
+        assert "power_w" not in p.fields and p.fields["current_a"] == pytest.approx(21.0)
+    assert "input_power_w" not in only(points, "ups").fields
+    assert only(points, "ups_output", line="1").fields["power_w"] == 5100

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from collectors.snmp.client import Varbind
-from collectors.snmp.plausibility import Verdict, check, check_field, default_range
+from collectors.snmp.plausibility import Verdict, check, check_field, default_range, power_range
 from collectors.snmp.profiles import FieldSpec, Group, Profile, TagSpec
 
 FieldValue = float | int | bool | str
@@ -247,6 +247,26 @@ def _apply_field(reading: Reading, spec: FieldSpec, vb: Varbind, marker: Varbind
         reading.watched[spec.name] = (spec, value)
 
 
+def _check_power(reading: Reading, group: Group, ctx: _Context) -> None:
+    """Drop a row's `power_w` that voltage x current on the same row makes implausible."""
+    fields = reading.fields
+    power, volts, amps = fields.get("power_w"), fields.get("voltage_v"), fields.get("current_a")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (power, volts, amps)):
+        return
+    rng = power_range(float(volts), float(amps))  # type: ignore[arg-type]
+    if rng is None or rng.contains(float(power)):  # type: ignore[arg-type]
+        return
+    spec = next((f for f in group.fields if f.name == "power_w"), None)
+    scale = spec.scale if spec is not None and spec.scale else 1.0
+    verdict = check("power_w", float(power), rng, float(power) / scale, scale)  # type: ignore[arg-type]
+    del fields["power_w"]
+    reading.watched.pop("power_w", None)
+    if ctx.discarded is not None:
+        oid = spec.oid if spec is not None else ""
+        ctx.discarded.append(Discarded(ctx.profile, ctx.measurement, dict(reading.tags), "power_w", oid,
+                                       power, "implausible", float(power), verdict))  # type: ignore[arg-type]
+
+
 def decode_group(
     profile: Profile,
     group: Group,
@@ -268,6 +288,7 @@ def decode_group(
                 continue
             marker = scalars.get(spec.reset_marker) if spec.reset_marker else None
             _apply_field(reading, spec, vb, marker, 0, ctx)
+        _check_power(reading, group, ctx)
         return [reading] if reading.fields else []
     # Table: the union of row indexes over the field columns.
     indexes: dict[str, None] = {}
@@ -315,6 +336,7 @@ def decode_group(
                 if dvb is not None and isinstance(dvb.value, int) and 0 < dvb.value < 10:
                     digits = dvb.value
             _apply_field(reading, spec, vb, marker, digits, ctx)
+        _check_power(reading, group, ctx)
         if reading.fields:
             out.append(reading)
     return out

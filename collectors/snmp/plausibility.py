@@ -101,3 +101,20 @@ def check_field(spec: FieldSpec, value: float, raw: int | float | None, referenc
                 extra_scale: float = 1.0) -> Verdict | None:
     return check(spec.name, value, range_for(spec.name, spec.plausible, reference), raw,
                  spec.scale * extra_scale, spec.offset)
+
+
+# Active power against voltage x current on the same row (a UPS line, a PDU phase): above
+# what the apparent power allows, or a power factor no loaded line has, is a scale error
+# (a card reporting 0.1 kW as W, or 0 W for "not measured"), not a reading.
+POWER_FACTOR_RANGE = (0.2, 1.2)
+# Below this apparent power (VA) a line is idle enough for any power factor.
+LOADED_VA = 500.0
+
+
+def power_range(voltage_v: float, current_a: float) -> Range | None:
+    """The plausible active power (W) of a row with this voltage and current, or None when
+    the line is too lightly loaded to judge."""
+    apparent = voltage_v * current_a
+    if apparent < LOADED_VA:
+        return Range(0.0, POWER_FACTOR_RANGE[1] * apparent) if apparent > 0 else None
+    return Range(POWER_FACTOR_RANGE[0] * apparent, POWER_FACTOR_RANGE[1] * apparent)

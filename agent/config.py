@@ -237,6 +237,16 @@ class Device(StrictModel):
     tags: dict[str, str] = Field(default_factory=dict)
     # LoRaWAN identity (end device or gateway) for the MQTT collector.
     lora: LoraBinding | None = None
+    # SNMP field corrections by `measurement.field` (e.g. `ups_input.voltage_v: {scale: 0.1}`);
+    # the model is the SNMP collector's (collectors/snmp/profiles.py FieldOverride).
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("overrides")
+    @classmethod
+    def _snmp_overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from collectors.snmp.profiles import parse_overrides  # the collector owns the format
+
+        return parse_overrides(v)
 
     @model_validator(mode="before")
     @classmethod

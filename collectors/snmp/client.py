@@ -24,6 +24,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectIdentity,
     ObjectType,
     SnmpEngine,
+    Udp6TransportTarget,
     UdpTransportTarget,
     UsmUserData,
     bulk_cmd,
@@ -245,8 +246,10 @@ class SnmpSession:
     async def _transport_target(self) -> UdpTransportTarget:
         if self._transport is None:
             try:
-                self._transport = await UdpTransportTarget.create(
-                    (self.target.host, self.target.port), timeout=self.timeout, retries=self.retries
+                # An IPv6 literal (has colons) needs pysnmp's UDP/IPv6 transport.
+                kind = Udp6TransportTarget if ":" in self.target.host else UdpTransportTarget
+                self._transport = await kind.create(
+                    (self.target.host.strip("[]"), self.target.port), timeout=self.timeout, retries=self.retries
                 )
             except Exception as exc:  # noqa: BLE001 - DNS and socket errors
                 raise SnmpError("transport", f"cannot resolve or reach {self.target.host}: {type(exc).__name__}") from None
@@ -304,6 +307,26 @@ class SnmpSession:
             for want, vb in zip(pending, got, strict=False):
                 out[want] = vb
             return
+
+    async def get_next(self, oids: Sequence[str]) -> dict[str, Varbind]:
+        """One GETNEXT per OID (chunked like `get`): `{asked: next varbind}`. Used by profile
+        discovery to ask "do you have anything under this table root?" at the cost of one
+        varbind. An SNMPv1 noSuchName (end of MIB) gives an EndOfMibView varbind."""
+        out: dict[str, Varbind] = {}
+        for chunk in _chunks(list(dict.fromkeys(oids)), GET_CHUNK):
+            pending = list(chunk)
+            while pending:
+                try:
+                    got = await self._request(next_cmd, *[ObjectType(ObjectIdentity(o)) for o in pending])
+                except _PduError as err:
+                    if err.status == 2 and 1 <= err.index <= len(pending):
+                        gone = pending.pop(err.index - 1)
+                        out[gone] = Varbind(gone, "EndOfMibView", None)
+                        continue
+                    raise SnmpError("pdu_error", f"the device answered with error status {err.name}") from None
+                out.update(zip(pending, got, strict=False))
+                break
+        return out
 
     async def walk(self, roots: Sequence[str]) -> dict[str, dict[str, Varbind]]:
         """Walk table columns: `{root: {index: Varbind}}` where index is the OID suffix after

@@ -19,15 +19,23 @@ from agent.point import Point
 from agent.selfmetrics import AgentMetrics
 from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
 from collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
-from collectors.snmp.decode import SYS_DESCR, SYS_NAME, SYS_OBJECT_ID, SYS_UPTIME, Reading, decode, plan
+from collectors.snmp.decode import (
+    SYS_DESCR,
+    SYS_NAME,
+    SYS_OBJECT_ID,
+    SYS_UPTIME,
+    Discarded,
+    Reading,
+    decode,
+    plan,
+)
+from collectors.snmp.discovery import Discovery, discover
 from collectors.snmp.events import EventBook
-from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError
+from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, apply_quirks, parse_overrides
 
 log = logging.getLogger("collectors.snmp")
 
 STATUS = "device_status"
-
-
 class SnmpDevice:
     """Polls one inventory device. State (counters, episodes, last uptime) lives here, and in
     `state_path` (JSON) when given, so deltas and outage durations survive agent restarts."""
@@ -54,11 +62,17 @@ class SnmpDevice:
         self.events = EventBook(device.id)
         self._uptime_cs: int | None = None
         self._uptime_at_s: float | None = None
+        self.quirks: list[str] = []  # quirk profiles folded into `profiles`
+        self.discovery: Discovery | None = None  # the last one (collectors/snmp/discovery.py)
+        self._reported: set[tuple[str, str, str, str]] = set()
         self._load_state()
         metrics = metrics or AgentMetrics()
         self._m_duration = metrics.gauge("snmp_poll_duration_seconds", "Duration of the last SNMP poll", ["device"])
         self._m_polls = metrics.counter("snmp_polls", "SNMP polls by result", ["device", "result"])
         self._m_errors = metrics.counter("snmp_errors", "SNMP poll errors by kind", ["device", "kind"])
+        self._m_discarded = metrics.counter(
+            "snmp_values_discarded", "SNMP answers not written as readings (unsupported sentinel, implausible)",
+            ["profile", "field", "reason"])
 
     # -- PollTarget ---------------------------------------------------------------------------
     @property
@@ -100,14 +114,46 @@ class SnmpDevice:
         return points
 
     async def identify(self) -> dict[str, Varbind]:
-        """GET the system identity and pick this device's profiles."""
+        """GET the system identity, discover candidate tables (cached) and pick this device's
+        profiles, with quirk profiles and the inventory's `overrides` applied."""
         detect = [] if self.device.profiles else self.catalog.detect_oids()
         got = await self.session.get([SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME, *detect])
         oid = got[SYS_OBJECT_ID]
         self.sys_object_id = oid.text() if not oid.absent else None
+        descr = got[SYS_DESCR].text() if not got[SYS_DESCR].absent else None
         present = [o for o in detect if o in got and not got[o].absent]
-        self.profiles = self.catalog.select(self.sys_object_id, self.device.profiles, present)
+        if not self.device.profiles:
+            first = self.catalog.select(self.sys_object_id, (), present, descr)
+            present += await self._discovered_roots(first)
+        selected = self.catalog.select(self.sys_object_id, self.device.profiles, present, descr)
+        self.quirks = [p.name for p in selected if p.is_quirk]
+        self.profiles, unknown = apply_quirks(selected, parse_overrides(self.device.overrides))
+        if unknown:
+            self.problems.report(("snmp-overrides", self.id), "overrides %s match no field of the profiles %s",
+                                 ", ".join(unknown), ", ".join(p.name for p in self.profiles), device=self.id)
         return got
+
+    async def _discovered_roots(self, chosen: list[Profile]) -> list[str]:
+        now = time.time()
+        if self.discovery is None or not self.discovery.valid_for(self.sys_object_id, now):
+            self.discovery = await discover(self.session, self.catalog, self.sys_object_id, chosen, now)
+        return list(self.discovery.roots)
+
+    def _report_discarded(self, discarded: list[Discarded]) -> None:
+        """Count every discarded answer; log each (profile, field, reason) once per device."""
+        units = {f.name: f.display_unit for p in self.profiles or [] for g in p.groups for f in g.fields}
+        for d in discarded:
+            field = f"{d.measurement}.{d.name}"
+            self._m_discarded.labels(d.profile, field, d.reason).inc()
+            key = (d.profile, field, d.reason, "")
+            if key in self._reported:
+                continue
+            self._reported.add(key)
+            where = ",".join(f"{k}={v}" for k, v in sorted(d.tags.items()))
+            log.log(logging.WARNING if d.reason == "implausible" else logging.INFO,
+                    "%s: %s%s (%s) %s: not written", self.id, field, f" [{where}]" if where else "", d.oid,
+                    d.describe(units.get(d.name, "")),
+                    extra={"device": self.id, "profile": d.profile, "field": field, "reason": d.reason})
 
     async def _poll(self, scheduled_ns: int, started: float) -> list[Point]:
         if self.profiles is None:
@@ -130,7 +176,9 @@ class SnmpDevice:
                 points.append(self.events.instant("reboot", scheduled_ns, duration_s=uptime_vb.value / 100.0,
                                                   message="device rebooted (sysUpTime went back)"))
 
-        readings = decode(self.profiles, scalars, tables)
+        discarded: list[Discarded] = []
+        readings = decode(self.profiles, scalars, tables, None, discarded)
+        self._report_discarded(discarded)
         status = next((r for r in readings if r.measurement == STATUS and not r.tags), None)
         if status is None:
             status = Reading(STATUS, {})
@@ -167,6 +215,10 @@ class SnmpDevice:
         new_oid = scalars.get(SYS_OBJECT_ID)
         if new_oid is not None and not new_oid.absent and new_oid.text() != self.sys_object_id:
             self.profiles = None
+        # Discover again after a reboot (firmware may have changed) or once a day.
+        if rebooted or (self.discovery is not None and self.discovery.stale(time.time())):
+            self.discovery = None
+            self.profiles = None
         self._m_duration.labels(self.id).set(duration)
         self._m_polls.labels(self.id, "ok").inc()
         for kind in ("timeout", "auth", "deadline", "unknown_user", "time_window", "decryption", "transport", "pdu_error"):
@@ -182,6 +234,7 @@ class SnmpDevice:
             return
         self.counters = CounterBook.from_json(data.get("counters"))
         self.events = EventBook.from_json(self.id, data.get("events"))
+        self.discovery = Discovery.from_json(data.get("discovery"))
         uptime = data.get("uptime")
         if isinstance(uptime, list) and len(uptime) == 2:
             try:
@@ -192,7 +245,7 @@ class SnmpDevice:
     def _save_state(self) -> None:
         if self.state_path is None:
             return
-        data = {"counters": self.counters.to_json(), "events": self.events.to_json(),
+        data = {"counters": self.counters.to_json(), "events": self.events.to_json(), "discovery": self.discovery.to_json() if self.discovery else None,
                 "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None}
         try:
             save_json(self.state_path, data)

@@ -14,7 +14,7 @@ user profile with the name of a shipped one replaces it, or extends it with `ext
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -76,6 +76,45 @@ class EventSpec(_Model):
     announce_initial: bool = True
 
 
+class RawRange(_Model):
+    """The range a MIB declares for an object's raw value (e.g. UPS-MIB
+    upsEstimatedChargeRemaining INTEGER (0..100)): anything outside is not a reading."""
+
+    min: int | None = None
+    max: int | None = None
+
+
+class Plausible(_Model):
+    """Physical range of the scaled value. `relative_to`: a scalar OID (scaled by
+    `relative_scale`) the value is compared with, `ratio` [lo, hi] times it (power within the
+    rating, battery voltage around its nominal)."""
+
+    min: float | None = None
+    max: float | None = None
+    relative_to: Oid | None = None
+    relative_scale: float = 1.0
+    ratio: tuple[float, float] | None = None
+
+    _norm_oid = field_validator("relative_to")(lambda cls, v: None if v is None else _oid(v))
+
+    @model_validator(mode="after")
+    def _ratio_needs_reference(self) -> Plausible:
+        if (self.relative_to is None) != (self.ratio is None):
+            raise ValueError("'relative_to' and 'ratio' go together")
+        return self
+
+
+class FieldOverride(_Model):
+    """What a user may correct on one field of a device or model (inventory `overrides:` or a
+    quirk profile): the scale, offset, sentinels and ranges."""
+
+    scale: float | None = None
+    offset: float | None = None
+    invalid: list[int] | None = None
+    valid: RawRange | None = None
+    plausible: Plausible | None = None
+
+
 class FieldSpec(_Model):
     name: Annotated[str, Field(pattern=NAME_RE)]
     oid: Oid
@@ -91,6 +130,10 @@ class FieldSpec(_Model):
     decimal_digits_oid: Oid | None = None
     # Raw values that mean "not supported / no reading" (e.g. -1): the field is left out.
     invalid: list[int] = Field(default_factory=list)
+    # The MIB's declared range of the raw value; outside it is "not supported" too.
+    valid: RawRange | None = None
+    # Physical range of the scaled value; None: the default for its quantity (plausibility.py).
+    plausible: Plausible | None = None
     enum: dict[int, str] = Field(default_factory=dict)
     # bool: raw values meaning true (e.g. ifOperStatus up(1)).
     true_values: list[int] = Field(default_factory=lambda: [1])
@@ -122,6 +165,18 @@ class FieldSpec(_Model):
     @property
     def display_unit(self) -> str:
         return self.unit if self.unit is not None else unit_of(self.name)
+
+    def is_sentinel(self, raw: int) -> bool:
+        """A raw value the MIB or vendor documents as "no reading" (checked before scaling)."""
+        if raw in self.invalid:
+            return True
+        v = self.valid
+        return v is not None and ((v.min is not None and raw < v.min) or (v.max is not None and raw > v.max))
+
+    def with_override(self, o: FieldOverride) -> FieldSpec:
+        return self.model_copy(update={k: v for k, v in o.model_dump(exclude_none=True).items()
+                                       if k not in ("valid", "plausible")}
+                               | {k: getattr(o, k) for k in ("valid", "plausible") if getattr(o, k) is not None})
 
 
 class TagSpec(_Model):
@@ -179,6 +234,11 @@ class Group(_Model):
     rollups: list[Rollup] = Field(default_factory=list)
     # Rows whose readings are only used for rollups (not emitted themselves).
     emit_rows: bool = True
+    # A scalar giving the number of real rows (UPS-MIB upsInputNumLines): rows whose first
+    # index component is above it are padding some agents answer with zeros, not lines.
+    row_count: Oid | None = None
+
+    _norm_row_count = field_validator("row_count")(lambda cls, v: None if v is None else _oid(v))
 
     @model_validator(mode="after")
     def _check(self) -> Group:
@@ -186,6 +246,8 @@ class Group(_Model):
             raise ValueError(f"group {self.measurement!r}: index_tags/tags need 'table: true'")
         if not self.fields:
             raise ValueError(f"group {self.measurement!r}: no fields")
+        if self.row_count and not self.table:
+            raise ValueError(f"group {self.measurement!r}: row_count needs 'table: true'")
         return self
 
 
@@ -197,10 +259,59 @@ class Profile(_Model):
     # Scalar OIDs whose presence selects the profile when no sysObjectID prefix matches
     # (UPS-MIB and HOST-RESOURCES exist on devices of any vendor).
     detect: list[str] = Field(default_factory=list)
+    # Table roots whose presence (one GETNEXT each) selects the profile when the sysObjectID
+    # does not: generic MIBs (ENTITY-SENSOR) on any device, vendor MIBs on any model of a
+    # vendor `families` subtree.
+    discover: list[str] = Field(default_factory=list)
+    # Enterprise subtrees (sysObjectID prefixes) a `discover` match must be under (empty: any).
+    families: list[str] = Field(default_factory=list)
+    # Regular expression on sysDescr that must also match (quirk profiles for one firmware).
+    sys_descr: str | None = None
+    # Quirks: corrections applied to the fields of the device's other profiles, by
+    # `measurement.field` (e.g. `ups_input.voltage_v: {scale: 0.1}`).
+    overrides: dict[str, FieldOverride] = Field(default_factory=dict)
     extends: str | None = None
     groups: list[Group] = Field(default_factory=list)
 
-    _norm_ids = field_validator("sys_object_ids", "detect")(lambda cls, v: [_oid(x) for x in v])
+    _norm_ids = field_validator("sys_object_ids", "detect", "discover", "families")(
+        lambda cls, v: [_oid(x) for x in v])
+
+    @field_validator("sys_descr")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"sys_descr: not a valid regular expression: {exc}") from None
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _override_keys(cls, v: dict[str, FieldOverride]) -> dict[str, FieldOverride]:
+        for key in v:
+            if not OVERRIDE_KEY_RE.match(key):
+                raise ValueError(f"overrides: {key!r} is not 'measurement.field'")
+        return v
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Profile:
+        if not self.groups and not self.overrides and self.extends is None:
+            raise ValueError("a profile needs 'groups' (or 'overrides' for a quirk profile)")
+        return self
+
+    @property
+    def is_quirk(self) -> bool:
+        return not self.groups and bool(self.overrides)
+
+    def in_family(self, sys_object_id: str | None) -> bool:
+        if not self.families:
+            return True
+        return bool(sys_object_id) and any(
+            sys_object_id == f or str(sys_object_id).startswith(f + ".") for f in self.families)
+
+    def descr_matches(self, sys_descr: str | None) -> bool:
+        return self.sys_descr is None or bool(re.search(self.sys_descr, sys_descr or ""))
 
     def matches(self, sys_object_id: str) -> int:
         """Length of the longest matching sysObjectID prefix (0: no match)."""
@@ -229,7 +340,9 @@ class Profile(_Model):
         return Profile(
             name=self.name, source=self.source or base.source, always=self.always or base.always,
             sys_object_ids=self.sys_object_ids or base.sys_object_ids, detect=self.detect or base.detect,
-            extends=None, groups=groups,
+            discover=self.discover or base.discover, families=self.families or base.families,
+            sys_descr=self.sys_descr if self.sys_descr is not None else base.sys_descr,
+            overrides={**base.overrides, **self.overrides}, extends=None, groups=groups,
         )
 
 
@@ -288,22 +401,90 @@ class ProfileCatalog:
     def detect_oids(self) -> list[str]:
         return list(dict.fromkeys(oid for p in self.profiles.values() for oid in p.detect))
 
-    def select(self, sys_object_id: str | None, names: Sequence[str] = (), present: Iterable[str] = ()) -> list[Profile]:
+    def discover_roots(self, sys_object_id: str | None, exclude: Iterable[Profile] = ()) -> list[str]:
+        """Table roots to probe with one GETNEXT each: those of profiles not already chosen
+        whose family (if any) contains the device's sysObjectID."""
+        skip = {p.name for p in exclude}
+        return list(dict.fromkeys(
+            root for p in self.profiles.values()
+            if p.name not in skip and p.in_family(sys_object_id) for root in p.discover))
+
+    def select(self, sys_object_id: str | None, names: Sequence[str] = (), present: Iterable[str] = (),
+               sys_descr: str | None = None) -> list[Profile]:
         """The `always` profiles, plus the named ones, or else every profile whose sysObjectID
-        prefix matches or whose `detect` OID the device answered (`present`)."""
+        prefix matches, whose `detect` OID or `discover` table root the device answered
+        (`present`, within its `families`), and the quirk profiles whose sysObjectID and sysDescr
+        both match. Quirk profiles come last: `apply_quirks` folds them into the others."""
         present = set(present)
         chosen = [p for p in self.profiles.values() if p.always]
+        extra: list[Profile] = []
         if names:
             extra = [self.get(n) for n in names]
         else:
-            extra = []
-            if sys_object_id:
-                scored = [(p.matches(sys_object_id), p) for p in self.profiles.values() if not p.always]
-                scored = [(s, p) for s, p in scored if s]
-                extra = [p for s, p in scored]
-            extra += [p for p in self.profiles.values() if not p.always and set(p.detect) & present]
+            for p in self.profiles.values():
+                if p.always or p.is_quirk:
+                    continue
+                by_id = bool(sys_object_id) and p.matches(str(sys_object_id)) > 0
+                by_detect = bool(set(p.detect) & present)
+                by_table = bool(set(p.discover) & present) and p.in_family(sys_object_id)
+                if (by_id or by_detect or by_table) and p.descr_matches(sys_descr):
+                    extra.append(p)
+        quirks = [p for p in self.profiles.values() if p.is_quirk and sys_object_id
+                  and (p.matches(str(sys_object_id)) or not p.sys_object_ids) and p.descr_matches(sys_descr)
+                  and (p.sys_object_ids or p.sys_descr is not None)]
         out: list[Profile] = []
-        for p in [*chosen, *extra]:
+        for p in [*chosen, *extra, *quirks]:
             if p not in out:
                 out.append(p)
         return out
+
+
+OVERRIDE_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def parse_overrides(data: Mapping[str, object]) -> dict[str, FieldOverride]:
+    """Validate inventory `overrides:` ({measurement.field: {scale, offset, invalid, valid,
+    plausible}}); raises ValueError naming the key and the problem."""
+    out: dict[str, FieldOverride] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not OVERRIDE_KEY_RE.match(key):
+            raise ValueError(f"{key!r} is not 'measurement.field' (e.g. ups_input.voltage_v)")
+        try:
+            out[key] = value if isinstance(value, FieldOverride) else FieldOverride.model_validate(value)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or key}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise ValueError(f"{key}: {problems}") from None
+    return out
+
+
+def apply_overrides(profiles: Sequence[Profile], overrides: Mapping[str, FieldOverride]) -> tuple[list[Profile], list[str]]:
+    """The profiles with `overrides` (`measurement.field` -> correction) applied to their
+    fields, and the keys that matched no field (a typo the user must hear about)."""
+    used: set[str] = set()
+    out: list[Profile] = []
+    for profile in profiles:
+        groups = []
+        for g in profile.groups:
+            fields = []
+            for f in g.fields:
+                o = overrides.get(f"{g.measurement}.{f.name}")
+                if o is not None:
+                    used.add(f"{g.measurement}.{f.name}")
+                    f = f.with_override(o)
+                fields.append(f)
+            groups.append(g.model_copy(update={"fields": fields}))
+        out.append(profile.model_copy(update={"groups": groups}))
+    return out, [k for k in overrides if k not in used]
+
+
+def apply_quirks(profiles: Sequence[Profile], device_overrides: Mapping[str, FieldOverride] | None = None,
+                 ) -> tuple[list[Profile], list[str]]:
+    """Fold the selected quirk profiles, then the device's own overrides (which win), into
+    the selected profiles. Returns the usable profiles and unmatched override keys."""
+    merged: dict[str, FieldOverride] = {}
+    for q in profiles:
+        if q.is_quirk:
+            merged.update(q.overrides)
+    merged.update(device_overrides or {})
+    return apply_overrides([p for p in profiles if not p.is_quirk], merged)

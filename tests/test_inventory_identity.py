@@ -210,3 +210,19 @@ def test_enterprise_vendors() -> None:
     assert vendor_of(".1.3.6.1.4.1.2636.1.1.1.2.29") == "Juniper"
     assert vendor_of("1.3.6.1.4.1.999999.1") is None
     assert vendor_of("1.3.6.1.2.1.1") is None
+
+
+async def test_demo_site_has_identity(snmpsim, catalog) -> None:
+    """The demo's recordings carry identity rows, so `sentinelle inventory` works on the demo."""
+    async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
+        switch = await target(snmpsim, "demo/demo-switch", catalog, client).poll(T0)
+        pdu = await target(snmpsim, "demo/demo-pdu", catalog, client).poll(T0)
+        ups = await target(snmpsim, "demo/demo-ups", catalog, client).poll(T0)
+    chassis = part(switch, "entity.1")
+    assert (chassis.fields["model"], chassis.fields["serial"], chassis.fields["firmware"]) == (
+        "WS-C2960-24TT-L", "FOCDEMO0001", "15.0(2)SE")
+    assert chassis.fields["mfg_date"] == "2016-03-15"
+    sfp = part(switch, "entity.2")
+    assert sfp.fields["serial"] == "FNSDEMO0002" and "mfg_date:placeholder" in sfp.fields["flags"]  # 1970-01-01
+    assert part(pdu, "pdu.1").fields["mfg_date"] == "2017-03-15"
+    assert part(ups, "ups").fields["firmware"] == "INV: 1.12"

@@ -29,6 +29,9 @@ from collectors.snmp.identity.spec import IdentityCatalog
 log = logging.getLogger("collectors.snmp.identity")
 
 DEFAULT_EVERY_S = 86400.0
+# Ticks no closer than this: the scheduler's deadline is 0.8 x the interval, and a large
+# entPhysicalTable takes seconds to walk, more than a demo's 3 s metrics interval allows.
+MIN_TICK_S = 10.0
 
 
 def part_changes(device: str, before: dict[str, dict[str, Any]], parts: list[Part], time_ns: int) -> list[Point]:
@@ -87,7 +90,7 @@ class IdentityTarget:
         self.device = device
         self.session = session
         self.catalog = catalog
-        self._interval_s = interval_s
+        self._interval_s = max(interval_s, MIN_TICK_S)
         self.every_ns = int(every_s * 1e9)
         self.problems = problems or Problems(log)
         self.state_path = state_path

@@ -1,0 +1,163 @@
+"""`sentinelle inventory` on the demo site: the agent reads identity from the demo recordings
+(served by snmpsim) into the local store, and the command, run as a subprocess like a user
+would, lists models, serials, firmware, ages and completeness from that store; plus bad
+input and the manufacturing amortisation, which must add up per site and member."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.config import parse_config
+from agent.demo import DEMO_DEVICES, DEMO_SITES
+from agent.point import Point
+from agent.runtime import Agent
+from agent.sinks.local import LocalStore
+from carbon.inventory.factors import load_lifetimes, load_manufacturing
+from carbon.inventory.manufacturing import amortised_share, manufacturing_section
+from carbon.inventory.records import DeviceSite, build_records, completeness
+
+NS = 10**9
+
+
+def demo_yaml(snmpsim: Any, tmp_path: Path) -> Path:
+    sites = []
+    for site in DEMO_SITES:
+        devices = [{"id": d["id"], "kind": d["kind"], "snmp": {"host": snmpsim.host, "port": snmpsim.port,
+                    "community": d["recording"], "timeout": 1, "retries": 1}}
+                   for d in DEMO_DEVICES if d["site"] == site["id"]]
+        sites.append({**site, "devices": devices})
+    raw = {"agent": {"name": "t", "interval": 2, "jitter": 0.1, "data_dir": str(tmp_path / "data"),
+                     "http": {"enabled": False}},
+           "inventory": {"sites": sites}}
+    path = tmp_path / "sentinelle.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def _inventoried(path: Path) -> int:
+    store = LocalStore.open_readonly(path)
+    try:
+        return len({p.tags["device"] for p in store.query("inventory")})
+    finally:
+        store.close()
+
+
+def sentinelle(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+async def test_inventory_command_on_the_demo_site(snmpsim, tmp_path) -> None:
+    cfg_path = demo_yaml(snmpsim, tmp_path)
+    config = parse_config(cfg_path.read_text(), str(cfg_path))
+    store_path = tmp_path / "data" / "local.db"
+    async with Agent(config, http=False) as agent:
+        agent.start()
+        # Identity is read at the first tick (at most 10 s away): wait until every device's
+        # inventory reached the store, bounded.
+        for _ in range(80):
+            await asyncio.sleep(0.5)
+            if store_path.exists() and _inventoried(store_path) >= len(DEMO_DEVICES):
+                break
+        await agent.stop()
+    out = tmp_path / "out"
+    done = sentinelle("inventory", "-c", str(cfg_path), "--format", "table,csv,json,xlsx", "--out", str(out), "--lang", "en")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "WS-C2960-24TT-L" in done.stdout and "FOCDEMO0001" in done.stdout and "15.0(2)SE" in done.stdout
+    doc = json.loads((out / "inventory.json").read_text())
+    rows = {(r["device"], r["part"]): r for r in doc["tables"]["equipment"]["rows"]}
+    switch = rows[("sw-nro-lannion", "entity.1")]
+    assert switch["serial"] == "FOCDEMO0001" and switch["firmware"] == "15.0(2)SE"
+    assert switch["mfg_date"] == "2016-03-15" and switch["age_from"] == "mfg_date"
+    assert switch["class"] == "switch"  # the device kind from the configuration, ENTITY-MIB says "chassis"
+    pdu = rows[("pdu-nro-lannion", "pdu.1")]
+    assert pdu["serial"] == "DEMO3F3452A5" and pdu["mfg_date"] == "2017-03-15" and pdu["past_lifetime"] is False
+    ups = rows[("ups-nro-lannion", "ups")]
+    assert ups["serial"] is None and "serial:missing" in ups["flags"] and ups["age_from"] == "first_seen"
+    # The demo's OLT recording has no identity tables: listed, counted as unidentified.
+    olt = rows[("olt-nro-lannion", "system")]
+    assert olt["model"] is None and olt["vendor"] == "Huawei"
+    comp = {r["metric"]: r["value"] for r in doc["tables"]["completeness"]["rows"]}
+    n = len(DEMO_DEVICES)
+    assert comp["SNMP devices configured"] == n
+    assert comp["Polled without identity data"] == "olt-nro-lannion"
+    assert comp["Identified (model or serial)"] == n - 1
+    sfp = [r for r in doc["tables"]["components"]["rows"] if r["serial"] == "FNSDEMO0002"]
+    assert sfp and "mfg_date:placeholder" in sfp[0]["flags"]
+    assert (out / "inventory-equipment.csv").read_text().count("FOCDEMO0001") == 1
+    assert (out / "inventory.xlsx").stat().st_size > 0
+
+
+def test_inventory_bad_arguments_and_files(tmp_path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path / "d")}, "inventory": {"sites": []}}))
+    bad = sentinelle("inventory", "-c", str(cfg), "--format", "pdf")
+    assert bad.returncode == 1 and "pdf" in bad.stderr and "Traceback" not in bad.stderr
+    factors = tmp_path / "f.yaml"
+    factors.write_text("version: x\nfactors:\n  - {model: X, kgco2e: -3, uncertainty_pct: 10, source: me}\n")
+    bad = sentinelle("inventory", "-c", str(cfg), "--factors", str(factors))
+    assert bad.returncode == 1 and str(factors) in bad.stderr and "kgco2e" in bad.stderr
+    empty = sentinelle("inventory", "-c", str(cfg))
+    assert empty.returncode == 1 and "does not exist" in empty.stderr  # no local store yet
+    missing = sentinelle("inventory", "-c", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def _point(device: str, part: str, t_s: int, **fields: Any) -> Point:
+    return Point("inventory", {"device": device, "part": part, "part_class": fields.pop("part_class", "chassis"),
+                               "role": fields.pop("role", "equipment")}, {"identified": True, **fields}, t_s * NS)
+
+
+def test_manufacturing_amortisation_adds_up_per_site_and_member() -> None:
+    t2023 = 1_672_531_200  # 2023-01-01
+    points = [
+        _point("srv-a", "entity.1", t2023, model="PowerEdge R640", vendor="Dell", serial="A", mfg_date="2021-01-01"),
+        _point("srv-a", "entity.1", t2023 + 500 * 86400, model="PowerEdge R640", vendor="Dell", serial="A", mfg_date="2021-01-01"),
+        _point("srv-b", "entity.1", t2023, model="ProLiant DL380 Gen10", vendor="HPE", serial="B"),  # no mfg date
+        _point("srv-b", "entity.1", t2023 + 500 * 86400, model="ProLiant DL380 Gen10", vendor="HPE", serial="B"),
+        _point("sw-1", "entity.1001", t2023 + 500 * 86400, model="WS-C3750G-12S-S", serial="C"),  # no factor
+        _point("sw-1", "entity.1003", t2023, role="component", part_class="power_supply", serial="D"),
+    ]
+    devices = {"srv-a": DeviceSite("dc-1", "m-1", None, "server"), "srv-b": DeviceSite("dc-2", "m-1", None, "server"),
+               "sw-1": DeviceSite("dc-2", "m-2", None, "switch")}
+    records = build_records(points, devices, date(2024, 12, 31))
+    section = manufacturing_section(records, load_manufacturing(), load_lifetimes(), date(2024, 1, 1), date(2025, 1, 1))
+    lines = {ln.record.device: ln for ln in section.lines}
+    assert set(lines) == {"srv-a", "srv-b", "sw-1"}  # equipment only, not the power supply
+    r640 = load_manufacturing().find("PowerEdge R640", "Dell", "server")
+    assert r640 is not None and r640.verified is False
+    # 2024 is inside srv-a's 4-year life from 2021-01-01: 366 days of 4 x 365.25.
+    assert abs(lines["srv-a"].amortised_kg - r640.kgco2e * 366 / (4 * 365.25)) < 1e-9
+    # srv-b starts at its first sighting (2023-01-01), and says so.
+    assert lines["srv-b"].start_from == "first_seen" and lines["srv-b"].start == date(2023, 1, 1)
+    assert lines["sw-1"].reason == "no_factor" and lines["sw-1"].amortised_kg == 0.0
+    total_kg = sum(ln.amortised_kg for ln in section.lines)
+    assert abs(section.total.amortised_t * 1000 - total_kg) < 1e-9
+    for grouping in ("site", "member"):
+        assert abs(sum(t.amortised_t for t in section.by[grouping].values()) - section.total.amortised_t) < 1e-12
+        assert sum(t.equipment for t in section.by[grouping].values()) == 3
+    assert section.by["member"]["m-2"].without_factor_pct == 100.0
+    assert round(section.total.without_factor_pct, 3) == round(100 / 3, 3)
+    assert all(s.startswith("Boavizta") for s in section.total.sources)
+    # Equipment past its amortisation period is counted but charged nothing.
+    assert amortised_share(date(2010, 1, 1), 4, date(2024, 1, 1), date(2025, 1, 1)) == 0.0
+    comp = completeness(records, ["srv-a", "srv-b", "sw-1", "never"])
+    assert comp.never_inventoried == ["never"] and comp.identified == 3
+
+
+def test_swapped_part_keeps_only_the_current_serial() -> None:
+    points = [_point("sw", "entity.7", 100, role="component", part_class="module", serial="OLD", model="LC"),
+              _point("sw", "entity.7", 200, role="component", part_class="module", serial="NEW", model="LC"),
+              _point("sw", "entity.7", 300, role="component", part_class="module", serial="NEW", model="LC")]
+    [rec] = build_records(points, {}, date(2024, 1, 1))
+    assert rec.serial == "NEW" and rec.first_seen_ns == 200 * NS and rec.last_seen_ns == 300 * NS
+
+

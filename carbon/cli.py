@@ -36,6 +36,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
     p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
     p.add_argument("--missing-year", choices=("error", "latest"), help="a year missing from the factor table")
+    p.add_argument("--manufacturing-factors", help="manufacturing emission factors for the scope 3 section (YAML)")
+    p.add_argument("--lifetimes", help="expected lifetimes per equipment class for the scope 3 section (YAML)")
     p.set_defaults(func=run_report)
 
 
@@ -83,6 +85,8 @@ def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
 def run_report(args: argparse.Namespace) -> int:
     from agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
     from carbon.factors import FactorError, FactorTable
+    from carbon.inventory import report_section
+    from carbon.inventory.factors import InventoryTableError
     from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
@@ -111,10 +115,14 @@ def run_report(args: argparse.Namespace) -> int:
                 uncertainty_pct={**DEFAULT_UNCERTAINTY, **c.uncertainty_pct},
                 max_gap_s=c.max_gap,
             )
+            # Scope 3 manufacturing: its own files, never added to the electricity figures.
+            manufacturing = report_section.build_section(config, source, start_ns, end_ns,
+                                                         args.manufacturing_factors, args.lifetimes)
         finally:
             close()
         paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
-    except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
+        paths += report_section.write_section(manufacturing, args.out, formats, label, args.lang)
+    except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError, InventoryTableError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
     total = report.totals()
@@ -122,6 +130,7 @@ def run_report(args: argparse.Namespace) -> int:
         f"{label}: {total.kwh_total:.1f} kWh, {total.beges_t:.4f} tCO2e BEGES (± {total.beges_u_rel * 100:.1f} %), "
         f"{total.grid_t:.4f} tCO2e grid, completeness {total.completeness * 100:.1f} %"
     )
+    print(report_section.summary(manufacturing))
     for p in paths:
         print(p)
     return 0

@@ -161,3 +161,49 @@ def test_swapped_part_keeps_only_the_current_serial() -> None:
     assert rec.serial == "NEW" and rec.first_seen_ns == 200 * NS and rec.last_seen_ns == 300 * NS
 
 
+
+
+def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
+    """`sentinelle report --year` writes scope3/manufacturing-<year>-* next to (never into) the
+    electricity report; it adds up per site and member and names every factor's source."""
+    store_path = tmp_path / "local.db"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "agent": {"name": "t", "data_dir": str(tmp_path / "d")},
+        "inventory": {"sites": [
+            {"id": "dc-1", "member": "m-1", "devices": [{"id": "srv-a", "kind": "server"}, {"id": "sw-1", "kind": "switch"}]},
+            {"id": "dc-2", "member": "m-2", "devices": [{"id": "srv-b", "kind": "server"}]}]},
+        "carbon": {"grid_intensity": {"provider": "static", "value_gco2e_per_kwh": 40}},
+        "sinks": [{"type": "local", "path": str(store_path)}]}))
+    t0 = 1_704_067_200  # 2024-01-01 00:00 UTC
+    store = LocalStore(store_path)
+    store.write_points([
+        _point("srv-a", "entity.1", t0 + 86400, model="PowerEdge R640", vendor="Dell", serial="A", mfg_date="2022-06-01"),
+        _point("srv-b", "entity.1", t0 + 86400, model="PowerEdge R740", vendor="Dell", serial="B", mfg_date="2023-01-01"),
+        _point("sw-1", "entity.1001", t0 + 86400, model="WS-C3750G-12S-S", serial="C"),
+        Point("energy", {"device": "srv-a", "site": "dc-1", "meter": "srv-a", "method": "measured"}, {"kwh": 1.0}, (t0 + 3600) * NS),
+    ])
+    store.close()
+    out = tmp_path / "out"
+    done = sentinelle("report", "-c", str(cfg), "--year", "2024", "--format", "json,csv", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "manufacturing (scope 3, separate)" in done.stdout
+    doc = json.loads((out / "scope3" / "manufacturing-2024.json").read_text())
+    sites = {r["key"]: r for r in doc["tables"]["manufacturing-site"]["rows"]}
+    members = {r["key"]: r for r in doc["tables"]["manufacturing-member"]["rows"]}
+    lines = doc["tables"]["manufacturing-lines"]["rows"]
+    factors = load_manufacturing()
+    r640, r740 = factors.find("PowerEdge R640", "Dell", "server"), factors.find("PowerEdge R740", "Dell", "server")
+    assert r640 is not None and r740 is not None
+    # 2024 (366 days) lies inside both servers' 4-year amortisation.
+    expect = {"dc-1": r640.kgco2e * 366 / (4 * 365.25) / 1000, "dc-2": r740.kgco2e * 366 / (4 * 365.25) / 1000}
+    for site, t in expect.items():
+        assert abs(sites[site]["amortised_t"] - t) < 1e-5
+    assert abs(sites["TOTAL"]["amortised_t"] - sum(expect.values())) < 1e-5
+    assert abs(members["TOTAL"]["amortised_t"] - sites["TOTAL"]["amortised_t"]) < 1e-9
+    assert sites["dc-1"]["equipment"] == 2 and sites["dc-1"]["with_factor"] == 1 and sites["dc-1"]["without_factor_pct"] == 50.0
+    assert all(ln["source"] for ln in lines if ln["kgco2e"] is not None)
+    assert [ln["reason"] for ln in lines if ln["device"] == "sw-1"] == ["no_factor"]
+    # The electricity report does not contain it.
+    main = next(p for p in out.glob("*.json"))
+    assert "manufacturing" not in main.read_text()

@@ -111,6 +111,7 @@ async def test_apc_pdu_ident_table(snmpsim, catalog) -> None:
     assert pdu.fields["hardware_rev"] == "02"
     assert recorded("apc-ap8641", f"{ident}.7.1") == "04/16/2019"
     assert pdu.fields["mfg_date"] == "2019-04-16"
+    assert pdu.fields["age_from_mfg_years"] == round((date(2023, 11, 14) - date(2019, 4, 16)).days / 365.25, 2)  # at T0
     assert pdu.fields["vendor"] == "APC (Schneider Electric)"
 
 

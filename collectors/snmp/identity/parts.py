@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -78,6 +78,11 @@ class Part:
     def point(self, device: str, time_ns: int) -> Point:
         fields: dict[str, FieldValue] = {k: v for k, v in self.values.items() if k != "contained_in"}
         fields.pop("class", None)
+        made = self.values.get("mfg_date")
+        if isinstance(made, str):
+            # Numeric, so a dashboard can chart it (InfluxQL has no date arithmetic on strings).
+            at = datetime.fromtimestamp(time_ns / 1e9, UTC).date()
+            fields["age_from_mfg_years"] = round((at - date.fromisoformat(made)).days / 365.25, 2)
         firmware = self.firmware
         if firmware is not None:
             fields["firmware"] = firmware

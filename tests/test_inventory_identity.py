@@ -19,6 +19,7 @@ from collectors.snmp.identity.spec import IdentityCatalog
 from collectors.snmp.identity.target import IdentityTarget
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
+IDENTITY_RECORDINGS = Path(__file__).resolve().parent / "testdata" / "snmp" / "identity"
 T0 = 1_700_000_000_000_000_000
 DAY_NS = 86400 * 10**9
 ENT = "1.3.6.1.2.1.47.1.1.1.1"
@@ -227,3 +228,41 @@ async def test_demo_site_has_identity(snmpsim, catalog) -> None:
     assert sfp.fields["serial"] == "FNSDEMO0002" and "mfg_date:placeholder" in sfp.fields["flags"]  # 1970-01-01
     assert part(pdu, "pdu.1").fields["mfg_date"] == "2017-03-15"
     assert part(ups, "ups").fields["firmware"] == "INV: 1.12"
+
+
+async def test_more_real_devices_from_snmpsim_data(snmpsim, catalog) -> None:
+    """HPE ProCurve (ENTITY-MIB with blank-padded transceiver serials), Huawei S5720 (chassis
+    without a model name), Juniper MX960 on Junos 12.3 (no ENTITY-MIB: jnxBoxAnatomy)."""
+    rec = IDENTITY_RECORDINGS
+
+    def raw(name: str, oid: str) -> str:
+        for line in (rec / f"{name}.snmprec").read_text().splitlines():
+            o, tag, value = line.split("|", 2)
+            if o == oid:
+                return bytes.fromhex(value).decode("latin-1") if tag.endswith("x") else value
+        raise KeyError(oid)
+
+    async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
+        hpe = await target(snmpsim, "identity/hpe-procurve-516733-b21", catalog, client).poll(T0)
+        huawei = await target(snmpsim, "identity/huawei-s5720", catalog, client).poll(T0)
+        juniper = await target(snmpsim, "identity/juniper-mx960-12-3r6-6", catalog, client).poll(T0)
+    chassis = part(hpe, "entity.1")
+    name = "hpe-procurve-516733-b21"
+    assert chassis.fields["model"] == raw(name, f"{ENT}.13.1") == "516733-B21"
+    assert chassis.fields["serial"] == raw(name, f"{ENT}.11.1")
+    assert chassis.fields["firmware"] == raw(name, f"{ENT}.10.1") == "Z.14.31"
+    assert chassis.fields["manufacturer"] == "Hewlett-Packard"
+    sfp = part(hpe, "entity.30")
+    assert raw(name, f"{ENT}.11.30") != sfp.fields["serial"] == raw(name, f"{ENT}.11.30").strip()
+
+    hw = part(huawei, "entity.67108867")
+    assert hw.tags["role"] == "equipment" and hw.fields["serial"] == raw("huawei-s5720", f"{ENT}.11.67108867")
+    assert hw.fields["firmware"] == "Version 5.160 V200R007C00SPC500"
+    assert "model" not in hw.fields and "model:empty" in hw.fields["flags"]
+    psus = sorted(p.fields["serial"] for p in huawei if p.tags.get("part_class") == "module" and "serial" in p.fields)
+    assert raw("huawei-s5720", f"{ENT}.11.67190797") in psus
+
+    box = part(juniper, "chassis")
+    assert box.fields["serial"] == raw("juniper-mx960-12-3r6-6", "1.3.6.1.4.1.2636.3.1.3.0") == "JN11FCEC5AFA"
+    assert box.fields["descr"] == "Juniper MX960 Internet Backbone Router" and box.fields["vendor"] == "Juniper"
+    assert "hardware_rev" not in box.fields  # jnxBoxRevision is empty in the recording

@@ -266,3 +266,26 @@ async def test_more_real_devices_from_snmpsim_data(snmpsim, catalog) -> None:
     assert box.fields["serial"] == raw("juniper-mx960-12-3r6-6", "1.3.6.1.4.1.2636.3.1.3.0") == "JN11FCEC5AFA"
     assert box.fields["descr"] == "Juniper MX960 Internet Backbone Router" and box.fields["vendor"] == "Juniper"
     assert "hardware_rev" not in box.fields  # jnxBoxRevision is empty in the recording
+
+
+async def test_pdu_vendor_identity_tables(snmpsim, catalog) -> None:
+    """Raritan, ServerTech and Eaton identity tables (hand-written from the vendors' MIBs, no
+    real recording exists), with the nonsense they publish in the field: a model padded with
+    blanks, an empty link-unit serial, a 1970-01-01 date, a serial reading "N/A"."""
+    async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
+        raritan = await target(snmpsim, "identity/raritan-px2", catalog, client).poll(T0)
+        sentry = await target(snmpsim, "identity/servertech-pro2", catalog, client).poll(T0)
+        eaton = await target(snmpsim, "identity/eaton-epdu-g3", catalog, client).poll(T0)
+    px2 = part(raritan, "pdu")
+    assert (px2.fields["manufacturer"], px2.fields["model"], px2.fields["serial"], px2.fields["firmware"]) == (
+        "Raritan", "PX2-5496", "PKE0954001", "3.5.0.5-46082")
+    master, link = part(sentry, "unit.1"), part(sentry, "unit.2")
+    assert (master.fields["model"], master.fields["serial"], master.fields["mfg_date"], master.fields["firmware"]) == (
+        "C2S42TE-YCME2M66/C", "ABEF0001234", "2019-05-14", "Version 8.0m")
+    assert master.tags["role"] == link.tags["role"] == "equipment"
+    assert "serial" not in link.fields and "mfg_date" not in link.fields
+    assert link.fields["flags"] == "mfg_date:placeholder,serial:empty"
+    epdu = part(eaton, "unit.0")
+    assert (epdu.fields["model"], epdu.fields["firmware"]) == ("EMAB03", "03.01.0008")
+    assert "serial" not in epdu.fields and epdu.fields["flags"] == "serial:placeholder"
+    assert epdu.fields["vendor"] == "Eaton"

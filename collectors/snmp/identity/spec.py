@@ -71,7 +71,7 @@ class IdentityField(_Model):
 class IdentityGroup(_Model):
     table: bool = False
     # Prefix of the part id: `entity` -> parts `entity.1001`; for scalars the whole part id.
-    part: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    part: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[0-9.]+)?$")]
     role: Literal["equipment", "component"] = "component"
     # Table rows whose `class` is one of these are equipment (ENTITY-MIB chassis).
     equipment_classes: list[str] = Field(default_factory=list)

@@ -207,3 +207,45 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
     # The electricity report does not contain it.
     main = next(p for p in out.glob("*.json"))
     assert "manufacturing" not in main.read_text()
+
+
+async def test_inventory_reads_influxdb_through_influxql(influxdb1, tmp_path) -> None:
+    """The same command on an InfluxDB 1.6 sink (InfluxQL over /query, the report's reader):
+    first/last seen across daily readings, the swapped serial gone, strings and booleans intact."""
+    from agent.point import encode_point
+    from agent.sinks.influxdb1 import InfluxDB1Sink
+
+    day = 86400
+    t0 = 1_767_225_600  # 2026-01-01 UTC
+    points = [
+        _point("sw-1", "entity.1001", t0, model="WS-C3750G-12S-S", serial="FDO1622Y10H", firmware="12.2(50)SE5",
+               vendor="Cisco", flags="mfg_date:placeholder"),
+        _point("sw-1", "entity.1001", t0 + 3 * day, model="WS-C3750G-12S-S", serial="FDO1622Y10H", firmware="15.0(2)SE",
+               vendor="Cisco", flags="mfg_date:placeholder"),
+        _point("sw-1", "entity.1024", t0, role="component", part_class="port", model="GLC-LH-SMD", serial="OLD1"),
+        _point("sw-1", "entity.1024", t0 + 3 * day, role="component", part_class="port", model="GLC-LH-SMD", serial="NEW2"),
+    ]
+    sink = InfluxDB1Sink("influxdb", influxdb1.url, influxdb1.db)
+    try:
+        await sink.write([encode_point(p).encode() for p in points])
+    finally:
+        await sink.close()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "agent": {"name": "t", "data_dir": str(tmp_path / "d")},
+        "inventory": {"sites": [{"id": "nro-1", "member": "m-1", "contract": "dsp-1", "devices": [
+            {"id": "sw-1", "kind": "switch", "snmp": {"host": "127.0.0.1", "community": "x"}}]}]},
+        "sinks": [{"type": "influxdb1", "url": influxdb1.url, "database": influxdb1.db}]}))
+    out = tmp_path / "out"
+    done = await asyncio.to_thread(sentinelle, "inventory", "-c", str(cfg), "--format", "json", "--out", str(out),
+                                   "--since", "2025-12-01")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / "inventory.json").read_text())
+    [sw] = doc["tables"]["equipment"]["rows"]
+    assert (sw["site"], sw["member"], sw["contract"], sw["class"]) == ("nro-1", "m-1", "dsp-1", "switch")
+    assert sw["firmware"] == "15.0(2)SE" and sw["first_seen"] == "2026-01-01" and sw["last_seen"] == "2026-01-04"
+    assert sw["age_from"] == "first_seen" and sw["flags"] == "mfg_date:placeholder"
+    [sfp] = doc["tables"]["components"]["rows"]
+    assert sfp["serial"] == "NEW2" and sfp["first_seen"] == "2026-01-04"
+    firmware = {(r["model"], r["firmware"]): r["count"] for r in doc["tables"]["firmware"]["rows"]}
+    assert firmware == {("WS-C3750G-12S-S", "15.0(2)SE"): 1}

@@ -249,3 +249,34 @@ async def test_inventory_reads_influxdb_through_influxql(influxdb1, tmp_path) ->
     assert sfp["serial"] == "NEW2" and sfp["first_seen"] == "2026-01-04"
     firmware = {(r["model"], r["firmware"]): r["count"] for r in doc["tables"]["firmware"]["rows"]}
     assert firmware == {("WS-C3750G-12S-S", "15.0(2)SE"): 1}
+
+
+def test_lora_gateway_identity_from_bridge_metadata() -> None:
+    """ChirpStack gateway bridge `event/stats` with static metadata: the gateway gets an
+    `inventory` point (JSON and protobuf alike); placeholders are flagged; no metadata, none."""
+    from chirpstack_api.gw import gw_pb2
+    from google.protobuf import json_format
+
+    from collectors.mqtt.decoders.chirpstack import decode_chirpstack
+
+    gw = "0016c001f153a14c"
+    base = json.loads((Path(__file__).resolve().parent.parent / "collectors" / "mqtt" / "testdata"
+                       / "chirpstack-gateway-stats.json").read_text())
+    topic = f"eu868/gateway/{gw}/event/stats"
+    assert [p.measurement for p in decode_chirpstack(topic, json.dumps(base).encode(), 0)] == ["lora_gateway"]
+    with_meta = {**base, "metadata": {"Model": "Wirnet iStation", "serial_number": "  7276FF002E0507  ",
+                                      "firmware-version": "KerOS 5.9.4", "manufacturer": "Kerlink"}}
+    as_json = json.dumps(with_meta).encode()
+    as_pb = json_format.Parse(as_json, gw_pb2.GatewayStats()).SerializeToString()
+    for payload in (as_json, as_pb):
+        [_, inv] = decode_chirpstack(topic, payload, 0)
+        assert inv.measurement == "inventory" and inv.tags["gateway_id"] == gw and inv.tags["part_class"] == "lora_gateway"
+        assert (inv.fields["model"], inv.fields["serial"], inv.fields["firmware"], inv.fields["vendor"]) == (
+            "Wirnet iStation", "7276FF002E0507", "KerOS 5.9.4", "Kerlink")
+    odd = json.dumps({**base, "metadata": {"serial": "unknown", "version": "1.2"}}).encode()
+    [_, inv] = decode_chirpstack(topic, odd, 0)
+    assert "serial" not in inv.fields and inv.fields["flags"] == "model:missing,serial:placeholder"
+    assert inv.fields["identified"] is False
+    # An unbound gateway is listed under its gateway ID.
+    [rec] = build_records([inv], {}, date(2024, 1, 1))
+    assert rec.device == gw and rec.equipment_class == "lora_gateway" and rec.firmware == "1.2"

@@ -86,9 +86,11 @@ def build_records(points: Iterable[Point], devices: Mapping[str, DeviceSite], to
     first: dict[tuple[str, str, str | None], int] = {}
     last: dict[tuple[str, str, str | None], int] = {}
     for p in points:
-        if p.measurement != MEASUREMENT or "device" not in p.tags or "part" not in p.tags:
+        # A LoRa gateway not bound to an inventory device is known by its gateway ID.
+        device = p.tags.get("device") or p.tags.get("gateway_id")
+        if p.measurement != MEASUREMENT or device is None or "part" not in p.tags:
             continue
-        key = (p.tags["device"], p.tags["part"], _text(p.fields, "serial"))
+        key = (device, p.tags["part"], _text(p.fields, "serial"))
         if key not in latest or p.time_ns >= latest[key].time_ns:
             latest[key] = p
         first[key] = min(first.get(key, p.time_ns), p.time_ns)

@@ -74,7 +74,9 @@ def run_inventory(args: argparse.Namespace) -> int:
                     snmp_devices.append(dev.id)
         source, close = _source(config, args.source)
         try:
-            points = list(source.points(MEASUREMENT, start_ns, time.time_ns() + 86400 * 10**9))
+            end_ns = time.time_ns() + 86400 * 10**9
+            points = list(source.points(MEASUREMENT, start_ns, end_ns))
+            events = list(source.points("event", start_ns, end_ns))
         finally:
             close()
     except (ValueError, InventoryTableError, ReportSourceError, OSError) as exc:
@@ -83,7 +85,7 @@ def run_inventory(args: argparse.Namespace) -> int:
     records = build_records(points, devices, today)
     items = ageing(records, lifetimes)
     comp = completeness(records, snmp_devices)
-    tables = inventory_tables(records, items, comp, args.lang)
+    tables = inventory_tables(records, items, comp, args.lang, events)
     section = None
     if args.year is not None:
         section = manufacturing_section(records, factors, lifetimes, date(args.year, 1, 1), date(args.year + 1, 1, 1))
@@ -98,6 +100,10 @@ def run_inventory(args: argparse.Namespace) -> int:
                                       "age_years", "age_from", "past_lifetime"]))
         print()
         print(render_text(tables[2]))
+        past = [a.record.device for a in items if a.past_lifetime]
+        print()
+        print(("past their expected lifetime: " if args.lang == "en" else "au-delà de leur durée de vie attendue : ")
+              + (", ".join(past) if past else "0"))
         if section is not None:
             print()
             print(SCOPE_NOTE[1 if args.lang == "en" else 0])

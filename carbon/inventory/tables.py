@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from agent.point import Point
 from carbon.inventory.manufacturing import ManufacturingSection
 from carbon.inventory.obsolescence import Ageing, age_distribution, firmware_per_model
 from carbon.inventory.records import NS, Completeness, Equipment
@@ -20,7 +21,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "age_from": ("Âge calculé depuis", "Age from"), "lifetime_years": ("Durée de vie attendue (ans)", "Expected lifetime (years)"),
     "past_lifetime": ("Au-delà de sa durée de vie", "Past its lifetime"), "flags": ("Données refusées", "Refused data"),
     "bucket": ("Tranche d'âge (ans)", "Age bracket (years)"), "count": ("Nombre", "Count"),
-    "metric": ("Indicateur", "Metric"), "value": ("Valeur", "Value"),
+    "metric": ("Indicateur", "Metric"), "date": ("Date", "Date"), "event": ("Changement", "Change"),
+    "message": ("Détail", "Detail"), "value": ("Valeur", "Value"),
     "key": ("Clé", "Key"), "equipment": ("Équipements comptés", "Equipment counted"),
     "with_factor": ("Avec un facteur", "With a factor"), "without_factor_pct": ("Part sans facteur (%)", "Share without a factor (%)"),
     "amortised_t": ("Fabrication amortie (tCO2e)", "Amortised manufacturing (tCO2e)"),
@@ -61,7 +63,11 @@ EQUIPMENT_COLUMNS = ["site", "member", "contract", "device", "part", "class", "v
                      "mfg_date", "first_seen", "last_seen", "age_years", "age_from", "lifetime_years", "past_lifetime", "flags"]
 
 
-def inventory_tables(records: list[Equipment], items: list[Ageing], comp: Completeness, lang: str) -> list[Table]:
+PART_EVENTS = ("part_added", "part_removed", "part_replaced", "firmware_changed")
+
+
+def inventory_tables(records: list[Equipment], items: list[Ageing], comp: Completeness, lang: str,
+                     events: list[Point] | None = None) -> list[Table]:
     equipment = [
         [a.record.site, a.record.member, a.record.contract, a.record.device, a.record.part, a.record.equipment_class,
          a.record.vendor, a.record.model, a.record.serial, a.record.firmware, a.record.mfg_date,
@@ -79,12 +85,16 @@ def inventory_tables(records: list[Equipment], items: list[Ageing], comp: Comple
         ("without_identity", ", ".join(comp.without_identity)))]
     ages = [[site, bucket, n] for (site, bucket), n in sorted(age_distribution(items).items())]
     firmware = [[m, f, n] for (m, f), n in sorted(firmware_per_model(records).items())]
+    changes = [[_day(e.time_ns), e.tags.get("site"), e.tags.get("device"), e.tags.get("part"), e.tags.get("event"),
+                e.fields.get("message")] for e in sorted(events or [], key=lambda e: e.time_ns)
+               if e.tags.get("event") in PART_EVENTS]
     return [
         _table("equipment", EQUIPMENT_COLUMNS, equipment, lang),
         _table("components", comp_cols, components, lang),
         _table("completeness", ["metric", "value"], completeness, lang),
         _table("ages", ["site", "bucket", "count"], ages, lang),
         _table("firmware", ["model", "firmware", "count"], firmware, lang),
+        _table("changes", ["date", "site", "device", "part", "event", "message"], changes, lang),
     ]
 
 

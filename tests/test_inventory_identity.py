@@ -202,6 +202,7 @@ def test_dates() -> None:
     assert clean_date_text("01/01/1970", ["%m/%d/%Y"], today).flag == "placeholder"
     assert clean_date_text("04/16/2019", ["%m/%d/%Y"], today).value == "2019-04-16"
     assert clean_date_text("12/31/2099", ["%m/%d/%Y"], today).flag == "in_future"
+    assert clean_date_text("12/31/2099", ["%m/%d/%Y"], None).value == "2099-12-31"
     assert clean_date_text("unknown", ["%m/%d/%Y"], today).flag == "placeholder"
     assert clean_date_text("2019.04.16", ["%m/%d/%Y"], today).flag == "unparsed_date"
 
@@ -289,3 +290,16 @@ async def test_pdu_vendor_identity_tables(snmpsim, catalog) -> None:
     assert (epdu.fields["model"], epdu.fields["firmware"]) == ("EMAB03", "03.01.0008")
     assert "serial" not in epdu.fields and epdu.fields["flags"] == "serial:placeholder"
     assert epdu.fields["vendor"] == "Eaton"
+
+
+async def test_apc_smart_ups_identity_and_battery_dates(snmpsim, catalog) -> None:
+    async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
+        points = await target(snmpsim, "identity/apc-smart-ups", catalog, client).poll(T0)
+    ups = part(points, "ups")
+    assert (ups.fields["model"], ups.fields["serial"], ups.fields["firmware"]) == (
+        "Smart-UPS X 3000", "AS1711123456", "UPS 09.3 (ID20)")
+    assert ups.fields["mfg_date"] == "2017-03-14"  # mm/dd/yy, per PowerNet-MIB
+    assert ups.fields["battery_replaced_date"] == "2000-01-01"
+    # A recommended replacement date lies ahead by nature: not refused as "in the future".
+    assert ups.fields["battery_replace_due_date"] == "2027-09-20"
+    assert "flags" not in ups.fields

@@ -60,15 +60,16 @@ def clean_text(name: str, raw: str) -> Clean:
     return Clean(text)
 
 
-def _check_date(d: date, today: date) -> Clean:
+def _check_date(d: date, today: date | None) -> Clean:
+    """`today` None: a date that may lie ahead (a recommended battery replacement)."""
     if d < EARLIEST:
         return Clean(None, "placeholder")  # 1970-01-01, 1900-01-01, 0000...
-    if d > today:
+    if today is not None and d > today:
         return Clean(None, "in_future")
     return Clean(d.isoformat())
 
 
-def clean_date_text(raw: str, formats: list[str], today: date) -> Clean:
+def clean_date_text(raw: str, formats: list[str], today: date | None) -> Clean:
     text = " ".join(raw.replace("\x00", "").split())
     if not text:
         return Clean(None)
@@ -83,7 +84,7 @@ def clean_date_text(raw: str, formats: list[str], today: date) -> Clean:
     return Clean(None, "unparsed_date")
 
 
-def clean_date_and_time(raw: bytes, today: date) -> Clean:
+def clean_date_and_time(raw: bytes, today: date | None) -> Clean:
     """SNMPv2-TC DateAndTime: 8 or 11 octets, year in the first two (big-endian)."""
     if len(raw) not in (8, 11):
         # Some agents send the date as text in a DateAndTime column.

@@ -94,8 +94,10 @@ class Part:
         return Point(MEASUREMENT, tags, fields, time_ns)
 
 
-def _clean(name: str, spec: IdentityField, vb: Varbind, today: date) -> Clean:
+def _clean(name: str, spec: IdentityField, vb: Varbind, today: date | None) -> Clean:
     value = vb.value
+    if name.endswith("_due_date"):
+        today = None  # a due date is expected to lie ahead
     if spec.type == "date_and_time":
         return clean_date_and_time(value if isinstance(value, bytes) else str(value).encode(), today)
     if spec.type == "date":

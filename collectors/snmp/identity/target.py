@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ class IdentityTarget:
     def on_deadline(self, scheduled_ns: int) -> list[Point]:
         return []
 
-    async def read(self, today: Any) -> list[Part]:
+    async def read(self, today: date) -> list[Part]:
         """GET the system identity, pick the identity profiles, read them."""
         detect = self.catalog.detect_oids()
         got = await self.session.get([SYS_DESCR, SYS_OBJECT_ID, *detect])

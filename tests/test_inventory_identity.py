@@ -303,3 +303,24 @@ async def test_apc_smart_ups_identity_and_battery_dates(snmpsim, catalog) -> Non
     # A recommended replacement date lies ahead by nature: not refused as "in the future".
     assert ups.fields["battery_replace_due_date"] == "2027-09-20"
     assert "flags" not in ups.fields
+
+
+async def test_inventory_interval_setting_and_tick() -> None:
+    """`snmp.inventory_interval` sets the cadence; ticks are never closer than 10 s, so the
+    scheduler's deadline (0.8 x interval) leaves time to walk a large entPhysicalTable."""
+    import yaml as _yaml
+
+    from agent.config import parse_config
+    from collectors.snmp.identity.target import build_identity_targets
+
+    raw = {"agent": {"interval": 3}, "snmp": {"inventory_interval": "12h"},
+           "inventory": {"sites": [{"id": "s", "devices": [
+               {"id": "a", "snmp": {"host": "127.0.0.1", "community": "x"}},
+               {"id": "b", "interval": 120, "snmp": {"host": "127.0.0.1", "community": "x"}},
+               {"id": "no-snmp"}]}]}}
+    config = parse_config(_yaml.safe_dump(raw))
+    async with SnmpClient(config.snmp) as client:
+        targets = build_identity_targets(config, client, problems=None)
+    assert [(t.id, t.interval_s, t.every_ns) for t in targets] == [
+        ("a#inventory", 10.0, 12 * 3600 * 10**9), ("b#inventory", 120.0, 12 * 3600 * 10**9)]
+    assert targets[0].due(T0) and targets[0].state_path is not None

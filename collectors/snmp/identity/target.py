@@ -167,7 +167,7 @@ class IdentityTarget:
                                  str(self.state_path), type(exc).__name__, device=self.device.id)
 
 
-def build_identity_targets(config: Config, client: SnmpClient, problems: Problems,
+def build_identity_targets(config: Config, client: SnmpClient, problems: Problems | None,
                            catalog: IdentityCatalog | None = None) -> list[IdentityTarget]:
     """One `IdentityTarget` per inventory device with an `snmp:` section. Users' identity
     profiles live in an `identity/` folder of each `snmp.profiles_dirs` entry."""

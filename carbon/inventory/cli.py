@@ -96,10 +96,11 @@ def run_inventory(args: argparse.Namespace) -> int:
         print(f"sentinelle inventory: cannot write to {args.out}: {exc}", file=sys.stderr)
         return 1
     if "table" in formats:
-        print(render_text(tables[0], ["site", "device", "part", "class", "vendor", "model", "serial", "firmware",
-                                      "age_years", "age_from", "past_lifetime"]))
+        by_name = {t.name: t for t in tables}
+        print(render_text(by_name["equipment"], ["site", "device", "part", "class", "vendor", "model", "serial",
+                                                 "firmware", "age_years", "age_from", "past_lifetime"], args.lang))
         print()
-        print(render_text(tables[2]))
+        print(render_text(by_name["completeness"], lang=args.lang))
         past = [a.record.device for a in items if a.past_lifetime]
         print()
         print(("past their expected lifetime: " if args.lang == "en" else "au-delà de leur durée de vie attendue : ")
@@ -107,7 +108,7 @@ def run_inventory(args: argparse.Namespace) -> int:
         if section is not None:
             print()
             print(SCOPE_NOTE[1 if args.lang == "en" else 0])
-            print(render_text(tables[5]))
+            print(render_text(by_name["manufacturing-site"], lang=args.lang))
     for path in written:
         print(path)
     if not points:

@@ -121,11 +121,19 @@ def manufacturing_tables(section: ManufacturingSection, lang: str) -> list[Table
     return out
 
 
-def render_text(table: Table, columns: list[str] | None = None) -> str:
+def _text(v: Value, lang: str) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return ("yes" if v else "no") if lang == "en" else ("oui" if v else "non")
+    return str(v)
+
+
+def render_text(table: Table, columns: list[str] | None = None, lang: str = "fr") -> str:
     """A plain fixed-width table for the terminal."""
     idx = [table.columns.index(c) for c in (columns or table.columns)]
     head = [table.headers[i] for i in idx]
-    rows = [["" if r[i] is None else str(r[i]) for i in idx] for r in table.rows]
+    rows = [[_text(r[i], lang) for i in idx] for r in table.rows]
     widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

@@ -136,6 +136,32 @@ def _read(group: IdentityGroup, get: Mapping[str, Varbind] | None, row: str | No
     return values, flags
 
 
+# Columns that decide whether a table row is an inventory item (read first, see `wanted_rows`).
+DECIDING = ("class", "model", "serial")
+
+
+def sparse_group(group: IdentityGroup) -> bool:
+    """A table read in two passes: ENTITY-MIB lists every port and sensor, few of which are
+    inventory items, so walking every column of every row would be most of the SNMP load."""
+    return group.table and group.keep_rows == "identified" and group.role != "equipment" \
+        and any(k in group.fields for k in ("model", "serial"))
+
+
+def wanted_rows(group: IdentityGroup, tables: Tables, today: date) -> list[str]:
+    """Rows of a sparse group worth reading in full, from its DECIDING columns only."""
+    deciding = {k: v for k, v in group.fields.items() if k in DECIDING}
+    probe = group.model_copy(update={"fields": deciding})
+    indexes: dict[str, None] = {}
+    for spec in deciding.values():
+        indexes.update(dict.fromkeys(tables.get(spec.oid) or {}))
+    out = []
+    for index in indexes:
+        values, _ = _read(probe, None, index, tables, today)
+        if "model" in values or "serial" in values or values.get("class") in group.equipment_classes:
+            out.append(index)
+    return out
+
+
 def _group_parts(profile: IdentityProfile, group: IdentityGroup, scalars: Mapping[str, Varbind],
                  tables: Tables, today: date) -> list[Part]:
     rows: list[tuple[str, dict[str, str | int | bool], dict[str, str]]] = []

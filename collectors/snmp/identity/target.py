@@ -20,10 +20,10 @@ from agent.config import Config, Device
 from agent.events import event_point
 from agent.logs import Problems
 from agent.point import Point
-from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession
+from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
 from collectors.snmp.counters import load_json, save_json
 from collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID
-from collectors.snmp.identity.parts import Part, device_parts
+from collectors.snmp.identity.parts import DECIDING, Part, device_parts, sparse_group, wanted_rows
 from collectors.snmp.identity.spec import IdentityCatalog
 
 log = logging.getLogger("collectors.snmp.identity")
@@ -142,10 +142,28 @@ class IdentityTarget:
         sys_descr = descr_vb.text() if descr_vb is not None and not descr_vb.absent else None
         present = [o for o in detect if o in got and not got[o].absent]
         profiles = self.catalog.select(sys_object_id, present)
-        scalars_oids = [f.oid for p in profiles for g in p.groups if not g.table for f in g.fields.values()]
-        columns = [f.oid for p in profiles for g in p.groups if g.table for f in g.fields.values()]
+        groups = [g for p in profiles for g in p.groups]
+        scalars_oids = [f.oid for g in groups if not g.table for f in g.fields.values()]
         scalars = await self.session.get(scalars_oids) if scalars_oids else {}
-        tables = await self.session.walk(list(dict.fromkeys(columns))) if columns else {}
+        tables: dict[str, dict[str, Varbind]] = {}
+        full = [f.oid for g in groups if g.table and not sparse_group(g) for f in g.fields.values()]
+        deciding = [f.oid for g in groups if sparse_group(g) for k, f in g.fields.items() if k in DECIDING]
+        walked = list(dict.fromkeys(full + deciding))
+        if walked:
+            tables.update(await self.session.walk(walked))
+        # Second pass: the other columns, only for the rows that are inventory items.
+        wanted: dict[str, tuple[str, str]] = {}  # instance OID -> (column, row)
+        for g in groups:
+            if sparse_group(g):
+                rows = wanted_rows(g, tables, today)
+                wanted.update({f"{f.oid}.{row}": (f.oid, row) for k, f in g.fields.items()
+                               if k not in DECIDING and f.oid not in tables for row in rows})
+        if wanted:
+            answers = await self.session.get(list(wanted))
+            for instance, (column, row) in wanted.items():
+                vb = answers.get(instance)
+                if vb is not None:
+                    tables.setdefault(column, {})[row] = vb
         return device_parts(profiles, scalars, tables, sys_descr, sys_object_id, today)
 
     def _load_state(self) -> None:

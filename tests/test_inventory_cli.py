@@ -294,3 +294,13 @@ def test_lora_gateway_identity_from_bridge_metadata() -> None:
     # An unbound gateway is listed under its gateway ID.
     [rec] = build_records([inv], {}, date(2024, 1, 1))
     assert rec.device == gw and rec.equipment_class == "lora_gateway" and rec.firmware == "1.2"
+
+
+def test_inventory_on_a_damaged_store_is_a_clear_error(tmp_path) -> None:
+    store = tmp_path / "local.db"
+    store.write_bytes(b"this is not a database" * 100)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path)}, "inventory": {"sites": []},
+                                   "sinks": [{"type": "local", "path": str(store)}]}))
+    done = sentinelle("inventory", "-c", str(cfg))
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.startswith("sentinelle inventory:")

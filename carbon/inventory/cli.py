@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -79,7 +80,7 @@ def run_inventory(args: argparse.Namespace) -> int:
             events = list(source.points("event", start_ns, end_ns))
         finally:
             close()
-    except (ValueError, InventoryTableError, ReportSourceError, OSError) as exc:
+    except (ValueError, InventoryTableError, ReportSourceError, OSError, sqlite3.Error) as exc:
         print(f"sentinelle inventory: {exc}", file=sys.stderr)
         return 1
     records = build_records(points, devices, today)

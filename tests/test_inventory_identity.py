@@ -324,3 +324,24 @@ async def test_inventory_interval_setting_and_tick() -> None:
     assert [(t.id, t.interval_s, t.every_ns) for t in targets] == [
         ("a#inventory", 10.0, 12 * 3600 * 10**9), ("b#inventory", 120.0, 12 * 3600 * 10**9)]
     assert targets[0].due(T0) and targets[0].state_path is not None
+
+
+async def test_a_read_that_lost_every_identity_is_retried_not_recorded(snmpsim, catalog, tmp_path) -> None:
+    """A device that answers but suddenly has no identity (here: the Cisco id now answers as
+    the OLT recording, which has none) is not believed at once: no points, no 30 removals;
+    only after CONFIRM_LOSS reads in a row is the loss recorded, with its events."""
+    from collectors.snmp.identity.target import CONFIRM_LOSS
+
+    state = tmp_path / "inv.json"
+    async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
+        first = target(snmpsim, "cisco-c3750-switch", catalog, client, state_path=state)
+        assert await first.poll(T0)
+        empty = IdentityTarget(first.device, client.session(SnmpTarget(host=snmpsim.host, port=snmpsim.port,
+                               community="huawei-ma5800-olt")), catalog, 60.0, state_path=state)
+        t = T0 + DAY_NS
+        for _ in range(CONFIRM_LOSS - 1):
+            assert await empty.poll(t) == [] and empty.due(t)
+            t += 60 * 10**9
+        points = await empty.poll(t)
+    assert [p.tags["part"] for p in points if p.measurement == "inventory"] == ["system"]
+    assert ("part_removed", "entity.1001") in {(p.tags["event"], p.tags["part"]) for p in points if p.measurement == "event"}

@@ -32,6 +32,8 @@ DEFAULT_EVERY_S = 86400.0
 # Ticks no closer than this: the scheduler's deadline is 0.8 x the interval, and a large
 # entPhysicalTable takes seconds to walk, more than a demo's 3 s metrics interval allows.
 MIN_TICK_S = 10.0
+# Reads in a row that must agree before "the device lost all its identity" is believed.
+CONFIRM_LOSS = 3
 
 
 def part_changes(device: str, before: dict[str, dict[str, Any]], parts: list[Part], time_ns: int) -> list[Point]:
@@ -96,6 +98,7 @@ class IdentityTarget:
         self.state_path = state_path
         self.last_ns: int | None = None
         self.parts: dict[str, dict[str, Any]] | None = None
+        self._suspicious = 0  # consecutive reads that lost every identity
         self._load_state()
 
     @property
@@ -121,6 +124,17 @@ class IdentityTarget:
                                  self.device.id, str(err), device=self.device.id, reason=err.kind)
             return []
         self.problems.clear(("inventory", self.device.id))
+        if self._lost_everything(parts):
+            # An agent that answers but suddenly publishes no identity at all is far more often
+            # a glitch (a table not yet filled after a reboot) than a device without parts:
+            # recording it would remove every part, then add them all back the next day.
+            self._suspicious += 1
+            if self._suspicious < CONFIRM_LOSS:
+                self.problems.report(("inventory-empty", self.device.id),
+                                     "inventory of %s: no identity answered (%d parts before); retrying",
+                                     self.device.id, len(self.parts or {}), device=self.device.id)
+                return []
+        self._suspicious = 0
         points = [p.point(self.device.id, scheduled_ns) for p in parts]
         if self.parts is not None:
             points += part_changes(self.device.id, self.parts, parts, scheduled_ns)
@@ -131,6 +145,10 @@ class IdentityTarget:
 
     def on_deadline(self, scheduled_ns: int) -> list[Point]:
         return []
+
+    def _lost_everything(self, parts: list[Part]) -> bool:
+        had = any(v.get("serial") or v.get("model") for v in (self.parts or {}).values())
+        return had and not any(p.values.get("serial") or p.values.get("model") for p in parts)
 
     async def read(self, today: date) -> list[Part]:
         """GET the system identity, pick the identity profiles, read them."""

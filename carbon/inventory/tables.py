@@ -74,11 +74,12 @@ def inventory_tables(records: list[Equipment], items: list[Ageing], comp: Comple
          _day(a.record.first_seen_ns), _day(a.record.last_seen_ns),
          None if a.record.age_years is None else round(a.record.age_years, 1), a.record.age_from,
          a.lifetime_years, a.past_lifetime, a.record.flags]
-        for a in items
+        for a in sorted(items, key=lambda a: (a.record.site or "", a.record.device, a.record.part))
     ]
     comp_cols = ["site", "device", "part", "class", "model", "serial", "firmware", "first_seen", "last_seen", "flags"]
     components = [[r.site, r.device, r.part, r.part_class, r.model, r.serial, r.firmware, _day(r.first_seen_ns),
-                   _day(r.last_seen_ns), r.flags] for r in records if r.role != "equipment"]
+                   _day(r.last_seen_ns), r.flags]
+                  for r in sorted(records, key=lambda r: (r.site or "", r.device, r.part)) if r.role != "equipment"]
     completeness = [[_lbl(k, lang), v] for k, v in (
         ("devices", comp.devices), ("inventoried", comp.inventoried), ("identified", comp.identified),
         ("pct", round(comp.pct, 1)), ("never_inventoried", ", ".join(comp.never_inventoried)),

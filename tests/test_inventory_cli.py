@@ -141,11 +141,15 @@ def test_manufacturing_amortisation_adds_up_per_site_and_member() -> None:
     assert set(lines) == {"srv-a", "srv-b", "sw-1"}  # equipment only, not the power supply
     r640 = load_manufacturing().find("PowerEdge R640", "Dell", "server")
     assert r640 is not None and r640.verified is False
+    generic = load_manufacturing().find("PowerEdge R9999", "Dell", "server")  # no model row: ADEME's class row
+    assert generic is not None and generic.kgco2e == 600 and "20894" in generic.source and not generic.verified
     # 2024 is inside srv-a's 4-year life from 2021-01-01: 366 days of 4 x 365.25.
     assert abs(lines["srv-a"].amortised_kg - r640.kgco2e * 366 / (4 * 365.25)) < 1e-9
     # srv-b starts at its first sighting (2023-01-01), and says so.
     assert lines["srv-b"].start_from == "first_seen" and lines["srv-b"].start == date(2023, 1, 1)
-    assert lines["sw-1"].reason == "no_factor" and lines["sw-1"].amortised_kg == 0.0
+    # ADEME's switch factor is per kg: without the model's weight it cannot be applied.
+    assert lines["sw-1"].reason == "no_weight" and lines["sw-1"].amortised_kg == 0.0
+    assert lines["sw-1"].factor is not None and lines["sw-1"].factor.per == "kg"
     total_kg = sum(ln.amortised_kg for ln in section.lines)
     assert abs(section.total.amortised_t * 1000 - total_kg) < 1e-9
     for grouping in ("site", "member"):
@@ -154,6 +158,14 @@ def test_manufacturing_amortisation_adds_up_per_site_and_member() -> None:
     assert section.by["member"]["m-2"].without_factor_pct == 100.0
     assert round(section.total.without_factor_pct, 3) == round(100 / 3, 3)
     assert all(s.startswith("Boavizta") for s in section.total.sources)
+    # With the weight from the maker's data sheet in the table, the per-kg factor applies.
+    weighted = load_manufacturing().model_copy(update={"weights": {"WS-C3750G-12S-S": 6.0}})
+    with_weight = manufacturing_section(records, weighted, load_lifetimes(), date(2024, 1, 1), date(2025, 1, 1))
+    sw = next(ln for ln in with_weight.lines if ln.record.device == "sw-1")
+    assert sw.kg_per_unit == 80.7 * 6.0 and sw.reason is None
+    # first seen 2024-07-... (t2023 + 500 days): amortised over 8 years from then.
+    assert abs(sw.amortised_kg - 80.7 * 6.0 * amortised_share(sw.start, 8, date(2024, 1, 1), date(2025, 1, 1))) < 1e-9
+    assert with_weight.by["member"]["m-2"].without_factor_pct == 0.0
     # Equipment past its amortisation period is counted but charged nothing.
     assert amortised_share(date(2010, 1, 1), 4, date(2024, 1, 1), date(2025, 1, 1)) == 0.0
     comp = completeness(records, ["srv-a", "srv-b", "sw-1", "never"])
@@ -210,7 +222,7 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
     assert abs(members["TOTAL"]["amortised_t"] - sites["TOTAL"]["amortised_t"]) < 1e-9
     assert sites["dc-1"]["equipment"] == 2 and sites["dc-1"]["with_factor"] == 1 and sites["dc-1"]["without_factor_pct"] == 50.0
     assert all(ln["source"] for ln in lines if ln["kgco2e"] is not None)
-    assert [ln["reason"] for ln in lines if ln["device"] == "sw-1"] == ["no_factor"]
+    assert [ln["reason"] for ln in lines if ln["device"] == "sw-1"] == ["no_weight"]
     # The electricity report does not contain it.
     main = next(p for p in out.glob("*.json"))
     assert "manufacturing" not in main.read_text()

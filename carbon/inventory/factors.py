@@ -6,7 +6,7 @@ a bad file is refused with its path, the key and the reason.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,6 +46,9 @@ class ManufacturingFactor(_Model):
     vendor: str | None = None
     klass: str | None = Field(default=None, alias="class")
     kgco2e: Annotated[float, Field(ge=0)]
+    # `unit`: kgCO2e per piece of equipment; `kg`: per kg of equipment (ADEME's "Switch routeur
+    # firewall"), used with the model's weight from the table's `weights`.
+    per: Literal["unit", "kg"] = "unit"
     uncertainty_pct: Annotated[float, Field(ge=0, le=500)]
     lifetime_years: Annotated[float, Field(gt=0, le=50)] | None = None
     source: str
@@ -70,6 +73,12 @@ def _fold(text: str | None) -> str:
 class ManufacturingTable(_Model):
     version: str
     factors: list[ManufacturingFactor]
+    # Model -> weight in kg (from the maker's data sheet), for factors given per kg.
+    weights: dict[str, Annotated[float, Field(gt=0, le=2000)]] = Field(default_factory=dict)
+
+    def weight(self, model: str | None) -> float | None:
+        m = _fold(model)
+        return next((w for k, w in self.weights.items() if _fold(k) == m), None) if m else None
 
     def find(self, model: str | None, vendor: str | None, equipment_class: str) -> ManufacturingFactor | None:
         """The row for this model (vendor checked when the row names one), else its class."""

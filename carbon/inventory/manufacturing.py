@@ -34,7 +34,8 @@ class Line:
     start_from: str  # mfg_date | first_seen
     amortised_kg: float = 0.0
     uncertainty_kg: float = 0.0
-    reason: str | None = None  # why no figure: no_factor, no_lifetime, fully_amortised
+    reason: str | None = None  # why no figure: no_factor, no_lifetime, no_weight, fully_amortised
+    kg_per_unit: float | None = None  # the factor applied to this unit (per kg x weight, or per unit)
 
 
 @dataclass(slots=True)
@@ -55,7 +56,7 @@ class Totals:
 
     def add(self, line: Line) -> None:
         self.equipment += 1
-        if line.factor is not None and line.lifetime_years is not None:
+        if line.factor is not None and line.kg_per_unit is not None:
             self.with_factor += 1
             self.amortised_t += line.amortised_kg / 1000.0
             self._var += (line.uncertainty_kg / 1000.0) ** 2
@@ -113,8 +114,12 @@ def manufacturing_section(
             line.reason = "no_factor"
         elif life is None:
             line.reason = "no_lifetime"
+        elif factor.per == "kg" and factors.weight(r.model) is None:
+            line.reason = "no_weight"
         else:
-            line.amortised_kg = factor.kgco2e * amortised_share(start, life, period_start, period_end)
+            per_unit = factor.kgco2e * (factors.weight(r.model) or 0.0) if factor.per == "kg" else factor.kgco2e
+            line.kg_per_unit = per_unit
+            line.amortised_kg = per_unit * amortised_share(start, life, period_start, period_end)
             line.uncertainty_kg = line.amortised_kg * factor.uncertainty_pct / 100.0
             if line.amortised_kg == 0.0:
                 line.reason = "fully_amortised"

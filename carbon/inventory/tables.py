@@ -114,7 +114,7 @@ def manufacturing_tables(section: ManufacturingSection, lang: str) -> list[Table
     line_cols = ["site", "member", "device", "part", "class", "model", "serial", "kgco2e", "uncertainty_pct",
                  "lifetime_years", "start", "start_from", "amortised_kg", "source", "verified", "reason"]
     lines = [[ln.record.site, ln.record.member, ln.record.device, ln.record.part, ln.record.equipment_class,
-              ln.record.model, ln.record.serial, ln.factor.kgco2e if ln.factor else None,
+              ln.record.model, ln.record.serial, None if ln.kg_per_unit is None else round(ln.kg_per_unit, 3),
               ln.factor.uncertainty_pct if ln.factor else None, ln.lifetime_years, ln.start.isoformat(),
               ln.start_from, round(ln.amortised_kg, 3), ln.factor.source if ln.factor else None,
               ln.factor.verified if ln.factor else None, ln.reason] for ln in section.lines]

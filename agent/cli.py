@@ -25,7 +25,7 @@ from agent.logs import setup_logging
 log = logging.getLogger("agent.cli")
 
 # Modules that add subcommands: each has `add_parser(subparsers)`.
-EXTENSIONS = ("collectors.snmp.cli", "carbon.cli", "carbon.history.cli", "carbon.factors_cli")
+EXTENSIONS = ("collectors.snmp.cli", "carbon.cli", "carbon.history.cli", "carbon.factors_cli", "carbon.inventory.cli")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 

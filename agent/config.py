@@ -167,6 +167,8 @@ class SnmpSettings(StrictModel):
     # Requests in flight at once across all devices (UDP on loopback drops above ~50).
     max_in_flight: int = Field(default=50, ge=1, le=500)
     profiles_dirs: list[Path] = Field(default_factory=list)
+    # Equipment identity (collectors/snmp/identity) is read at start and then this often.
+    inventory_interval: Duration = 86400.0
 
 
 # --- inventory ------------------------------------------------------------------------------

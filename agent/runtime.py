@@ -44,6 +44,7 @@ class Agent:
         self.sinks: list[Sink] = []
         self.forwarders: list[Forwarder] = []
         self.targets: list[PollTarget] = []
+        self.inventory_targets: list[PollTarget] = []
         self.sources: list[Source] = []
         self.scheduler: Scheduler | None = None
         self.pipeline: Pipeline | None = None
@@ -104,7 +105,7 @@ class Agent:
         self.pipeline = Pipeline(self._store, InventoryTags(cfg.inventory), processors, self.metrics, self.problems)
         await self._open_collectors()
         self.scheduler = Scheduler(
-            self.targets,
+            [*self.targets, *self.inventory_targets],
             self.pipeline.emit,
             concurrency=cfg.agent.concurrency,
             jitter_s=cfg.agent.jitter,
@@ -134,10 +135,13 @@ class Agent:
         if any(d.snmp is not None for s in cfg.inventory.sites for d in s.devices):
             from collectors.snmp.client import SnmpClient
             from collectors.snmp.device import build_targets
+            from collectors.snmp.identity.target import build_identity_targets
 
             client = await self._stack.enter_async_context(SnmpClient(cfg.snmp))
             targets = build_targets(cfg, client, self.metrics, self.problems)
             self.targets = [t for t in targets if t.id in mine]
+            # Identity (issue 17) on its own slow cadence; not counted as polled devices.
+            self.inventory_targets = [t for t in build_identity_targets(cfg, client, self.problems) if t.device.id in mine]
         if cfg.mqtt:
             from collectors.mqtt import build_sources
 

@@ -63,6 +63,7 @@ DEFAULT_PRIORITIES: tuple[tuple[str, int], ...] = (
     ("energy", 90),
     ("carbon", 90),
     ("event", 90),
+    ("inventory", 90),  # identity, read once a day: losing it loses a day of inventory
 )
 DEFAULT_PRIORITY = 50
 

@@ -43,6 +43,8 @@ def add_parser(subparsers: Any) -> None:
         "--allow-empty", action="store_true",
         help="write the report even when the period holds no energy data (default: warn, write nothing, exit 1)",
     )  # fmt: skip
+    p.add_argument("--manufacturing-factors", help="manufacturing emission factors for the scope 3 section (YAML)")
+    p.add_argument("--lifetimes", help="expected lifetimes per equipment class for the scope 3 section (YAML)")
     p.set_defaults(func=run_report)
 
 
@@ -90,6 +92,8 @@ def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
 def run_report(args: argparse.Namespace) -> int:
     from agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
     from carbon.factors import FactorError, FactorTable
+    from carbon.inventory import report_section
+    from carbon.inventory.factors import InventoryTableError
     from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
@@ -119,6 +123,9 @@ def run_report(args: argparse.Namespace) -> int:
                 uncertainty_pct={**DEFAULT_UNCERTAINTY, **c.uncertainty_pct},
                 max_gap_s=c.max_gap,
             )
+            # Scope 3 manufacturing: its own files, never added to the electricity figures.
+            manufacturing = report_section.build_section(config, source, start_ns, end_ns,
+                                                         args.manufacturing_factors, args.lifetimes)
         finally:
             close()
         for line in report_warnings(report, args.lang):
@@ -127,10 +134,12 @@ def run_report(args: argparse.Namespace) -> int:
             print(f"sentinelle report: {empty_refusal(label, args.lang)}", file=sys.stderr)
             return 1
         paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
-    except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
+        paths += report_section.write_section(manufacturing, args.out, formats, label, args.lang)
+    except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError, InventoryTableError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
     print(summary_line(report, args.lang))
+    print(report_section.summary(manufacturing))
     for p in paths:
         print(p)
     return 0

@@ -36,6 +36,7 @@ from collectors.mqtt.decoders.common import (
     require_mapping,
     tags_of,
 )
+from collectors.mqtt.gateway_identity import identity_point
 
 # Device events we read; other integration events (e.g. `integration`) are ignored, not errors.
 DEVICE_EVENTS = frozenset({"up", "status", "join", "ack", "txack", "log", "location"})
@@ -206,6 +207,8 @@ def decode_gateway_stats(gateway_id: str, region: str | None, payload: bytes, re
             "tx_emitted": require_int(data, "txPacketsEmitted"),
         }
         time_ns = message_time_ns(data.get("time"), received_ns)
+        raw_meta = data.get("metadata")
+        metadata = {str(k): str(v) for k, v in raw_meta.items()} if isinstance(raw_meta, dict) else {}
     else:
         stats = _parse_protobuf("GatewayStats", payload)
         payload_id = stats.gateway_id or stats.gateway_id_legacy.hex()
@@ -221,12 +224,15 @@ def decode_gateway_stats(gateway_id: str, region: str | None, payload: bytes, re
         time_ns = received_ns
         if stats.HasField("time"):
             time_ns = check_time_ns(stats.time.seconds * 10**9 + stats.time.nanos)
+        metadata = dict(stats.metadata)
     if any(v < 0 for v in counts.values()):
         raise DecodeError("bad_value", "negative packet count")
     fields: dict[str, FieldValue] = dict(counts)
     if counts["rx_received"] > 0:
         fields["rx_ok_ratio"] = counts["rx_ok"] / counts["rx_received"]
-    return [Point("lora_gateway", tags_of(gateway_id=gateway_id, region=region), fields, time_ns)]
+    points = [Point("lora_gateway", tags_of(gateway_id=gateway_id, region=region), fields, time_ns)]
+    identity = identity_point(gateway_id, region, metadata, time_ns)  # model/serial/firmware, if published
+    return points if identity is None else [*points, identity]
 
 
 def decode_gateway_conn(gateway_id: str, region: str | None, payload: bytes, received_ns: int) -> list[Point]:

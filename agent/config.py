@@ -534,7 +534,7 @@ class _SinkBase(StrictModel):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     timeout: Duration = 10.0
     # Exponential backoff between failed writes, capped.
-    retry_max_delay: Duration = 300.0
+    retry_max_delay: Duration = 8.0
 
 
 class InfluxDB2Sink(_SinkBase):

@@ -355,6 +355,10 @@ class Spool:
     async def stats(self) -> SpoolStats:
         return await self._run(self._stats)
 
+    async def oldest_pending_age(self, sink: str) -> float | None:
+        """Seconds since the oldest point still pending for `sink` was queued (None: none)."""
+        return await self._run(self._oldest_age, self._sink_id(sink), time.time() * 1000)
+
     def pending(self, sink: str) -> int:
         """Points pending for `sink` (in-memory counter, no disk access)."""
         return self._pending.get(sink, 0)
@@ -707,17 +711,18 @@ class Spool:
         rows = self.db.execute(sql, (*args, int(limit))).fetchall()
         return [DeadLetter(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
 
+    def _oldest_age(self, sink_id: int, now_ms: float) -> float | None:
+        row = self.db.execute(
+            "SELECT p.queued_ms FROM pending q JOIN points p ON p.id = q.point_id "
+            "WHERE q.sink_id=? ORDER BY q.point_id LIMIT 1",
+            (sink_id,),
+        ).fetchone()
+        return None if row is None else max(0.0, (now_ms - row[0]) / 1000.0)
+
     def _stats(self) -> SpoolStats:
         db = self.db
         now_ms = time.time() * 1000
-        ages: dict[str, float | None] = {}
-        for name, sink_id in self._sink_ids.items():
-            row = db.execute(
-                "SELECT p.queued_ms FROM pending q JOIN points p ON p.id = q.point_id "
-                "WHERE q.sink_id=? ORDER BY q.point_id LIMIT 1",
-                (sink_id,),
-            ).fetchone()
-            ages[name] = None if row is None else max(0.0, (now_ms - row[0]) / 1000.0)
+        ages = {name: self._oldest_age(sink_id, now_ms) for name, sink_id in self._sink_ids.items()}
         by_measurement: dict[str, int] = {}
         by_priority: dict[int, int] = {}
         for measurement, priority, count in db.execute("SELECT measurement, priority, count FROM dropped"):

@@ -219,7 +219,12 @@ class Forwarder:
             if not batch:
                 self._pending.set(0)
                 return 0
-            await self._deliver(batch)
+            try:
+                await self._deliver(batch)
+            finally:
+                # The batch is no longer in flight: what was not acked may be evicted again.
+                with contextlib.suppress(SpoolError):
+                    await self.spool.release_batch(self.name)
             self._on_success()
             self._pending.set(self.spool.pending(self.name))
             return len(batch)

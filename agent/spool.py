@@ -14,6 +14,16 @@ Layout (one row per point, one row per point *and* sink still waiting for it):
 - `dead_letters`: lines a sink rejected as malformed, with the server's reason, until replayed.
 - `dropped`: how many points were evicted or refused for lack of room, per measurement and
   priority, kept across restarts.
+- `sink_dropped`: per sink, how many points will never reach it because of the cap (evicted
+  while still pending for it, or refused on arrival), kept across restarts.
+
+Exact accounting: a point in a batch that a forwarder is writing (between `read_batch` and its
+`ack` / `dead_letter` / `release_batch`) is *leased* and never evicted; when only leased points
+could make room, the incoming point is refused instead. So a point counted as dropped for a sink
+is never delivered to it, and a point never delivered to a sink (other than a dead letter) is
+counted as dropped for it: `sink_dropped[s]` equals what is missing at `s`, exactly. A point
+that one sink already accepted and the cap then evicts counts only for the sinks still
+waiting for it.
 
 Size cap: `max_bytes` counts the *stored line-protocol bytes* of pending points, not the SQLite
 file size (indexes and page slack add roughly 30-60 %). Freed pages are reused by later inserts
@@ -101,6 +111,7 @@ CREATE TABLE IF NOT EXISTS dropped(
     count INTEGER NOT NULL,
     PRIMARY KEY (measurement, priority)
 );
+CREATE TABLE IF NOT EXISTS sink_dropped(sink TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
 
 
@@ -139,6 +150,8 @@ class AppendResult:
     dropped: int = 0
     # Evicted + refused, by measurement (what the `spool_evicted` counter adds).
     lost_by_measurement: dict[str, int] = field(default_factory=dict)
+    # Points that will never reach each sink because of this append (evicted or refused).
+    lost_by_sink: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -164,6 +177,8 @@ class SpoolStats:
     dropped_by_measurement: dict[str, int]
     dropped_by_priority: dict[int, int]
     dead_letters: dict[str, int]
+    # Per sink: points that will never reach it because of the cap (see the module docstring).
+    dropped_by_sink: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped(self) -> int:
@@ -235,11 +250,15 @@ class Spool:
         self._dead: dict[str, int] = {}
         self._next_id = 1
         self._deletes_since_vacuum = 0
+        # sink id -> ids of the batch its forwarder is writing: never evicted (spool thread only).
+        self._leases: dict[int, set[int]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
         if metrics is not None:
             self._m_evicted = metrics.counter("spool_evicted", "Points evicted or refused because the spool was full", ["measurement"])
             self._m_invalid = metrics.counter("spool_invalid", "Points refused by the line-protocol encoder", ["measurement"])
+            self._m_dropped = metrics.counter(
+                "spool_dropped", "Points that will never reach a sink because the spool was full", ["sink"])
             self._m_dead = metrics.counter("spool_dead_letters", "Lines set aside because a sink rejected them", ["sink"])
             self._m_bytes = metrics.gauge("spool_bytes", "Line-protocol bytes stored in the spool")
             self._m_pending = metrics.gauge("spool_pending", "Points waiting for a sink", ["sink"])
@@ -319,10 +338,18 @@ class Spool:
             self._m_invalid.labels(measurement=str(point.measurement)[:64]).inc()
         for measurement, n in result.lost_by_measurement.items():
             self._m_evicted.labels(measurement=measurement[:64]).inc(n)
+        for sink, n in result.lost_by_sink.items():
+            self._m_dropped.labels(sink=sink).inc(n)
 
     async def read_batch(self, sink: str, max_points: int) -> list[tuple[int, bytes]]:
-        """Up to `max_points` (id, line) not yet accepted by `sink`, oldest first."""
+        """Up to `max_points` (id, line) not yet accepted by `sink`, oldest first. They are
+        leased to the caller (never evicted) until acked, dead-lettered or `release_batch`,
+        or until the next `read_batch` for the same sink replaces the lease."""
         return await self._run(self._read_batch, self._sink_id(sink), max_points)
+
+    async def release_batch(self, sink: str) -> None:
+        """The write of the last batch read for `sink` is over (failed or done): end its lease."""
+        await self._run(self._leases.pop, self._sink_id(sink), None)
 
     async def ack(self, sink: str, ids: list[int]) -> None:
         """`sink` accepted these points: they are no longer pending for it."""
@@ -504,7 +531,7 @@ class Spool:
         db = self.db
         incoming = sum(item.size for item in items)
         if self._bytes + incoming > self.max_bytes:
-            items = self._make_room(items, result)
+            items = self._make_room(items, sink_ids, result)
         if not items:
             return
         now_ms = int(time.time() * 1000)
@@ -528,12 +555,13 @@ class Spool:
             self._pending[name] = self._pending.get(name, 0) + len(rows)
         result.stored += len(rows)
 
-    def _make_room(self, items: list[_Item], result: AppendResult) -> list[_Item]:
+    def _make_room(self, items: list[_Item], sink_ids: list[int], result: AppendResult) -> list[_Item]:
         """Decide which incoming items are kept and which stored points are evicted.
 
         Incoming items are considered highest priority first (newest first within a priority);
-        each may evict stored points of its own priority or lower (lowest first, oldest first);
-        when that is not enough it is dropped. Returns the kept items in their original order.
+        each may evict stored points of its own priority or lower (lowest first, oldest first),
+        except leased ones (being written); when that is not enough it is dropped. Returns the
+        kept items in their original order.
         """
         db = self.db
         free = self.max_bytes - self._bytes
@@ -541,7 +569,8 @@ class Spool:
         order = sorted(range(len(items)), key=lambda i: (-items[i].priority, -i))
         keep = [False] * len(items)
         victims: list[tuple[int, int, int, str]] = []
-        candidates = self._eviction_candidates()
+        leased: set[int] = set().union(*self._leases.values()) if self._leases else set()
+        candidates = (c for c in self._eviction_candidates() if c[0] not in leased)
         cand = next(candidates, None)
         dropped: dict[tuple[str, int], int] = {}
         for i in order:
@@ -559,9 +588,15 @@ class Spool:
                 dropped[key] = dropped.get(key, 0) + 1
                 result.dropped += 1
         candidates.close()
+        refused = sum(dropped.values())  # before `_evict` adds its victims to `dropped`
         if victims:
-            self._evict(victims, dropped)
+            self._evict(victims, dropped, result)
             result.evicted += len(victims)
+        if refused:
+            names = {v: k for k, v in self._sink_ids.items()}
+            for sink_id in sink_ids:
+                name = names[sink_id]
+                result.lost_by_sink[name] = result.lost_by_sink.get(name, 0) + refused
         if dropped:
             db.executemany(
                 "INSERT INTO dropped(measurement, priority, count) VALUES (?, ?, ?) "
@@ -570,6 +605,12 @@ class Spool:
             )
             for (m, _p), n in dropped.items():
                 result.lost_by_measurement[m] = result.lost_by_measurement.get(m, 0) + n
+        if result.lost_by_sink:
+            db.executemany(
+                "INSERT INTO sink_dropped(sink, count) VALUES (?, ?) "
+                "ON CONFLICT(sink) DO UPDATE SET count = count + excluded.count",
+                list(result.lost_by_sink.items()),
+            )
         return [item for i, item in enumerate(items) if keep[i]]
 
     def _eviction_candidates(self) -> Iterator[tuple[int, int, int, str]]:
@@ -587,7 +628,8 @@ class Spool:
             yield from rows
             last = (rows[-1][2], rows[-1][0])
 
-    def _evict(self, victims: list[tuple[int, int, int, str]], dropped: dict[tuple[str, int], int]) -> None:
+    def _evict(self, victims: list[tuple[int, int, int, str]], dropped: dict[tuple[str, int], int],
+               result: AppendResult) -> None:
         db = self.db
         self._fill_batch_ids(v[0] for v in victims)
         for name, sink_id in self._sink_ids.items():
@@ -595,6 +637,8 @@ class Spool:
                 "DELETE FROM pending WHERE sink_id=? AND point_id IN (SELECT id FROM batch_ids)", (sink_id,)
             ).rowcount
             self._pending[name] = self._pending.get(name, 0) - removed
+            if removed:  # these will never reach this sink
+                result.lost_by_sink[name] = result.lost_by_sink.get(name, 0) + removed
         db.execute("DELETE FROM points WHERE id IN (SELECT id FROM batch_ids)")
         for _id, size, priority, measurement in victims:
             self._bytes -= size
@@ -639,7 +683,13 @@ class Spool:
     def _ack(self, sink: str, ids: list[int]) -> None:
         with self._transaction():
             self._release(sink, ids)
+        self._unlease(sink, ids)
         self._after_delete(0)
+
+    def _unlease(self, sink: str, ids: Iterable[int]) -> None:
+        lease = self._leases.get(self._sink_id(sink))
+        if lease is not None:
+            lease.difference_update(int(i) for i in ids)
 
     def _dead_letter(self, sink: str, items: list[tuple[int, bytes]], reason: str) -> int:
         db = self.db
@@ -660,6 +710,7 @@ class Spool:
                     (sink, excess),
                 )
                 self._dead[sink] -= excess
+        self._unlease(sink, lines)
         self._after_delete(0)
         return len(released)
 
@@ -699,6 +750,7 @@ class Spool:
             "WHERE q.sink_id=? ORDER BY q.point_id LIMIT ?",
             (sink_id, max(1, int(max_points))),
         ).fetchall()
+        self._leases[sink_id] = {r[0] for r in rows}
         return [(r[0], bytes(r[1])) for r in rows]
 
     def _list_dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
@@ -728,6 +780,10 @@ class Spool:
         for measurement, priority, count in db.execute("SELECT measurement, priority, count FROM dropped"):
             by_measurement[measurement] = by_measurement.get(measurement, 0) + count
             by_priority[priority] = by_priority.get(priority, 0) + count
+        by_sink = {name: 0 for name in self.sinks}
+        for name, count in db.execute("SELECT sink, count FROM sink_dropped"):
+            if name in by_sink:
+                by_sink[name] = count
         page_size = db.execute("PRAGMA page_size").fetchone()[0]
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         wal = self.path.with_name(self.path.name + "-wal")
@@ -742,5 +798,6 @@ class Spool:
             dropped_by_measurement=by_measurement,
             dropped_by_priority=by_priority,
             dead_letters={k: v for k, v in self._dead.items() if v},
+            dropped_by_sink=by_sink,
         )
 

@@ -152,6 +152,10 @@ async def test_full_of_high_priority_refuses_lower_priority_incoming(tmp_path: P
         result = await spool.append([iface(i) for i in range(5)])
         assert result.stored == 0 and result.dropped == 5 and result.evicted == 0
         assert await spool.read_batch("a", 1000) == before
+        # A batch being written is never evicted (exact drop accounting): incoming is refused.
+        result = await spool.append([energy(4999)])
+        assert result.stored == 0 and result.dropped == 1 and result.evicted == 0
+        await spool.release_batch("a")
         # Same priority replaces the oldest (ring buffer); the newest energy point is kept.
         result = await spool.append([energy(5000)])
         assert result.stored == 1 and result.evicted >= 1

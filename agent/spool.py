@@ -25,12 +25,20 @@ counted as dropped for it: `sink_dropped[s]` equals what is missing at `s`, exac
 that one sink already accepted and the cap then evicts counts only for the sinks still
 waiting for it.
 
-Size cap: `max_bytes` counts the *stored line-protocol bytes* of pending points, not the SQLite
-file size (indexes and page slack add roughly 30-60 %). Freed pages are reused by later inserts
-(and returned to the file system by an incremental vacuum after large drains), so the file stays
-bounded by the peak queue. When full, the lowest priority goes first, oldest first within a
-priority; an incoming point never evicts a point of higher priority than its own: it is dropped
-instead, and counted.
+Size cap: `max_bytes` bounds what the spool occupies on disk, database + `-wal` together, beyond
+a fixed overhead (`disk_overhead()`: the empty schema's pages, the 32 KiB `-shm` index and the
+WAL's minimum room of 24 pages: 72 KiB for caps under 8 MiB, 192 KiB above). How:
+- the WAL gets an eighth of the cap (at most 16 MiB): it is checkpointed and truncated as soon
+  as it passes half of that, `journal_size_limit` caps what SQLite leaves behind, and writes go
+  in transactions of at most an eighth of the WAL budget, so one transaction cannot blow it;
+- the rest holds the pages in use; what a stored line costs in pages (row headers, the three
+  B-trees, page slack, dead letters) is measured after every write, and eviction keeps the line
+  bytes under what fits at that measured cost (plus a 10 % margin);
+- freed pages are reused by later inserts, and given back to the file system (incremental
+  vacuum, a bounded step at a time) once they pass half of the WAL budget or the queue is empty.
+Caps under 8 MiB use 1 KiB pages (granularity matters on a small box), larger ones 4 KiB. When
+full, the lowest priority goes first, oldest first within a priority; an incoming point never
+evicts a point of higher priority than its own: it is dropped instead, and counted.
 
 All SQLite work runs on one dedicated thread (a single-thread executor): the event loop never
 blocks on disk, and one connection serialises every operation without locks.
@@ -58,6 +66,12 @@ log = logging.getLogger("agent.spool")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+
+SHM_BYTES = 32 * 1024  # SQLite's WAL index file while the spool is open
+SMALL_SPOOL_BYTES = 8 * 1024**2  # under this cap, 1 KiB pages
+WAL_MAX_BYTES = 16 * 1024**2
+MIN_WAL_PAGES = 24  # room for a checkpoint's own writes and one small transaction
+COST_MARGIN = 1.1  # eviction keeps this much headroom over the measured page cost of a line
 
 # Higher is kept longer. Patterns are fnmatch-style; the first match wins; user rules come first.
 DEFAULT_PRIORITIES: tuple[tuple[str, int], ...] = (
@@ -249,7 +263,12 @@ class Spool:
         self._pending: dict[str, int] = {}
         self._dead: dict[str, int] = {}
         self._next_id = 1
-        self._deletes_since_vacuum = 0
+        self._page_size = 4096
+        self._schema_pages = 0
+        self._wal_budget = 0
+        self._cost = 2.0  # disk bytes in use per stored line byte, measured after each write
+        self._dead_bytes = 0
+        self._wal_path = self.path.with_name(self.path.name + "-wal")
         # sink id -> ids of the batch its forwarder is writing: never evicted (spool thread only).
         self._leases: dict[int, set[int]] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -444,15 +463,22 @@ class Spool:
             raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
         self._db = db
         try:
-            # Must precede the first table: lets `incremental_vacuum` give pages back later.
+            # Both must precede the first table: the page size is fixed at creation, and
+            # auto_vacuum lets `incremental_vacuum` give pages back later.
+            db.execute(f"PRAGMA page_size={1024 if self.max_bytes < SMALL_SPOOL_BYTES else 4096}")
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise SpoolError(f"cannot put spool {self.path} in WAL mode (got {mode})")
             db.execute(f"PRAGMA synchronous={'FULL' if self.sync == 'full' else 'NORMAL'}")
             db.execute("PRAGMA temp_store=MEMORY")
-            db.execute("PRAGMA journal_size_limit=67108864")
             db.executescript(_SCHEMA)
+            self._page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+            self._wal_budget = min(WAL_MAX_BYTES, max(self.max_bytes // 8, MIN_WAL_PAGES * self._page_size))
+            db.execute(f"PRAGMA journal_size_limit={self._wal_budget}")
+            db.execute(f"PRAGMA wal_autocheckpoint={max(1, self._wal_budget // 2 // self._page_size)}")
+            # Page 1, the pointer-map page of auto_vacuum, one root page per table and index.
+            self._schema_pages = 2 + db.execute("SELECT COUNT(*) FROM sqlite_master WHERE rootpage > 0").fetchone()[0]
             db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_ids(id INTEGER PRIMARY KEY)")
             with self._transaction():
                 row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -479,6 +505,7 @@ class Spool:
             self._db = None
             raise
         self._recount()
+        self._after_write()
 
     def _forget_sink(self, sink_id: int) -> int:
         db = self.db
@@ -499,6 +526,7 @@ class Spool:
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name='points'").fetchone()
         top = db.execute("SELECT MAX(id) FROM points").fetchone()[0]
         self._next_id = max(seq[0] if seq else 0, top or 0) + 1
+        self._dead_bytes = db.execute("SELECT COALESCE(SUM(length(line)), 0) FROM dead_letters").fetchone()[0]
 
     def _close_db(self) -> None:
         if self._db is not None:
@@ -520,17 +548,43 @@ class Spool:
                 result.invalid.append((point, str(exc)))
                 continue
             items.append(_Item(priority(point.measurement), point.measurement, point.time_ns, line))
-        if items:
+        sink_ids = list(self._sink_ids.values())
+        for chunk in self._chunks(items):
             with self._transaction():
-                self._store(items, list(self._sink_ids.values()), result)
-            self._after_delete(result.evicted)
+                self._store(chunk, sink_ids, result)
+            self._after_write()
         return result
+
+    def _chunks(self, items: list[_Item]) -> Iterator[list[_Item]]:
+        """Items in runs of at most an eighth of the WAL budget: one transaction's pages must fit
+        the WAL with room to spare. (An append still returns only once all are committed.)"""
+        limit = max(1, self._wal_budget // 8)
+        chunk: list[_Item] = []
+        size = 0
+        for item in items:
+            if chunk and size + item.size > limit:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(item)
+            size += item.size
+        if chunk:
+            yield chunk
+
+    def line_budget(self) -> int:
+        """Line-protocol bytes that fit on disk under the cap at the measured cost per byte."""
+        room = self.max_bytes - (self._wal_budget - MIN_WAL_PAGES * self._page_size)
+        return max(0, int(room / (self._cost * COST_MARGIN)) - self._dead_bytes)
+
+    def disk_overhead(self) -> int:
+        """Bytes on disk outside the cap: the empty schema's pages, the `-shm` index and the
+        WAL's minimum room (what any SQLite spool needs, however small its cap)."""
+        return (self._schema_pages + MIN_WAL_PAGES) * self._page_size + SHM_BYTES
 
     def _store(self, items: list[_Item], sink_ids: list[int], result: AppendResult) -> None:
         """Insert items pending for `sink_ids`, evicting or dropping per the cap (in a transaction)."""
         db = self.db
         incoming = sum(item.size for item in items)
-        if self._bytes + incoming > self.max_bytes:
+        if self._bytes + incoming > self.line_budget():
             items = self._make_room(items, sink_ids, result)
         if not items:
             return
@@ -564,7 +618,8 @@ class Spool:
         kept items in their original order.
         """
         db = self.db
-        free = self.max_bytes - self._bytes
+        budget = self.line_budget()
+        free = budget - self._bytes
         # Highest priority first; newest first within a priority (the oldest are the first to go).
         order = sorted(range(len(items)), key=lambda i: (-items[i].priority, -i))
         keep = [False] * len(items)
@@ -575,7 +630,7 @@ class Spool:
         dropped: dict[tuple[str, int], int] = {}
         for i in order:
             item = items[i]
-            if item.size <= self.max_bytes:
+            if item.size <= budget:
                 while free < item.size and cand is not None and cand[2] <= item.priority:
                     victims.append(cand)
                     free += cand[1]
@@ -677,14 +732,19 @@ class Spool:
         self._pending[sink] = self._pending.get(sink, 0) - len(released)
         self._bytes -= freed
         self._points -= count
-        self._deletes_since_vacuum += count
         return released
 
     def _ack(self, sink: str, ids: list[int]) -> None:
-        with self._transaction():
-            self._release(sink, ids)
-        self._unlease(sink, ids)
-        self._after_delete(0)
+        # Deletes dirty pages too: in runs sized like `_chunks` (acks need no atomicity: a
+        # point whose ack did not commit is sent again, and writes are idempotent).
+        average = self._bytes / self._points if self._points else 100.0
+        step = max(1, int(self._wal_budget // 8 / max(1.0, average)))
+        for start in range(0, len(ids), step):
+            part = ids[start:start + step]
+            with self._transaction():
+                self._release(sink, part)
+            self._unlease(sink, part)
+            self._after_write()
 
     def _unlease(self, sink: str, ids: Iterable[int]) -> None:
         lease = self._leases.get(self._sink_id(sink))
@@ -711,7 +771,8 @@ class Spool:
                 )
                 self._dead[sink] -= excess
         self._unlease(sink, lines)
-        self._after_delete(0)
+        self._dead_bytes = db.execute("SELECT COALESCE(SUM(length(line)), 0) FROM dead_letters").fetchone()[0]
+        self._after_write()
         return len(released)
 
     def _replay(self, sink: str) -> AppendResult:
@@ -729,18 +790,42 @@ class Spool:
                 self._store(items, [sink_id], total)
                 db.executemany("DELETE FROM dead_letters WHERE id=?", ((r[0],) for r in rows))
                 self._dead[sink] = self._dead.get(sink, 0) - len(rows)
+                self._dead_bytes = max(0, self._dead_bytes - sum(len(r[3]) for r in rows))
+            self._after_write()
 
-    def _after_delete(self, extra: int) -> None:
-        """Give free pages back to the file system after large drains, a bounded step at a time."""
-        self._deletes_since_vacuum += extra
-        if self._deletes_since_vacuum < 50_000:
-            return
-        self._deletes_since_vacuum = 0
+    def _after_write(self) -> None:
+        """Keep the disk under the cap after each commit: measure what a line costs in pages,
+        give free pages back in bounded steps, checkpoint and truncate the WAL past half its
+        budget. Cheap when nothing is due: two pragmas read from the cached header, one stat."""
         db = self.db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
         free = db.execute("PRAGMA freelist_count").fetchone()[0]
-        total = db.execute("PRAGMA page_count").fetchone()[0]
-        if free > 1000 and free * 4 > total:
-            db.execute(f"PRAGMA incremental_vacuum({min(free, 20000)})")
+        in_use = (pages - free - self._schema_pages) * self._page_size
+        stored = self._bytes + self._dead_bytes
+        if stored >= 8 * self._page_size:  # below this, root pages dominate: keep the last figure
+            self._cost = max(1.0, in_use / stored)
+        step = max(1, self._wal_budget // 4 // self._page_size)
+        while free and (free * self._page_size > self._wal_budget // 2 or self._points == 0):
+            db.execute(f"PRAGMA incremental_vacuum({min(free, step)})")
+            self._bound_wal()
+            left = db.execute("PRAGMA freelist_count").fetchone()[0]
+            if left >= free:
+                break
+            free = left
+        self._bound_wal()
+
+    def _bound_wal(self) -> None:
+        """Checkpoint and truncate the WAL past half its budget, or once the queue is empty
+        (drained: what stays on disk is the fixed overhead)."""
+        try:
+            wal = self._wal_path.stat().st_size
+        except OSError:
+            return
+        if wal > self._wal_budget // 2:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self._points == 0 and wal > 8 * self._page_size:
+            # The database file shrinks (after a vacuum) only when a checkpoint writes it.
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- spool thread: reading ------------------------------------------------------------
 

@@ -806,7 +806,9 @@ class Spool:
             self._cost = max(1.0, in_use / stored)
         step = max(1, self._wal_budget // 4 // self._page_size)
         while free and (free * self._page_size > self._wal_budget // 2 or self._points == 0):
-            db.execute(f"PRAGMA incremental_vacuum({min(free, step)})")
+            # Through sqlite3_exec (executescript): `execute` steps this pragma once, which frees
+            # a single page whatever the argument.
+            db.executescript(f"PRAGMA incremental_vacuum({min(free, step)});")
             self._bound_wal()
             left = db.execute("PRAGMA freelist_count").fetchone()[0]
             if left >= free:
@@ -823,9 +825,17 @@ class Spool:
             return
         if wal > self._wal_budget // 2:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        elif self._points == 0 and wal > 8 * self._page_size:
+        elif self._points == 0 and (wal > 8 * self._page_size or self._file_excess() > 8 * self._page_size):
             # The database file shrinks (after a vacuum) only when a checkpoint writes it.
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _file_excess(self) -> int:
+        """Bytes of the database file beyond its logical size (pages a checkpoint will cut)."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return 0
+        return size - self.db.execute("PRAGMA page_count").fetchone()[0] * self._page_size
 
     # --- spool thread: reading ------------------------------------------------------------
 

@@ -533,7 +533,8 @@ class _SinkBase(StrictModel):
     name: str | None = None
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     timeout: Duration = 10.0
-    # Exponential backoff between failed writes, capped.
+    # Exponential backoff between failed writes, capped: bounds how late writes resume after a
+    # sink that answered errors recovers (an unreachable sink is also probed every second).
     retry_max_delay: Duration = 8.0
 
 

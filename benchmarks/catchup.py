@@ -232,7 +232,7 @@ Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {machine()}
 seven other engineers' work (tests, benchmarks) during the run, so absolute times are noisy: compare
 the agent with the baseline measured in the same run, a minute apart.
 Backlog: {args.devices:,} devices (half switches with 24 interfaces, half PDUs with 24 outlets), {args.polls}
-polls at {INTERVAL_S} s = one hour: **{points:,} points** in the spool ({file_bytes / 1024**2:.0f} MiB on disk,
+polls at {INTERVAL_S} s ({args.polls * INTERVAL_S / 3600:g} h): **{points:,} points** in the spool ({file_bytes / 1024**2:.0f} MiB on disk,
 `synchronous=FULL`), written there before the sink starts. Agent: one `Forwarder.flush` (read a
 {BATCH}-point batch, gzip level 5, POST, ack in the spool, repeat). Baseline: the same lines, the same
 batch size, bare aiohttp POSTs (gzip level 1), one request at a time, to a fresh database / server.

@@ -825,7 +825,7 @@ class Spool:
             return
         if wal > self._wal_budget // 2:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        elif self._points == 0 and (wal > 8 * self._page_size or self._file_excess() > 8 * self._page_size):
+        elif self._points == 0 and (wal > MIN_WAL_PAGES * self._page_size or self._file_excess() > 8 * self._page_size):
             # The database file shrinks (after a vacuum) only when a checkpoint writes it.
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

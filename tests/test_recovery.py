@@ -154,3 +154,27 @@ async def test_a_sink_answering_errors_is_retried_by_its_data_backoff_and_resume
     assert 5 <= writes_while_sick <= 8
     assert not [r for _, r, _ in server.requests if r.path == "/ping"]
     assert forwarder.current_backoff == 0.0
+
+
+async def test_probes_answer_on_real_servers_and_fail_fast_on_a_closed_port(influxdb1: Any,
+                                                                             victoria_metrics: Any) -> None:
+    """The probe each HTTP sink uses while down: `/ping` of influxd 1.6 and of VictoriaMetrics
+    (the InfluxDB 2.x sink's servers) answers; a closed port is `SinkUnreachable`, not a hang."""
+    from agent.sinks.base import SinkUnreachable
+    from agent.sinks.influxdb2 import InfluxDB2Sink
+    from tests.test_sinks import closed_port_url
+
+    sinks: list[Any] = [InfluxDB1Sink("v1", influxdb1.url, "sentinelle"),
+                        InfluxDB2Sink("v2", victoria_metrics.url, "org", "bucket", "token-x")]
+    for sink in sinks:
+        await sink.probe()
+        await sink.close()
+    dead: list[Any] = [InfluxDB1Sink("v1", closed_port_url(), "db"),
+                       InfluxDB2Sink("v2", closed_port_url(), "org", "bucket", "token-x")]
+    for sink in dead:
+        with pytest.raises(SinkUnreachable, match="no answer from http://127.0.0.1:[0-9]+/ping"):
+            await sink.probe()
+        # A write to it is unreachable too (what makes the forwarder probe instead of resending).
+        with pytest.raises(SinkUnreachable):
+            await sink.write([b"m f=1 1"])
+        await sink.close()

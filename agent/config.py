@@ -545,8 +545,9 @@ class _SinkBase(StrictModel):
     name: str | None = None
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     timeout: Duration = 10.0
-    # Exponential backoff between failed writes, capped.
-    retry_max_delay: Duration = 300.0
+    # Exponential backoff between failed writes, capped: bounds how late writes resume after a
+    # sink that answered errors recovers (an unreachable sink is also probed every second).
+    retry_max_delay: Duration = 8.0
 
 
 class InfluxDB2Sink(_SinkBase):

@@ -7,7 +7,14 @@ grows its own backlog in the spool and never slows collection or the other sinks
 
 Failure policies:
 - `SinkUnavailable` (network, 5xx, 429, credentials, missing database): exponential backoff with
-  full jitter, capped at `retry_max_delay`, never shorter than the server's Retry-After.
+  full jitter, capped at `retry_max_delay` (8 s by default, so that a server answering errors is
+  retried within seconds of its recovery), never shorter than the server's Retry-After.
+- `SinkUnreachable` (no HTTP answer at all): the same backoff for the data, but in between the
+  forwarder polls the sink's cheap `probe()` (`/ping`) every `probe_interval` and resends the
+  moment the server answers, so writes resume within about one probe period of the server's
+  return however long the outage and whatever `retry_max_delay` says.
+- While a sink is failing, one status line every `status_interval` (60 s) says for how long,
+  how many points wait, how old the oldest is and when the next attempt is due.
 - `SinkTooLarge` (413): split the batch in halves, recursively.
 - `SinkRejected` (400): split recursively to isolate the bad lines; a single rejected line goes
   to the dead-letter table with the server's reason, so it is never retried forever and never
@@ -24,7 +31,15 @@ import time
 
 from agent.logs import Problems
 from agent.selfmetrics import AgentMetrics
-from agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
+from agent.sinks.base import (
+    PROBE_TIMEOUT,
+    Sink,
+    SinkError,
+    SinkRejected,
+    SinkTooLarge,
+    SinkUnavailable,
+    SinkUnreachable,
+)
 from agent.sinks.status import SinkAuthRefused, SinkNotFound
 from agent.spool import Spool, SpoolError
 
@@ -32,6 +47,11 @@ log = logging.getLogger("agent.forwarder")
 
 # Upper bound on how long a server's Retry-After may hold us (a broken proxy can send days).
 RETRY_AFTER_CEILING = 3600.0
+# Data retries after an HTTP error answer are at most this far apart by default: the server's
+# recovery is only seen by the next write, so this bounds how late writes resume after it.
+DEFAULT_RETRY_MAX_DELAY = 8.0
+PROBE_INTERVAL = 1.0  # one `/ping` a second while a sink is unreachable: cheap, and resumes fast
+STATUS_INTERVAL = 60.0  # while down, one line a minute with backlog, oldest point, next attempt
 
 
 def backoff_delay(failures: int, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
@@ -46,9 +66,11 @@ def backoff_delay(failures: int, base: float, cap: float, retry_after: float | N
 
 
 class Forwarder:
-    def __init__(self, spool: Spool, sink: Sink, *, batch_size: int = 5000, retry_max_delay: float = 300.0,
-                 retry_base_delay: float = 1.0, metrics: AgentMetrics | None = None,
-                 problems: Problems | None = None, poll_interval: float = 1.0, rng: random.Random | None = None):
+    def __init__(self, spool: Spool, sink: Sink, *, batch_size: int = 5000,
+                 retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY, retry_base_delay: float = 1.0,
+                 metrics: AgentMetrics | None = None, problems: Problems | None = None, poll_interval: float = 1.0,
+                 rng: random.Random | None = None, probe_interval: float = PROBE_INTERVAL,
+                 status_interval: float = STATUS_INTERVAL):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.spool = spool
@@ -58,12 +80,19 @@ class Forwarder:
         self.retry_max_delay = max(0.0, retry_max_delay)
         self.retry_base_delay = max(0.0, retry_base_delay)
         self.poll_interval = poll_interval
+        self.probe_interval = max(0.01, probe_interval)
+        self.status_interval = max(0.0, status_interval)
         self.problems = problems or Problems(log)
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.failures = 0  # consecutive failed attempts
         self.current_backoff = 0.0
+        self.down_since: float | None = None  # monotonic time of the first failure of this outage
+        self.next_attempt_at: float | None = None  # monotonic time of the next data write, while failing
+        self._last_status = 0.0
+        self._last_probe_due = 0.0
+        self._last_error = ""
         metrics = metrics or AgentMetrics()
         self._written = metrics.counter("sink_points_written", "Points accepted by a sink", ["sink"]).labels(sink=self.name)
         self._errors = metrics.counter("sink_write_errors", "Failed writes by sink and kind", ["sink", "kind"])
@@ -74,6 +103,11 @@ class Forwarder:
         self._last_ok = metrics.gauge("sink_last_success_timestamp_seconds", "Unix time of the last accepted write",
                                       ["sink"]).labels(sink=self.name)
         self._pending = metrics.gauge("spool_pending", "Points waiting for a sink", ["sink"]).labels(sink=self.name)
+        self._up = metrics.gauge("sink_up", "1 while the last write to the sink succeeded, 0 while it fails",
+                                 ["sink"]).labels(sink=self.name)
+        self._up.set(1)
+        self._probes = metrics.counter("sink_probes", "Liveness probes of a sink that could not be reached, by outcome",
+                                       ["sink", "outcome"])
         spool.subscribe(self.notify)
 
     def notify(self) -> None:
@@ -87,7 +121,7 @@ class Forwarder:
             try:
                 moved = await self._step()
             except SinkUnavailable as exc:
-                await asyncio.sleep(self._on_unavailable(exc))
+                await self._wait_before_retry(exc, self._on_unavailable(exc))
                 continue
             except SpoolError:
                 log.info("spool closed: forwarder for %s stops", self.name, extra={"sink": self.name})
@@ -117,8 +151,64 @@ class Forwarder:
                 return self.spool.pending(self.name) == 0
             except SinkUnavailable as exc:
                 delay = self._on_unavailable(exc)
-                await asyncio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+                await self._wait_before_retry(exc, max(0.0, min(delay, deadline - time.monotonic())))
         return True
+
+    # --- waiting out a failure ------------------------------------------------------------
+
+    async def _wait_before_retry(self, exc: SinkUnavailable, delay: float) -> None:
+        """Sleep `delay` seconds before the next data write, but while the sink cannot be reached
+        at all, probe it every `probe_interval` and return as soon as it answers. A server's
+        Retry-After is a server answering: it is waited out in full."""
+        now = time.monotonic()
+        deadline = now + delay
+        self.next_attempt_at = deadline
+        probe = getattr(self.sink, "probe", None)
+        probing = isinstance(exc, SinkUnreachable) and exc.retry_after is None and probe is not None
+        while True:
+            await self._maybe_log_status(probing)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            step = min(remaining, self.probe_interval) if probing else remaining
+            if self.status_interval:
+                step = min(step, max(0.01, self._last_status + self.status_interval - time.monotonic()))
+            await asyncio.sleep(step)
+            if not probing or time.monotonic() >= deadline:
+                continue
+            if self._last_probe_due > time.monotonic():
+                continue
+            self._last_probe_due = time.monotonic() + self.probe_interval
+            try:
+                await asyncio.wait_for(probe(), PROBE_TIMEOUT + 1.0)  # type: ignore[misc]
+            except (SinkError, TimeoutError):
+                self._probes.labels(sink=self.name, outcome="no_answer").inc()
+                continue
+            except Exception as err:  # noqa: BLE001 - a probe bug must not stop the retries
+                self._probes.labels(sink=self.name, outcome="error").inc()
+                log.debug("sink %s: probe failed: %s", self.name, err, extra={"sink": self.name})
+                continue
+            self._probes.labels(sink=self.name, outcome="answered").inc()
+            log.info("sink %s answers again: writing now instead of in %.1fs", self.name,
+                     max(0.0, deadline - time.monotonic()), extra={"sink": self.name})
+            return
+
+    async def _maybe_log_status(self, probing: bool) -> None:
+        """While the sink fails, one line per `status_interval`: how long, how much waits, how old."""
+        now = time.monotonic()
+        if self.down_since is None or not self.status_interval or now - self._last_status < self.status_interval:
+            return
+        self._last_status = now
+        try:
+            oldest = await self.spool.oldest_pending_age(self.name)
+        except SpoolError:
+            return
+        next_in = max(0.0, (self.next_attempt_at or now) - now)
+        log.warning("sink %s failing for %s: %d points waiting, oldest queued %s ago; next write attempt in %.1fs%s "
+                    "(last error: %s)", self.name, _duration(now - self.down_since), self.spool.pending(self.name),
+                    "-" if oldest is None else _duration(oldest), next_in,
+                    f", probing every {self.probe_interval:g}s" if probing else "", self._last_error,
+                    extra={"sink": self.name})
 
     # --- one batch ------------------------------------------------------------------------
 
@@ -129,7 +219,12 @@ class Forwarder:
             if not batch:
                 self._pending.set(0)
                 return 0
-            await self._deliver(batch)
+            try:
+                await self._deliver(batch)
+            finally:
+                # The batch is no longer in flight: what was not acked may be evicted again.
+                with contextlib.suppress(SpoolError):
+                    await self.spool.release_batch(self.name)
             self._on_success()
             self._pending.set(self.spool.pending(self.name))
             return len(batch)
@@ -172,13 +267,16 @@ class Forwarder:
 
     def _on_success(self) -> None:
         if self.failures:
-            log.info("sink %s: writes resumed after %d failed attempts", self.name, self.failures,
-                     extra={"sink": self.name})
+            down = time.monotonic() - self.down_since if self.down_since is not None else 0.0
+            log.info("sink %s: writes resumed after %d failed attempts over %s (%d points still waiting)", self.name,
+                     self.failures, _duration(down), self.spool.pending(self.name), extra={"sink": self.name})
             for kind in ("unavailable", "auth", "not_found"):
                 self.problems.clear((self.name, kind))
         self.failures = 0
         self.current_backoff = 0.0
+        self.down_since = self.next_attempt_at = None
         self._backoff.set(0)
+        self._up.set(1)
 
     def _on_unavailable(self, exc: SinkUnavailable) -> float:
         kind = "auth" if isinstance(exc, SinkAuthRefused) else "not_found" if isinstance(exc, SinkNotFound) else "unavailable"
@@ -187,6 +285,11 @@ class Forwarder:
         message = str(exc)[:400]
         if not message.startswith(f"{self.name}:"):
             message = f"{self.name}: {message}"
+        self._last_error = message[len(self.name) + 2:]
+        if self.down_since is None:
+            self.down_since = self._last_status = time.monotonic()
+            self._last_probe_due = 0.0
+        self._up.set(0)
         self.problems.report((self.name, kind), "sink %s; retrying in %.1fs (%d points waiting)", message, delay,
                              self.spool.pending(self.name), sink=self.name)
         return delay
@@ -197,3 +300,13 @@ class Forwarder:
         self.current_backoff = delay
         self._backoff.set(delay)
         return delay
+
+
+def _duration(seconds: float) -> str:
+    """`45s`, `3m12s`, `2h05m`: what an operator reads in a status line."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from agent import config as cfg
-from agent.sinks.base import Sink, SinkError, SinkRejected, SinkTooLarge, SinkUnavailable
+from agent.sinks.base import Sink, SinkError, SinkRejected, SinkTooLarge, SinkUnavailable, SinkUnreachable
 from agent.sinks.status import SinkAuthRefused, SinkNotFound
 
 __all__ = [
-    "Sink", "SinkError", "SinkRejected", "SinkTooLarge", "SinkUnavailable", "SinkAuthRefused", "SinkNotFound",
+    "Sink", "SinkError", "SinkRejected", "SinkTooLarge", "SinkUnavailable", "SinkUnreachable", "SinkAuthRefused",
+    "SinkNotFound",
     "build_sink",
 ]
 

@@ -6,9 +6,12 @@ import asyncio
 import gzip
 from typing import Protocol
 
+import aiohttp
+
 GZIP_MIN_BYTES = 1024  # below this, gzip's header costs more than it saves
 GZIP_THREAD_BYTES = 256 * 1024  # above this, compress off the event loop (zlib releases the GIL)
 GZIP_LEVEL = 5  # most of level 9's gain for a third of its time (9 is gzip's default)
+PROBE_TIMEOUT = 2.0  # a liveness answer is instant; a probe must not hold the retry loop longer
 
 
 class SinkError(Exception):
@@ -22,6 +25,12 @@ class SinkUnavailable(SinkError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SinkUnreachable(SinkUnavailable):
+    """No HTTP answer at all (connection refused, reset, timeout, DNS): the server is down or
+    cut off. While it is, the forwarder polls the sink's cheap `probe()` instead of resending
+    data, so the first write follows the server's return within one probe period."""
 
 
 class SinkTooLarge(SinkError):
@@ -44,6 +53,10 @@ class Sink(Protocol):
         """Reachability and credentials, for `sentinelle check`. Raise `SinkError` if not usable."""
         ...
 
+    # Optional: `async def probe(self) -> None`, a cheap liveness request (no data, no auth
+    # needed: InfluxDB `/ping`, VictoriaMetrics `/health`) that returns once the server answers
+    # and raises `SinkUnreachable` while it does not. Sinks without a server have none.
+
     async def close(self) -> None: ...
 
 
@@ -55,3 +68,15 @@ async def gzip_body(body: bytes) -> bytes | None:
     if len(body) < GZIP_THREAD_BYTES:
         return gzip.compress(body, compresslevel=GZIP_LEVEL)
     return await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+
+
+async def http_probe(session: aiohttp.ClientSession, sink: str, url: str, limit_s: float = PROBE_TIMEOUT) -> None:
+    """GET `url` (a liveness endpoint such as `/ping`); any HTTP answer means the server is back,
+    whatever its status (a 401 or 404 is for the data write to report). Raises `SinkUnreachable`
+    (message without the query string: no credentials travel in a probe, none can leak)."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=limit_s), allow_redirects=False) as resp:
+            await resp.read()
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"[:200]
+        raise SinkUnreachable(f"{sink}: no answer from {url.split('?', 1)[0]}: {what}") from None

@@ -13,7 +13,7 @@ import json
 
 import aiohttp
 
-from agent.sinks.base import SinkUnavailable, gzip_body
+from agent.sinks.base import SinkUnavailable, SinkUnreachable, gzip_body, http_probe
 from agent.sinks.status import Redactor, SinkAuthRefused, SinkNotFound, error_for_status
 
 
@@ -59,7 +59,11 @@ class InfluxDB1Sink:
                 text = await resp.read()
                 raise self._error(resp.status, text, resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+            raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+
+    async def probe(self) -> None:
+        """`GET /ping` (InfluxDB 1.x answers 204 without credentials): is the server back?"""
+        await http_probe(self._client(), self.name, f"{self.url}/ping")
 
     def _error(self, status: int, body: bytes, retry_after: str | None) -> Exception:
         err = error_for_status(self.name, status, body, retry_after, what=f"database {self.database!r}")
@@ -78,7 +82,7 @@ class InfluxDB1Sink:
                 if resp.status != 200:
                     raise self._error(resp.status, text, resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+            raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
         try:
             result = json.loads(text)["results"][0]
         except (ValueError, KeyError, IndexError, TypeError):

@@ -19,7 +19,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
-from agent.sinks.base import SinkError, SinkUnavailable, gzip_body
+from agent.sinks.base import SinkError, SinkUnavailable, SinkUnreachable, gzip_body, http_probe
 from agent.sinks.status import Redactor, error_for_status
 
 
@@ -36,6 +36,7 @@ class InfluxDB2Sink:
         self.timeout = timeout
         self._redact = Redactor([token])
         self._client: InfluxDBClientAsync | None = None
+        self._probe_session: aiohttp.ClientSession | None = None
 
     def _api(self) -> InfluxDBClientAsync:
         if self._client is None:
@@ -62,7 +63,7 @@ class InfluxDB2Sink:
         except ApiException as exc:
             raise self._from_api(exc) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+            raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
         except InfluxDBError as exc:
             raise SinkUnavailable(self._redact(f"{self.name}: {exc.message}"[:400])) from None
 
@@ -93,9 +94,21 @@ class InfluxDB2Sink:
                 return  # "no data" for an empty body: the token and bucket were accepted
             raise err from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise SinkUnavailable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+            raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+
+    async def probe(self) -> None:
+        """`GET /ping` (InfluxDB 2.x/3.x and VictoriaMetrics answer it without a token): is the
+        server back? A plain aiohttp session: influxdb-client's ping would need a token-less
+        client of its own and hides the network error we want to report."""
+        if self._probe_session is None or self._probe_session.closed:
+            self._probe_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False))
+        await http_probe(self._probe_session, self.name, f"{self.url}/ping")
 
     async def close(self) -> None:
+        if self._probe_session is not None:
+            await self._probe_session.close()
+            self._probe_session = None
         if self._client is not None:
             await self._client.close()
             self._client = None

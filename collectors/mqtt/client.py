@@ -21,6 +21,14 @@ idempotent because points carry the message's own timestamp). With a persistent 
 (stable client ID, `clean_session=false` / MQTT 5 session expiry) this is at-least-once from
 broker to spool, across a broker restart and across a SIGKILL of the agent.
 
+Session loss: a broker restarted without its persistence (misconfigured, full disk) answers a
+reconnect with CONNACK "session present: 0": the QoS 1 messages it had queued for us are gone.
+When we expected our session (persistent, a previous connection of this process subscribed, and
+under MQTT 5 its expiry not yet passed) that is logged as a warning naming the broker, counted
+(`mqtt_sessions_lost`) and written as an `event` point (`event=mqtt_session_lost`), then the
+subscriptions are made again as after every connect. The first connect of a process is never
+an alarm: a broker may rightly have no session for a new agent.
+
 Backpressure: unacknowledged QoS 1 messages are bounded by the broker's in-flight window (MQTT 5
 Receive Maximum, which we set to `queue_size`; mosquitto `max_inflight_messages` in 3.1.1, 20
 by default), so the queues never overflow with QoS 1: the broker keeps the backlog. QoS 0
@@ -46,6 +54,7 @@ from paho.mqtt.properties import Properties
 
 from agent.config import MqttBroker, MqttSubscription
 from agent.configtypes import secret_value
+from agent.events import event_point
 from agent.logs import Problems
 from agent.point import Point
 from agent.selfmetrics import AgentMetrics
@@ -140,6 +149,27 @@ def _manual_acks(client: aiomqtt.Client) -> Ack:
     return cast(Ack, paho.ack)
 
 
+class SessionFlag:
+    """The CONNACK's "session present" flag of one connection, which aiomqtt does not expose.
+
+    Wraps the paho client's `on_connect` (aiomqtt's own handler still runs, first) through the
+    same private `_client` as `_manual_acks`. `present` stays None if no CONNACK was seen."""
+
+    def __init__(self, client: aiomqtt.Client):
+        self.present: bool | None = None
+        paho = getattr(client, "_client", None)
+        inner = getattr(paho, "on_connect", None)
+        if paho is None or inner is None:
+            raise RuntimeError("aiomqtt without a paho-mqtt 2.x client in `_client`: cannot read the CONNACK "
+                               "session-present flag (checked with aiomqtt 2.5.1, paho-mqtt 2.2.0)")
+
+        def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any = None) -> None:
+            inner(c, userdata, flags, reason_code, properties)
+            self.present = bool(getattr(flags, "session_present", False))
+
+        paho.on_connect = on_connect
+
+
 def _paho_logger() -> logging.Logger:
     """paho logs every socket error at ERROR, unthrottled; connection problems are already
     reported (rate-limited) by `MqttSource`, so paho speaks only when debugging."""
@@ -187,6 +217,9 @@ class MqttSource:
         self.connected = asyncio.Event()
         # How many times the subscriptions were (re)made: proves a resubscribe after reconnect.
         self.subscribe_rounds = 0
+        # Monotonic time the last subscribed connection ended; None before the first one.
+        self._session_since: float | None = None
+        self._session_flag: SessionFlag | None = None
 
         b = {"broker": self._name}
         self._m_received = metrics.counter("mqtt_messages_received", "MQTT messages received", ["broker"]).labels(**b)
@@ -201,6 +234,9 @@ class MqttSource:
         self._m_depth = metrics.gauge("mqtt_queue_depth", "MQTT messages waiting to be decoded", ["broker"]).labels(**b)
         self._m_connected = metrics.gauge("mqtt_connected", "1 while connected and subscribed", ["broker"]).labels(**b)
         self._m_connects = metrics.counter("mqtt_connects", "Successful MQTT connections", ["broker"]).labels(**b)
+        self._m_sessions_lost = metrics.counter(
+            "mqtt_sessions_lost", "Reconnects where the broker had lost our persistent session (QoS 1 messages "
+            "queued for us while away are gone)", ["broker"]).labels(**b)
         self._m_failures = metrics.counter(
             "mqtt_connection_failures", "MQTT connection attempts failed or connections lost", ["broker"]).labels(**b)
         self._m_sub_failures = metrics.counter(
@@ -226,7 +262,7 @@ class MqttSource:
                                  broker=self._name)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._network_loop(), name=f"mqtt-net-{self._name}")
+                tg.create_task(self._network_loop(emit), name=f"mqtt-net-{self._name}")
                 tg.create_task(self._decode_loop(emit), name=f"mqtt-decode-{self._name}")
                 tg.create_task(self._health_loop(emit), name=f"mqtt-health-{self._name}")
         finally:
@@ -264,9 +300,41 @@ class MqttSource:
         else:
             kwargs |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": not persistent}
         client = aiomqtt.Client(**kwargs)
+        self._session_flag = SessionFlag(client)
         return client, _manual_acks(client)
 
-    async def _network_loop(self) -> None:
+    def _expects_session(self) -> bool:
+        """Should the broker still hold our session? Persistent, connected before in this process,
+        and (MQTT 5) not away for longer than the session expiry we asked for."""
+        b = self.broker
+        if not b.session_persistent or self._session_since is None:
+            return False
+        away = time.monotonic() - self._session_since
+        return not (b.protocol == "5" and away >= float(b.session_expiry))
+
+    async def _check_session(self, emit: Emit) -> None:
+        flag = self._session_flag.present if self._session_flag is not None else None
+        if flag is not False or not self._expects_session():
+            return
+        self._m_sessions_lost.inc()
+        message = (f"MQTT broker {self._name} lost our persistent session (CONNACK session present = 0 on "
+                   f"reconnect): QoS 1 messages queued for us while disconnected are gone")
+        log.warning("%s; subscriptions made again (check the broker's persistence and disk)", message,
+                    extra={"broker": self._name})
+        tags = {"broker": self._name}
+        if self.broker.site:
+            tags["site"] = self.broker.site
+        point = event_point("mqtt_session_lost", "instant", message[:200], time.time_ns(), tags)
+        try:
+            await emit([point])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the warning and the counter already say it
+            self._m_emit_failures.inc()
+            self.problems.report(("mqtt", self._name, "emit"), "pipeline refused the session-loss event: %s",
+                                 type(exc).__name__, broker=self._name)
+
+    async def _network_loop(self, emit: Emit) -> None:
         backoff = Backoff(self.broker.reconnect_min, self.broker.reconnect_max)
         queue = self._queue
         retired = False  # the last connection was retired by a pipeline failure
@@ -280,6 +348,8 @@ class MqttSource:
                     self._acker, self._connection_scope = (generation, ack), scope
                     try:
                         await self._subscribe(client)
+                        await self._check_session(emit)
+                        self._session_since = None
                         self._m_connects.inc()
                         self._m_connected.set(1)
                         self.connected.set()
@@ -294,6 +364,8 @@ class MqttSource:
                     finally:
                         # No ack for this connection from now on, not even while it closes.
                         self._acker = self._connection_scope = None
+                        if self.subscribe_rounds:
+                            self._session_since = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: count, log once, retry later

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.acceptance.testbed import Rewritten, TestBed
+from tests.acceptance.testbed import Rewritten, TestBed, load_user_yaml
 
 # A ChirpStack-only agent runs this long in the tests (the issue asks for 20-30 s; override
 # with SENTINELLE_ACCEPTANCE_MQTT_SECONDS, e.g. 300 for a soak run by hand).
@@ -161,9 +161,7 @@ def assert_collected(bed: TestBed, cfg: Rewritten, result: Result) -> None:
 
 def needs(text: str) -> dict[str, Any]:
     """Which servers a user's YAML needs (so a test starts only those)."""
-    import yaml
-
-    data = yaml.safe_load(text.replace("${", "ACCEPTANCE{")) or {}
+    data = load_user_yaml(text) or {}
     sinks = [s.get("type") for s in data.get("sinks") or [] if isinstance(s, dict)]
     devices = [d for s in (data.get("inventory") or {}).get("sites") or [] for d in s.get("devices") or []]
     return {

@@ -119,9 +119,8 @@ class V3SnmpSim(SnmpSim):
         engine = ["--v3-engine-id=auto", f"--v3-user={user}", f"--v3-auth-proto={SNMPSIM_AUTH[auth]}"]
         if auth != "none":
             engine.append(f"--v3-auth-key={V3_AUTH_KEY}")
-        engine.append(f"--v3-priv-proto={SNMPSIM_PRIV[priv]}")
         if priv != "none":
-            engine.append(f"--v3-priv-key={V3_PRIV_KEY}")
+            engine += [f"--v3-priv-proto={SNMPSIM_PRIV[priv]}", f"--v3-priv-key={V3_PRIV_KEY}"]
         # Engine options go before the data dir / endpoints they configure.
         return [argv[0], *engine, *argv[1:]]
 
@@ -366,6 +365,15 @@ class TestBed:
                 sink["path"] = str(base / "data" / f"sink-{i}{Path(str(sink['path'])).suffix}")
         else:
             raise Unsupported(f"sink type {kind!r}")
+
+
+def load_user_yaml(text: str) -> Any:
+    """Parse a user's YAML as the agent does: `${VAR}` stands for a value, even in a flow mapping."""
+    return yaml.safe_load(_ENV.sub(lambda m: f"ACCEPTANCE_ENV_{m.group(1)}", text))
+
+
+def dump_user_yaml(data: Any) -> str:
+    return _restore_env(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def _restore_env(text: str) -> str:

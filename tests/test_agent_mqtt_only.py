@@ -70,3 +70,29 @@ async def test_nothing_to_collect_is_refused_by_check_and_run(tmp_path: Path) ->
         assert rc == 2, (command, out, err)
         assert "no device and no MQTT source: nothing to collect" in err
         assert "Traceback" not in err
+
+
+class _BrokenSource:
+    """A collector that dies (a bug, not bad input): the only stand-in in this file, because a
+    real source is built to retry forever and cannot be made to fail on purpose."""
+
+    name = "broken"
+
+    async def run(self, emit: Any) -> None:
+        await asyncio.sleep(0.2)
+        raise RuntimeError("decoder bug")
+
+
+async def test_a_component_that_fails_still_ends_the_run(mosquitto: Any, tmp_path: Path) -> None:
+    """Finishing is not failing: the run goes on after the empty scheduler returns, but a
+    component that raises ends it with its exception (so `run` exits non-zero)."""
+    import pytest
+
+    from agent.config import parse_config
+    from agent.runtime import Agent
+
+    cfg = parse_config(yaml.safe_dump(_mqtt_only(mosquitto, tmp_path / "data")))
+    async with Agent(cfg) as agent:
+        agent.sources.append(_BrokenSource())
+        with pytest.raises(RuntimeError, match="decoder bug"):
+            await agent.run(duration_s=30)

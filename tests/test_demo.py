@@ -42,8 +42,27 @@ def test_demo_collects_from_every_simulated_device_and_reports(tmp_path: Path) -
         assert tracks == {"beges", "grid"}
         sites = {p.tags.get("site") for p in store.query("device_status")}
         assert sites == {"nro-lannion", "dc-saint-brieuc"}
+        kwh: dict[str, float] = {}
+        for p in store.query("energy"):
+            meter = p.tags.get("meter") or p.tags["device"]
+            kwh[meter] = kwh.get(meter, 0.0) + float(p.fields["kwh"])
     finally:
         store.close()
+    # The simulated site's meter hierarchy is consistent: no sub-meter reads more than its
+    # parent, no IT load more than its site's facility meter (the demo once showed a PUE of 0.061).
+    import yaml
+
+    demo = yaml.safe_load((out / "demo.yaml").read_text(encoding="utf-8"))
+    for site in demo["inventory"]["sites"]:
+        meters = {d["id"]: d["meter"] for d in site["devices"] if isinstance(d.get("meter"), dict)}
+        meters |= {d["id"]: {"load": d["meter"]} for d in site["devices"] if isinstance(d.get("meter"), str)}
+        for dev, meter in meters.items():
+            parent = meter.get("parent")
+            if parent:
+                assert kwh.get(dev, 0.0) <= kwh.get(parent, 0.0) * 1.05, (site["id"], dev, parent, kwh)
+        facility = sum(kwh.get(d, 0.0) for d, m in meters.items() if m.get("load") == "facility")
+        it = sum(kwh.get(d, 0.0) for d, m in meters.items() if m.get("load") == "it")
+        assert it <= facility, (site["id"], kwh)
 
 
 def test_demo_writes_its_config_and_its_next_commands_work(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ A new example is picked up by the glob: no new test to write.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,9 @@ def make_bed(request: pytest.FixtureRequest, text: str, workdir: Path) -> TestBe
 async def test_example_checks_and_runs_into_its_sink(example: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     text = example.read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file, before anything runs
     assert "${" not in text, f"{example.name}: secrets are files (*_file), the systemd unit sets no environment"
+    # The install guide puts secrets in /etc/sentinelle/credentials/: the examples say the same.
+    for path in re.findall(r"\b\w+_file:\s*([^,}\s]+)", text):
+        assert path.startswith("/etc/sentinelle/credentials/"), f"{example.name}: secret file {path} outside the credentials folder"
     bed = make_bed(request, text, tmp_path)
     try:
         cfg = bed.rewrite(text, example.stem)

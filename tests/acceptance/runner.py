@@ -145,11 +145,19 @@ def seen_in_sink(bed: TestBed, cfg: Rewritten, index: int) -> Seen:
 
 def assert_collected(bed: TestBed, cfg: Rewritten, result: Result) -> None:
     """Every SNMP device answered and was written, every bound gateway reported, uplinks decoded."""
+    from agent.scheduler import in_shard
+
     assert result.rc == 0, str(result)
     assert "Traceback" not in result.stderr, str(result)
+    shard = (cfg.data.get("agent") or {}).get("shard")
+    polled = {d for d in cfg.snmp_devices if shard is None or in_shard(d, int(shard["index"]), int(shard["count"]))}
+    others = set(cfg.snmp_devices) - polled
     for i, _ in enumerate(cfg.data.get("sinks") or [{"type": "local"}]):
         seen = seen_in_sink(bed, cfg, i)
-        missing = set(cfg.snmp_devices) - seen.reachable
+        assert polled or cfg.chirpstack, f"sink {i}: nothing this agent should collect: the test would prove nothing"
+        strays = others & seen.by_measurement.get("device_status", set())
+        assert not strays, f"sink {i}: devices of other shards were polled: {sorted(strays)}"
+        missing = polled - seen.reachable
         assert not missing, f"sink {i}: no reachable device_status for {sorted(missing)} (recordings {cfg.snmp_devices}); seen {seen}\n{result}"
         if cfg.chirpstack:
             gateways = seen.by_measurement.get("lora_gateway", set())

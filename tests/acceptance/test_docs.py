@@ -3,8 +3,8 @@ run as a user would (tests/acceptance/markdown.py says what counts as a snippet 
 
 - A YAML snippet that is a whole configuration (it has `inventory:` or `mqtt:`) is rewritten
   to the test bed, checked with `sentinelle check` and run with `sentinelle run` into its sink,
-  like a shipped example. A fragment (e.g. only `agent: {shard: ...}`) is merged into a small
-  working configuration and must pass `check`: it is what a user pastes into their file.
+  like a shipped example. A fragment (e.g. only `agent: {shard: ...}` or `sinks:`) is merged
+  into a small working configuration, what a user pastes it into, and goes the same way.
 - A shell command is either run here (`sentinelle ...` lines, against the test bed) or named in
   `NOT_RUN_HERE` with the reason it cannot run on a test machine (root, systemd, Docker, an
   InfluxDB 2 CLI). A new command that is neither fails `test_every_shell_command_is_classified`,
@@ -145,8 +145,10 @@ inventory:
     - id: nro-test
       kind: nro
       devices:
-        - {id: sw-1, kind: switch, snmp: {host: 10.0.0.2, community: public}}
-"""
+        - {id: sw-1, kind: switch, snmp: {host: 10.0.0.1, community: public}}
+        - {id: sw-2, kind: switch, snmp: {host: 10.0.0.2, community: public}}
+        - {id: sw-4, kind: switch, snmp: {host: 10.0.0.4, community: public}}
+"""  # three switches: one in each shard of three (a `shard:` fragment must poll its own only)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +187,8 @@ async def test_yaml_snippet_checks_and_runs(block: Any, request: pytest.FixtureR
         cfg = bed.rewrite(text, "snippet")
         check = await sentinelle("check", "-c", str(cfg.path), env=cfg.env)
         assert check.rc == 0, f"{block.where}: check\n{check}"
-        if _is_whole_config(block.text):
-            result = await run_with_traffic(cfg, run_seconds(cfg))
-            assert_collected(bed, cfg, result)
+        result = await run_with_traffic(cfg, run_seconds(cfg))
+        assert_collected(bed, cfg, result)
     finally:
         bed.close()
 

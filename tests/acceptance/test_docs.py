@@ -261,3 +261,30 @@ async def test_shell_commands_run(doc: Path, request: pytest.FixtureRequest, tmp
     finally:
         for bed in beds:
             bed.close()
+
+
+def test_inline_command_synopses_match_the_cli() -> None:
+    """`sentinelle SUB [--opt ...]` written inline (tables, prose) names a real subcommand and
+    real options: a renamed option cannot linger in the docs."""
+    import argparse
+
+    from agent.cli import build_parser
+    from tests.acceptance.markdown import doc_files
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    wrong: list[str] = []
+    for path in doc_files():
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"```.*?```", "", text, flags=re.S)  # fenced blocks are run, not read
+        for span in re.findall(r"`(sentinelle [^`]+)`", text):
+            words = span.replace("\\|", "|").split()
+            sub = words[1]
+            if sub not in subs:
+                wrong.append(f"{path.relative_to(REPO)}: `{span}`: no subcommand {sub!r}")
+                continue
+            known = {opt for action in subs[sub]._actions for opt in action.option_strings}
+            for opt in re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[2:])):
+                if opt not in known:
+                    wrong.append(f"{path.relative_to(REPO)}: `{span}`: {sub} has no option {opt}")
+    assert not wrong, "\n".join(wrong)

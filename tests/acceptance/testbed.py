@@ -67,6 +67,10 @@ class Unsupported(AssertionError):
 # --- SNMP recordings --------------------------------------------------------------------------
 
 
+# A device with no profile named is auto-detected: serve it a recording of its kind.
+KIND_STANDS_FOR = {"ups": "ups-mib", "pdu": "apc-rpdu2", "olt": "huawei-gpon-olt", "energy_meter": "eaton-epdu"}
+
+
 def recordings() -> dict[str, str]:
     """community (recording name) -> sysObjectID, for the recordings the test bed serves."""
     out: dict[str, str] = {}
@@ -91,6 +95,9 @@ def profile_object_ids(name: str) -> list[str] | None:
 def recording_for(device: dict[str, Any], available: dict[str, str]) -> str:
     """A recording of a device the profiles of `device` are written for."""
     profiles = list(device.get("profiles") or ([device["profile"]] if isinstance(device.get("profile"), str) else []))
+    if not profiles and device.get("kind") in KIND_STANDS_FOR:
+        # No profile named: the agent picks one by sysObjectID; serve a device of that kind.
+        profiles = [KIND_STANDS_FOR[device["kind"]]]
     prefixes: list[str] = []
     for name in profiles:
         ids = profile_object_ids(name)

@@ -174,7 +174,8 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 async def cmd_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_demo
 
-    return await run_demo(duration_s=args.duration, data_dir=Path(args.data_dir), as_json=args.json, verbose=args.verbose)
+    return await run_demo(duration_s=args.duration, data_dir=Path(args.data_dir), as_json=args.json, verbose=args.verbose,
+                          lang=getattr(args, "lang", "fr"))
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=20.0, help="seconds of collection (default 20)")
     p.add_argument("--data-dir", default="sentinelle-demo", help="where the local store and report go (default ./sentinelle-demo)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the summary (default fr)")
     p.set_defaults(func=cmd_demo)
 
     for module_name in EXTENSIONS:

@@ -606,6 +606,14 @@ class Config(StrictModel):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
 
     @model_validator(mode="after")
+    def _something_to_collect(self) -> Config:
+        # An agent with nothing to read would run forever and write only its own counters:
+        # refuse it here so `check` and `run` both say so before systemd restarts it in a loop.
+        if not self.mqtt and not any(site.devices for site in self.inventory.sites):
+            raise ValueError("no device and no MQTT source: nothing to collect (add inventory devices or an mqtt: broker)")
+        return self
+
+    @model_validator(mode="after")
     def _unique_sink_names(self) -> Config:
         seen: set[str] = set()
         for i, sink in enumerate(self.sinks):

@@ -157,8 +157,8 @@ def write_demo_intensity(path: Path, around_s: float, hours: int = 6) -> Path:
     return path
 
 
-def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> Config:
-    """The agent configuration the demo runs: the same YAML shape a technician writes."""
+def demo_raw(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> dict[str, Any]:
+    """The demo's configuration as the YAML mapping a technician would write."""
     from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
 
     sites = []
@@ -178,7 +178,7 @@ def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = N
                 entry["meter"] = dev["meter"]
             devices.append(entry)
         sites.append({**site, "devices": devices})
-    raw = {
+    raw: dict[str, Any] = {
         "agent": {"name": "demo", "interval": interval_s, "jitter": 0.2, "data_dir": str(data_dir), "http": {"enabled": False}, "internal_interval": 5},
         "inventory": {"sites": sites},
         "spool": {"sync": "normal"},
@@ -186,7 +186,52 @@ def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = N
     }
     if mqtt is not None:
         raw["mqtt"] = [demo_mqtt_config(*mqtt)]
-    return parse_config(yaml.safe_dump(raw), "<demo>")
+    return raw
+
+
+def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> Config:
+    """The agent configuration the demo runs: the same YAML shape a technician writes."""
+    return parse_config(yaml.safe_dump(demo_raw(data_dir, snmp_port, mqtt, interval_s)), "<demo>")
+
+
+DEMO_YAML_HEADER = {
+    "fr": (
+        "# Configuration exécutée par `sentinelle demo` (écrite par la démo, réutilisable) :\n"
+        "#   sentinelle report -c {path} --year {year}\n"
+        "#   sentinelle spool stats -c {path}\n"
+        "#   sentinelle run -c {path} --duration 30\n"
+        "# Le simulateur SNMP et le broker MQTT de la démo se sont arrêtés avec elle : `run` sur ce\n"
+        "# fichier trouve les équipements injoignables (et le dit) ; relancer `sentinelle demo` pour\n"
+        "# collecter à nouveau. Pour un vrai site, partir de deploy/examples/.\n"
+    ),
+    "en": (
+        "# Configuration run by `sentinelle demo` (written by the demo, reusable):\n"
+        "#   sentinelle report -c {path} --year {year}\n"
+        "#   sentinelle spool stats -c {path}\n"
+        "#   sentinelle run -c {path} --duration 30\n"
+        "# The demo's SNMP simulator and MQTT broker stopped with it: `run` on this file finds the\n"
+        "# devices unreachable (and says so); run `sentinelle demo` again to collect again. For a real\n"
+        "# site, start from deploy/examples/.\n"
+    ),
+}
+
+
+def write_demo_yaml(raw: dict[str, Any], path: Path, shown_as: str, lang: str = "fr") -> Path:
+    """Write the configuration the demo ran, so the next commands it prints work on it."""
+    from datetime import datetime
+
+    header = DEMO_YAML_HEADER[lang].format(path=shown_as, year=datetime.now().year)
+    path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def next_commands(config_shown_as: str, year: int) -> list[str]:
+    """What to try after the demo, on the configuration it wrote (tested: each one runs)."""
+    return [
+        f"sentinelle report -c {config_shown_as} --year {year}",
+        f"sentinelle spool stats -c {config_shown_as}",
+        f"sentinelle run -c {config_shown_as} --duration 30",
+    ]
 
 
 @dataclass
@@ -241,51 +286,94 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _print_table(rows: list[DeviceSummary]) -> None:
-    header = ("device", "site", "kind", "reachable", "polls ok", "uptime", "sysName", "points")
+TABLE_HEADERS = {
+    "fr": ("équipement", "site", "type", "joignable", "relevés ok", "en service", "sysName", "points"),
+    "en": ("device", "site", "kind", "reachable", "polls ok", "uptime", "sysName", "points"),
+}
+YES_NO = {"fr": {True: "oui", False: "NON", None: "-"}, "en": {True: "yes", False: "NO", None: "-"}}
+
+
+def _print_table(rows: list[DeviceSummary], lang: str = "fr") -> None:
+    header = TABLE_HEADERS[lang]
     table = [header]
     for r in rows:
         table.append((
             r.device, r.site, r.kind,
-            {True: "yes", False: "NO", None: "-"}[r.last_reachable],
+            YES_NO[lang][r.last_reachable],
             f"{r.reachable_polls}/{r.polls}" if r.polls else "-",
-            _human_duration(r.uptime_s),
+            _human_duration(r.uptime_s, lang),
             (r.sys_name or "-")[:24],
             str(r.points),
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for n, row in enumerate(table):
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)))
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
 
-def _human_duration(seconds: float | None) -> str:
+COMPLETENESS_NOTE = {
+    "fr": ("Complétude : part de la période résumée couverte par les relevés des compteurs principaux de "
+           "chaque site. La démo part sans historique (un compteur ne donne une énergie qu'à partir de son "
+           "deuxième relevé) et ne dure que {duration:.0f} s : la valeur est donc partielle ; un agent qui "
+           "tourne toute l'année approche 100 %, et le rapport annuel signale tout trou."),
+    "en": ("Completeness: the share of the summarised period covered by the readings of each site's primary "
+           "meters. The demo starts with no history (a counter gives energy from its second reading on) and "
+           "lasts only {duration:.0f} s, so the figure is partial; an agent running all year comes close to "
+           "100 %, and the annual report flags every gap."),
+}
+
+
+def _human_duration(seconds: float | None, lang: str = "fr") -> str:
     if seconds is None:
         return "-"
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
-    return f"{days}d{hours:02d}h{rest // 60:02d}m"
+    return f"{days}{'j' if lang == 'fr' else 'd'}{hours:02d}h{rest // 60:02d}m"
 
 
-async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-demo"), as_json: bool = False, verbose: bool = False) -> int:
+def _shown_path(path: Path, given: Path) -> str:
+    """How to name `path` in printed commands: relative when the user gave a relative folder."""
+    if not given.is_absolute():
+        return str(given / path.name)
+    return str(path)
+
+
+async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-demo"), as_json: bool = False,
+                   verbose: bool = False, lang: str = "fr") -> int:
+    from datetime import datetime
+
     from agent.logs import setup_logging
     from agent.runtime import Agent
 
+    given = data_dir
     data_dir = data_dir.resolve()  # noqa: ASYNC240 - once, before anything runs
     data_dir.mkdir(parents=True, exist_ok=True)
     setup_logging("debug" if verbose else "warning")
-    from collectors.mqtt.sim import DEMO_SENSORS, demo_broker, publish_demo_traffic
+    from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_broker, publish_demo_traffic
 
+    gateways = sum(1 for d in DEMO_LORA_DEVICES if d["kind"] == "lora_gateway")
+    sensors = len(DEMO_LORA_DEVICES) - gateways
+    yaml_path = data_dir / "demo.yaml"
+    shown = _shown_path(yaml_path, given)
     with tempfile.TemporaryDirectory(prefix="sentinelle-sim-") as tmp:
         async with SnmpSimulator(RECORDINGS, Path(tmp)) as sim, demo_broker() as broker:
-            config = demo_config(data_dir, sim.port, broker)
+            raw = demo_raw(data_dir, sim.port, broker)
+            config = parse_config(yaml.safe_dump(raw), "<demo>")
+            write_demo_yaml(raw, yaml_path, shown, lang)
             if not as_json:
-                print(
-                    f"Simulated site: snmpsim on udp://127.0.0.1:{sim.port} ({len(DEMO_DEVICES)} SNMP devices), "
-                    f"LoRaWAN network server on mqtt://{broker[0]}:{broker[1]} (1 gateway, {len(DEMO_SENSORS)} sensors); "
-                    f"collecting for {duration_s:.0f}s into {data_dir}"
-                )
+                if lang == "fr":
+                    print(
+                        f"Site simulé : snmpsim sur udp://127.0.0.1:{sim.port} ({len(DEMO_DEVICES)} équipements SNMP), "
+                        f"serveur LoRaWAN sur mqtt://{broker[0]}:{broker[1]} ({gateways} passerelle, {sensors} capteurs) ; "
+                        f"collecte pendant {duration_s:.0f} s dans {data_dir}"
+                    )
+                else:
+                    print(
+                        f"Simulated site: snmpsim on udp://127.0.0.1:{sim.port} ({len(DEMO_DEVICES)} SNMP devices), "
+                        f"LoRaWAN network server on mqtt://{broker[0]}:{broker[1]} ({gateways} gateway, {sensors} sensors); "
+                        f"collecting for {duration_s:.0f}s into {data_dir}"
+                    )
             start_ns = time.time_ns()
             async with Agent(config) as agent:
                 lns = asyncio.create_task(publish_demo_traffic(*broker, duration_s=duration_s, interval_s=2.0))
@@ -293,15 +381,17 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
                 await asyncio.gather(lns, return_exceptions=True)
             end_ns = time.time_ns()
     store_path = config.local_store_path()
-    from collectors.mqtt.sim import DEMO_LORA_DEVICES
-
     rows = summarise_devices(store_path, DEMO_DEVICES + DEMO_LORA_DEVICES)
     from carbon.report import summarise
 
-    carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns)
+    carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns, lang=lang)  # type: ignore[arg-type]
+    year = datetime.now().year
+    commands = next_commands(shown, year)
     if as_json:
         print(json.dumps({
             "store": str(store_path),
+            "config": str(yaml_path),
+            "next_commands": commands,
             "devices": [r.__dict__ for r in rows],
             "energy_carbon": {
                 "kwh": carbon.kwh, "beges_kgco2e": carbon.beges_tco2e * 1000,
@@ -311,12 +401,23 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
         }, indent=2))
     else:
         print()
-        _print_table(rows)
+        _print_table(rows, lang)
         print()
-        for line in carbon.lines("fr"):
+        for line in carbon.lines(lang):  # type: ignore[arg-type]
             print(line)
-        print("(intensité du réseau : série synthétique au format éCO2mix, intensite-demo.csv)")
-        print(f"\nLocal store: {store_path}")
-    ok = all(r.last_reachable for r in rows)
+        print(COMPLETENESS_NOTE[lang].format(duration=duration_s))
+        if lang == "fr":
+            print("(intensité du réseau : série synthétique au format éCO2mix, intensite-demo.csv)")
+            print(f"\nMagasin local : {store_path}")
+            print(f"Configuration exécutée : {shown}\n\nEnsuite :")
+        else:
+            print("(grid intensity: synthetic series in the éCO2mix layout, intensite-demo.csv)")
+            print(f"\nLocal store: {store_path}")
+            print(f"Configuration it ran: {shown}\n\nNext:")
+        for command in commands:
+            print(f"  {command}")
+    # Success = every simulated device answered during the demo. On a loaded machine a big
+    # walk (the Arista switch's 95 sensors) may end at its deadline once: the table shows it
+    # (e.g. 3/6), but the demo did show the device, so that alone is not a failure.
+    ok = all((r.reachable_polls > 0) if r.polls else bool(r.last_reachable) for r in rows)
     return 0 if ok else 1
-

@@ -214,18 +214,40 @@ class Agent:
         )
 
     async def run(self, duration_s: float | None = None, stop: asyncio.Event | None = None) -> None:
-        """Run until `duration_s` elapses, `stop` is set, or a component fails."""
+        """Run until `duration_s` elapses or `stop` is set; a component that fails ends the run.
+
+        A component that simply *finishes* does not end the run: a scheduler with no polled
+        device (an MQTT-only LoRaWAN agent) returns at once, and the agent must keep reading
+        its brokers. Only an exception (or the stop/duration) ends it, and the exception is
+        raised so the command exits non-zero instead of pretending it collected.
+        """
         self.start()
-        stopper = asyncio.create_task(stop.wait()) if stop is not None else None
-        watched: set[asyncio.Task[Any]] = set(self._tasks) | ({stopper} if stopper else set())
+        stopper = asyncio.create_task(stop.wait(), name="stop-request") if stop is not None else None
+        watched: set[asyncio.Task[Any]] = set(self._tasks)
+        loop = asyncio.get_running_loop()
+        deadline = None if duration_s is None else loop.time() + duration_s
         try:
-            done, _ = await asyncio.wait(watched, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                remaining = None if deadline is None else max(0.0, deadline - loop.time())
+                if remaining == 0.0:
+                    return
+                if not watched and stopper is None:
+                    # Nothing left that could fail: wait for the duration (or forever).
+                    await (asyncio.sleep(remaining) if remaining is not None else asyncio.Event().wait())
+                    return
+                done, _ = await asyncio.wait(
+                    watched | ({stopper} if stopper else set()), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done or (stopper is not None and stopper in done):
+                    return
+                for task in done:
+                    watched.discard(task)
+                    if not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                    log.debug("component %s finished (nothing left for it to do)", task.get_name())
         finally:
             if stopper is not None:
                 stopper.cancel()
-        for task in done:
-            if task is not stopper and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
 
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop collectors, let forwarders drain for at most `drain_s`, then stop them.

@@ -67,7 +67,7 @@ def test_design_example_loads_with_secrets_from_files_and_env(tmp_path: Path, se
 
 
 def test_no_sink_means_embedded_local_store(tmp_path: Path) -> None:
-    cfg = parse_config(f"agent: {{data_dir: {tmp_path}}}\n")
+    cfg = parse_config(f"agent: {{data_dir: {tmp_path}}}\ninventory: {{sites: [{{id: s, devices: [{{id: d}}]}}]}}\n")
     sinks = cfg.effective_sinks()
     assert [s.type for s in sinks] == ["local"]
     assert cfg.local_store_path() == tmp_path / "local.db"

@@ -209,4 +209,9 @@ def test_examples_cover_the_three_site_kinds():
         kinds |= {s["kind"] for s in data["inventory"]["sites"]}
     assert {"nro", "datacentre", "lora"} <= kinds
     lora = yaml.safe_load((DEPLOY / "examples" / "lora-network.yaml").read_text())
-    assert all(t.startswith("$share/") for t in lora["mqtt"][0]["topics"]), "shared subscriptions for scaling"
+    # Shared subscriptions for scaling go through the broker's `shared_group` (the loader
+    # refuses `$share/` written in a topic); gateway topics carry ChirpStack's region prefix.
+    broker = lora["mqtt"][0]
+    assert broker["shared_group"] and broker["protocol"] == 5
+    assert not any(t.startswith("$share/") for t in broker["topics"])
+    assert any(t.endswith("/gateway/+/state/conn") and not t.startswith("gateway/") for t in broker["topics"])

@@ -309,6 +309,7 @@ async def test_build_sink_from_config(tmp_path: Path) -> None:
     token_file.write_text(TOKEN + "\n")
     config = parse_config(f"""
 agent: {{data_dir: {tmp_path}}}
+inventory: {{sites: [{{id: s, devices: [{{id: d}}]}}]}}
 sinks:
   - {{type: influxdb2, url: "http://127.0.0.1:1", org: o, bucket: b, token_file: {token_file}}}
   - {{type: influxdb1, name: legacy, url: "http://127.0.0.1:1", database: sentinelle, username: u, password: {PASSWORD}}}
@@ -326,7 +327,7 @@ sinks:
     finally:
         for s in sinks:
             await s.close()
-    default = parse_config(f"agent: {{data_dir: {tmp_path}}}\n")
+    default = parse_config(f"agent: {{data_dir: {tmp_path}}}\ninventory: {{sites: [{{id: s, devices: [{{id: d}}]}}]}}\n")
     (only,) = [build_sink(s, i, default) for i, s in enumerate(default.effective_sinks())]
     assert isinstance(only, LocalSink) and only.name == "local-0"
     await only.close()
@@ -336,6 +337,7 @@ async def test_check_without_create_writes_nothing(tmp_path: Path) -> None:
     """`sentinelle check` builds sinks with create=False: no file appears, problems still show."""
     config = parse_config(f"""
 agent: {{data_dir: {tmp_path / 'data'}}}
+inventory: {{sites: [{{id: s, devices: [{{id: d}}]}}]}}
 sinks:
   - {{type: local}}
   - {{type: file, path: {tmp_path / 'out' / 'debug.lp'}}}

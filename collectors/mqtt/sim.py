@@ -54,6 +54,7 @@ DEMO_LORA_DEVICES: list[dict[str, Any]] = [
      "lora": {"dev_eui": "70b3d57ed0001a03", "energy_kwh_total": {"path": "indexWh", "scale": 0.001},
               "power_w": "activePowerW"}},
     {"site": "nro-lannion", "id": "climate-nro-lannion", "kind": "sensor", "lora": {"dev_eui": "70b3d57ed0001a01"}},
+    {"site": "nro-lannion", "id": "door-nro-lannion", "kind": "sensor", "lora": {"dev_eui": "70b3d57ed0001a02"}},
 ]
 
 

@@ -283,8 +283,18 @@ def test_inline_command_synopses_match_the_cli() -> None:
             if sub not in subs:
                 wrong.append(f"{path.relative_to(REPO)}: `{span}`: no subcommand {sub!r}")
                 continue
-            known = {opt for action in subs[sub]._actions for opt in action.option_strings}
-            for opt in re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[2:])):
+            # Walk down nested subcommands (`factors build`, `spool stats|replay`): an option is
+            # known when a parser on the way down, or one of the alternatives, declares it.
+            chain, rest = [subs[sub]], words[2:]
+            while rest:
+                nested = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+                names = rest[0].split("|")
+                if not nested or not all(n in nested[0].choices for n in names):
+                    break
+                chain += [nested[0].choices[n] for n in names]
+                rest = rest[1:]
+            known = {opt for parser_ in chain for action in parser_._actions for opt in action.option_strings}
+            for opt in re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(rest)):
                 if opt not in known:
                     wrong.append(f"{path.relative_to(REPO)}: `{span}`: {sub} has no option {opt}")
     assert not wrong, "\n".join(wrong)

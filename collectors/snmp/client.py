@@ -223,13 +223,20 @@ class SnmpSession:
         reps = self.max_repetitions
         while True:
             try:
-                got = await self._with_retries(lambda: transport.bulk(root, cursor, reps))
+                got = await self._with_retries(lambda c=cursor, r=reps: transport.bulk(root, c, r))  # type: ignore[misc]
             except PduError as err:
                 if err.status == 1 and reps > 1:
                     reps = max(1, reps // 2)
                     continue
                 if err.status == 2 and self.target.version == 1:  # v1 noSuchName: end of view
                     return rows
+                raise
+            except SnmpError as err:
+                # gufo-snmp reports an error-status without naming it: a smaller answer is the
+                # one thing worth trying (tooBig), as for pysnmp's named tooBig above.
+                if err.kind == "pdu_error" and reps > 1:
+                    reps = max(1, reps // 2)
+                    continue
                 raise
             if not got:
                 return rows

@@ -11,7 +11,8 @@ Its limits, and where each is handled:
 - GET answers omit objects the device lacks (noSuchObject/noSuchInstance) and, on SNMPv1, a
   noSuchName drops the whole answer: both become absent varbinds here (v1 by splitting);
 - SNMPv3 engine boots/time are learnt once (`refresh`); a session idle past the 150 s window,
-  or a device that rebooted, fails its next request with `SnmpAuthError`: refresh and retry once;
+  or a device that rebooted, fails its next request (timeout or `SnmpAuthError`): refresh when
+  idle, and refresh and retry once on such a failure;
 - one socket per session: file-descriptor budget in docs/scaling.md;
 - no SNMPv3 context names, no 3DES: `needs_pysnmp()` sends such targets to the pysnmp backend.
 """
@@ -19,6 +20,7 @@ Its limits, and where each is handled:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from gufo.snmp import (
@@ -46,6 +48,9 @@ from gufo.snmp.aio.client import SnmpSession as GufoAioSession
 
 from agent.config import SnmpTarget
 from collectors.snmp.transport import TIMEOUT_MESSAGE, UNTYPED_INT, SnmpError, Varbind
+
+# gufo's advice: refresh when over 150 s passed since the last request (RFC 3414's window).
+REFRESH_AFTER_S = 140.0
 
 _AUTH_KEYS = {"md5": Md5Key, "sha": Sha1Key, "sha224": Sha224Key, "sha256": Sha256Key,
               "sha384": Sha384Key, "sha512": Sha512Key}
@@ -103,6 +108,7 @@ class GufoSession:
         self._lock = asyncio.Lock()
         self._session: GufoAioSession | None = None
         self._refreshed = False
+        self._last_ok = time.monotonic()
         self._max_repetitions = max_repetitions
         # column root -> (its GetIter, the last OID it returned): lets a retry resume.
         self._iters: dict[str, tuple[GetIter, str]] = {}
@@ -123,25 +129,47 @@ class GufoSession:
                 raise SnmpError("transport", f"cannot resolve or reach {t.host}: {type(exc).__name__}") from None
         return self._session
 
+    def _reopen(self) -> GufoAioSession:
+        """A new socket and engine discovery: recovers a changed engine ID (a replaced card) as
+        well as new engine boots/time."""
+        self._session = None
+        self._refreshed = False
+        return self._open()
+
     async def _call(self, request: object) -> object:
-        """Run one request (a coroutine factory) under the session lock, mapping errors."""
+        """Run one request (a coroutine factory) under the session lock, mapping errors.
+
+        SNMPv3: gufo learns the agent's engine boots/time once. Past the 150 s window (an idle
+        session, a 5-minute poll interval) or after an agent restart, net-snmp answers with a
+        notInTimeWindow REPORT that gufo does not surface: the request times out, or fails
+        authentication. So: refresh before a request when idle for over `REFRESH_AFTER_S`, and
+        on a timeout or an authentication failure refresh and retry once."""
         async with self._lock:
             session = self._open()
+            v3 = self.target.version == 3
+            if v3 and time.monotonic() - self._last_ok > REFRESH_AFTER_S:
+                self._refreshed = False
             for attempt in (1, 2):
+                refreshed_now = False
                 try:
                     if not self._refreshed:
+                        refreshed_now = True
                         await session.refresh()  # SNMPv3: engine ID, boots and time
                         self._refreshed = True
-                    return await request(session)  # type: ignore[operator]
+                    result = await request(session)  # type: ignore[operator]
+                    self._last_ok = time.monotonic()
+                    return result
                 except SnmpAuthError:
-                    if attempt == 1 and self.target.version == 3:
-                        # Engine time window passed (idle session) or the device rebooted:
-                        # learn boots/time again, then retry once.
-                        self._refreshed = False
+                    if attempt == 1 and v3:
+                        session = self._reopen()
                         continue
                     raise SnmpError("auth", "authentication failed (check user, auth_key/auth_protocol, "
                                             "priv_key/priv_protocol)") from None
                 except TimeoutError:
+                    if attempt == 1 and v3 and not refreshed_now:
+                        session = self._reopen()  # maybe out of the time window: rediscover, retry once
+                        continue
+                    self._refreshed = False if v3 else self._refreshed
                     raise SnmpError("timeout", TIMEOUT_MESSAGE) from None
                 except SnmpDecodeError:
                     raise SnmpError("malformed", "the device sent an answer that cannot be decoded") from None

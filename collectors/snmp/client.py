@@ -69,7 +69,6 @@ class SnmpClient:
         self.settings = settings or SnmpSettings()
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
         self._pysnmp: PysnmpEngine | None = None
-        self._sessions: list[SnmpSession] = []
         self.requests = 0
         _raise_fd_limit()
 
@@ -80,11 +79,11 @@ class SnmpClient:
         self.close()
 
     def close(self) -> None:
-        """Close the pysnmp engine's transport and forget sessions (idempotent)."""
+        """Close the pysnmp engine's transport (idempotent). gufo sockets close with their
+        sessions, which belong to the devices."""
         if self._pysnmp is not None:
             self._pysnmp.close()
             self._pysnmp = None
-        self._sessions.clear()
 
     def backend_for(self, target: SnmpTarget) -> str:
         """`gufo` or `pysnmp`: the device's `backend:`, else `snmp.backend`; gufo-snmp falls back
@@ -109,9 +108,7 @@ class SnmpClient:
         return self._pysnmp.session(target, timeout)
 
     def session(self, target: SnmpTarget) -> SnmpSession:
-        session = SnmpSession(self, target)
-        self._sessions.append(session)
-        return session
+        return SnmpSession(self, target)
 
 
 class SnmpSession:
@@ -216,10 +213,12 @@ class SnmpSession:
         as snmpbulkwalk does). A response may be truncated (fewer rows than asked): the next
         request starts after its last row. tooBig lowers max-repetitions down to 1."""
         transport = self._transport()
-        prefix = oid_tuple(root)
-        plen = len(prefix)
+        root = ".".join(map(str, oid_tuple(root)))  # canonical text: no leading dot
+        root_dot = root + "."
+        start = len(root_dot)
         rows: dict[str, Varbind] = {}
-        cursor, last = root, prefix
+        cursor: str = root
+        last: tuple[int, ...] = ()
         reps = self.max_repetitions
         while True:
             try:
@@ -241,19 +240,19 @@ class SnmpSession:
             if not got:
                 return rows
             for vb in got:
-                if vb.syntax == "EndOfMibView":
+                # Only the index after the column is parsed (one or two sub-identifiers for
+                # most tables), not the whole OID of every value.
+                text = vb.oid
+                if vb.syntax == "EndOfMibView" or not text.startswith(root_dot):
                     return rows
-                oid = oid_tuple(vb.oid)
-                if len(oid) <= plen or oid[:plen] != prefix:
-                    return rows
-                if oid <= last:  # not increasing: a broken agent, stop rather than loop
+                index = text[start:]
+                key = tuple(map(int, index.split(".")))
+                if key <= last:  # not increasing: a broken agent, stop rather than loop
                     log.warning("SNMP agent %s: OID not increasing in walk of %s", self.target.host, root)
                     return rows
-                last = oid
+                last = key
                 if vb.syntax in ABSENT_SYNTAXES:
                     return rows
-                text = vb.oid
-                index = text[len(root) + 1 :] if text.startswith(root) else ".".join(map(str, oid[plen:]))
                 rows[index] = vb
                 if len(rows) >= MAX_ROWS_PER_COLUMN:
                     return rows

@@ -163,7 +163,8 @@ class SnmpSession:
         try:
             await reference.get(["1.3.6.1.2.1.1.3.0"])
         except SnmpError as named:
-            return named
+            # A timeout of the second opinion says nothing about the credentials.
+            return err if named.kind == "timeout" else named
         return err
 
     async def get(self, oids: Sequence[str]) -> dict[str, Varbind]:

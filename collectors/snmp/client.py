@@ -214,7 +214,8 @@ class SnmpSession:
         as snmpbulkwalk does). A response may be truncated (fewer rows than asked): the next
         request starts after its last row. tooBig lowers max-repetitions down to 1."""
         transport = self._transport()
-        root = ".".join(map(str, oid_tuple(root)))  # canonical text: no leading dot
+        if root.startswith(".") or ".." in root:
+            root = ".".join(map(str, oid_tuple(root)))  # canonical text: no leading dot
         root_dot = root + "."
         start = len(root_dot)
         rows: dict[str, Varbind] = {}

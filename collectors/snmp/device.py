@@ -20,7 +20,16 @@ from agent.point import Point
 from agent.selfmetrics import AgentMetrics
 from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
 from collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
-from collectors.snmp.decode import SYS_DESCR, SYS_NAME, SYS_OBJECT_ID, SYS_UPTIME, Reading, decode, plan
+from collectors.snmp.decode import (
+    SYS_DESCR,
+    SYS_NAME,
+    SYS_OBJECT_ID,
+    SYS_UPTIME,
+    PollPlan,
+    Reading,
+    decode,
+    plan,
+)
 from collectors.snmp.events import EventBook
 from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError
 
@@ -50,6 +59,7 @@ class SnmpDevice:
         self.problems = problems or Problems(log)
         self.state_path = state_path
         self.profiles: list[Profile] | None = None
+        self._plan: tuple[list[Profile], PollPlan] | None = None
         self.sys_object_id: str | None = None
         self.counters = CounterBook()
         self.events = EventBook(device.id)
@@ -114,7 +124,9 @@ class SnmpDevice:
         if self.profiles is None:
             await self.identify()
         assert self.profiles is not None
-        todo = plan(self.profiles)
+        if self._plan is None or self._plan[0] is not self.profiles:
+            self._plan = (self.profiles, plan(self.profiles))  # once per identification, not per poll
+        todo = self._plan[1]
         scalars = await self.session.get([*todo.scalars, SYS_NAME])
         uptime_vb = scalars.get(SYS_UPTIME)
         if uptime_vb is None or uptime_vb.absent and all(vb.absent for vb in scalars.values()):

@@ -15,6 +15,10 @@ Its limits, and where each is handled:
   idle, and refresh and retry once on such a failure;
 - one socket per session: file-descriptor budget in docs/scaling.md;
 - no SNMPv3 context names, no 3DES: `needs_pysnmp()` sends such targets to the pysnmp backend.
+
+Walks use gufo's socket-level calls (`send_get_bulk`/`recv_get_bulk` with a `GetIter`) rather
+than its `getbulk()` async iterator, which hides where a walk stopped and so cannot be resumed
+after a timeout. One walk per column at a time on a session (the device polls them in turn).
 """
 
 from __future__ import annotations

@@ -323,3 +323,18 @@ def test_backend_choice_and_pysnmp_fallback() -> None:
     des3 = SnmpTarget(host=HOST, version=3, user="u", auth_protocol="sha", auth_key=SecretStr("12345678"),
                       priv_protocol="3des", priv_key=SecretStr("12345678"))
     assert client.backend_for(des3) == "pysnmp"
+
+
+def test_client_lifts_the_soft_fd_limit_for_one_socket_per_device() -> None:
+    """gufo-snmp keeps one UDP socket per device: 1,000 devices need more than the usual
+    1,024 soft limit, so the client raises it to the hard limit (docs/scaling.md)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(hard, 256) if hard != resource.RLIM_INFINITY else 256
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        SnmpClient()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -9,6 +9,7 @@ rate-limited log line and a self-metric.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
@@ -180,6 +181,8 @@ class SnmpDevice:
         new_oid = scalars.get(SYS_OBJECT_ID)
         if new_oid is not None and not new_oid.absent and new_oid.text() != self.sys_object_id:
             self.profiles = None
+        if rebooted:  # a firmware upgrade can change what the device implements
+            self.profiles = None
         self._m_duration.labels(self.id).set(duration)
         self._m_polls.labels(self.id, "ok").inc()
         for kind in ("timeout", "auth", "deadline", "unknown_user", "time_window", "decryption", "transport", "pdu_error"):
@@ -195,6 +198,7 @@ class SnmpDevice:
             return
         self.counters = CounterBook.from_json(data.get("counters"))
         self.events = EventBook.from_json(self.id, data.get("events"))
+        self._load_identity(data.get("identity"))
         uptime = data.get("uptime")
         if isinstance(uptime, list) and len(uptime) == 2:
             try:
@@ -203,8 +207,34 @@ class SnmpDevice:
                 pass
 
     def _state_data(self) -> dict[str, object]:
+        identity = None
+        if self.profiles is not None:
+            identity = {"sys_object_id": self.sys_object_id, "profiles": [p.name for p in self.profiles],
+                        "selection": self._selection_key()}
         return {"counters": self.counters.to_json(), "events": self.events.to_json(),
-                "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None}
+                "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None,
+                "identity": identity}
+
+    def _selection_key(self) -> str:
+        """What profile selection depends on (the device's configured profiles and, per catalog
+        profile, its name, `always`, sysObjectID prefixes and detect OIDs): a cached
+        identification is reused only while this is unchanged."""
+        parts = [repr(list(self.device.profiles))]
+        for name in self.catalog.names():
+            p = self.catalog.profiles[name]
+            parts.append(repr((p.name, p.always, p.sys_object_ids, p.detect)))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    def _load_identity(self, data: object) -> None:
+        """Skip the identification GET after a restart: the first cycle then costs a steady one."""
+        if not isinstance(data, dict) or data.get("selection") != self._selection_key():
+            return
+        names = data.get("profiles")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n in self.catalog.profiles for n in names):
+            return
+        sys_object_id = data.get("sys_object_id")
+        self.sys_object_id = sys_object_id if isinstance(sys_object_id, str) else None
+        self.profiles = [self.catalog.profiles[n] for n in names]
 
     async def _save_state_off_loop(self) -> None:
         """Save after a good poll in a worker thread: the write + rename of a small file takes

@@ -6,6 +6,7 @@ reference for every column. Both backends are held to the same reference."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from agent.config import SnmpSettings, SnmpTarget
-from collectors.snmp.client import SnmpClient
+from collectors.snmp.client import SnmpClient, SnmpError
 from tests.servers import HOST, Snmpd, SnmpSim, find_binary
 
 BACKENDS = ["gufo", "pysnmp"]
@@ -338,3 +339,17 @@ def test_client_lifts_the_soft_fd_limit_for_one_socket_per_device() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_closed_port_is_refused_not_a_timeout() -> None:
+    """A host with nothing on the SNMP port answers ICMP port unreachable; gufo-snmp surfaces it
+    as a TimeoutError at once: it must read as "refused", not as a timeout (which sends a
+    technician to look at communities and ACLs)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+    target = SnmpTarget(host=HOST, port=port, community=SecretStr("public"), timeout=3.0, retries=0)
+    async with SnmpClient() as client:
+        with pytest.raises(SnmpError) as err:
+            await client.session(target).get(["1.3.6.1.2.1.1.3.0"])
+    assert err.value.kind == "transport" and "refused" in str(err.value)

@@ -169,7 +169,11 @@ class GufoSession:
                         continue
                     raise SnmpError("auth", "authentication failed (check user, auth_key/auth_protocol, "
                                             "priv_key/priv_protocol)") from None
-                except TimeoutError:
+                except TimeoutError as exc:
+                    if "refused" in str(exc.__cause__ or exc.__context__ or ""):
+                        # gufo's connected socket saw ICMP port unreachable: nothing listens.
+                        raise SnmpError("transport", "the device refused the request (ICMP port unreachable): "
+                                                     "no SNMP agent on that host and port") from None
                     if attempt == 1 and v3 and not refreshed_now:
                         session = self._reopen()  # maybe out of the time window: rediscover, retry once
                         continue

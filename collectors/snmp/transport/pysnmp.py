@@ -186,7 +186,7 @@ class PysnmpSession:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - pysnmp raises PySnmpError on bad input
-            raise SnmpError("malformed", f"SNMP request failed: {type(exc).__name__}") from None
+            raise SnmpError("transport", f"SNMP request failed: {type(exc).__name__}") from None
         if indication:
             raise describe_indication(indication)
         if status:

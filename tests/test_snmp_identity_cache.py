@@ -4,6 +4,8 @@ changed catalog or configured profile list makes the device identify again."""
 
 from __future__ import annotations
 
+import json
+
 from pydantic import SecretStr
 
 from agent.config import Device, SnmpTarget
@@ -26,6 +28,13 @@ async def test_identity_survives_restart_and_is_dropped_when_the_catalog_changes
     device = Device(id="ups", snmp=target)
     state = tmp_path / "ups.json"
     async with SnmpClient() as client:
+        # Setup: the device's candidate tables were already discovered (h4's discovery, kept a
+        # day in the same state file), so the identifying cycle below costs only the
+        # identification GET; the identification itself is not cached yet.
+        scout = SnmpDevice(device, client.session(target), catalog, 60.0)
+        await scout.identify()
+        assert scout.discovery is not None
+        state.write_text(json.dumps({"discovery": scout.discovery.to_json()}))
         first = SnmpDevice(device, client.session(target), catalog, 60.0, state_path=state)
         assert first.profiles is None
         r0 = client.requests

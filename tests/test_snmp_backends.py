@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from agent.config import Device, SnmpTarget
 from agent.point import Point
+from collectors.snmp.cli import probe
 from collectors.snmp.client import SnmpClient
 from collectors.snmp.device import SnmpDevice
 from collectors.snmp.profiles import ProfileCatalog
@@ -43,8 +44,10 @@ def comparable(points: list[Point]) -> list[tuple]:
 
 
 async def poll_both(target: SnmpTarget, catalog: ProfileCatalog, device_id: str) -> dict[str, list[list[Point]]]:
-    """Two cycles per backend (the second has counter deltas)."""
+    """Two cycles per backend (the second has counter deltas). Both backends must also make
+    the same identification: discovered table roots (GETNEXT), chosen profiles, quirks."""
     result: dict[str, list[list[Point]]] = {}
+    chosen: dict[str, tuple] = {}
     for backend in ("gufo", "pysnmp"):
         t = target.model_copy(update={"backend": backend})
         async with SnmpClient() as client:
@@ -52,7 +55,32 @@ async def poll_both(target: SnmpTarget, catalog: ProfileCatalog, device_id: str)
             assert session.backend_name == backend
             dev = SnmpDevice(Device(id=device_id, snmp=t), session, catalog, 60.0)
             result[backend] = [await dev.poll(T0), await dev.poll(T0 + 60_000_000_000)]
+            assert dev.discovery is not None
+            chosen[backend] = (dev.discovery.roots, [p.name for p in dev.profiles or []], dev.quirks)
+    assert chosen["gufo"] == chosen["pysnmp"], device_id
     return result
+
+
+def probed(result: dict) -> dict:
+    """A probe's JSON without what moves between two reads of a live or varying agent
+    (the values themselves; their fields, statuses and discards stay)."""
+    return {**result, "values": sorted((v["measurement"], repr(sorted(v["tags"].items())), v["field"])
+                                       for v in result["values"]),
+            "discarded": sorted(repr({k: v for k, v in d.items() if k not in ("raw", "text")})
+                                for d in result["discarded"])}
+
+
+@pytest.mark.parametrize("community", RECORDINGS)
+async def test_probe_says_the_same_on_both_backends(snmpsim, catalog, community) -> None:
+    """Per-field statuses (noSuchObject vs noSuchInstance included), discovery, quirks, values
+    discarded as sentinels or implausible: `probe` reports the same through either backend."""
+    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr(community))
+    got = {b: await probe(target.model_copy(update={"backend": b}), catalog, []) for b in ("gufo", "pysnmp")}
+    assert got["pysnmp"]["fields"], community
+    if moving(community):
+        assert probed(got["gufo"]) == probed(got["pysnmp"]), community
+    else:
+        assert got["gufo"] == got["pysnmp"], community
 
 
 @pytest.mark.parametrize("community", RECORDINGS)

@@ -151,15 +151,42 @@ class SnmpSession:
                         raise
         raise AssertionError("unreachable")
 
-    async def _name_auth_error(self, err: SnmpError) -> SnmpError:
-        """gufo-snmp says only "authentication failed"; pysnmp reads the agent's REPORT
-        (unknown user, wrong digest, decryption, time window...). Asked once, on failure only,
-        so a technician is told which key or name to fix."""
+    def _reference(self) -> BackendSession:
+        """A pysnmp session to the same device, for what gufo-snmp cannot say (the shared
+        engine is created on first use)."""
         if self.client._pysnmp is None:
             from collectors.snmp.transport.pysnmp import PysnmpEngine
 
             self.client._pysnmp = PysnmpEngine()
-        reference = self.client._pysnmp.session(self.target, self.timeout)
+        return self.client._pysnmp.session(self.target, self.timeout)
+
+    async def name_absent(self, answers: dict[str, Varbind]) -> dict[str, Varbind]:
+        """`answers` with each absent object named exactly (noSuchObject vs noSuchInstance).
+        gufo-snmp reports both as NoSuchObject; `probe` must tell a technician which (the
+        object is not implemented vs that instance does not exist), so on gufo the absent OIDs
+        alone are asked again through pysnmp. Other backends already name them."""
+        if self.backend_name != "gufo":
+            return answers
+        absent = [o for o, vb in answers.items() if vb.syntax == "NoSuchObject"]
+        if not absent:
+            return answers
+        reference = self._reference()
+        out = dict(answers)
+        for chunk in _chunks(absent, GET_CHUNK):
+            try:
+                got = await self._with_retries(lambda c=chunk: reference.get(list(c)))  # type: ignore[misc]
+            except SnmpError:
+                return out  # no second opinion: keep what gufo said
+            for want, vb in zip(chunk, got, strict=False):
+                if vb.absent:  # only the name of the absence changes, never an answer
+                    out[want] = Varbind(want, vb.syntax, None)
+        return out
+
+    async def _name_auth_error(self, err: SnmpError) -> SnmpError:
+        """gufo-snmp says only "authentication failed"; pysnmp reads the agent's REPORT
+        (unknown user, wrong digest, decryption, time window...). Asked once, on failure only,
+        so a technician is told which key or name to fix."""
+        reference = self._reference()
         try:
             await reference.get(["1.3.6.1.2.1.1.3.0"])
         except SnmpError as named:

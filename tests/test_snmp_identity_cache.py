@@ -59,3 +59,40 @@ async def test_identity_survives_restart_and_is_dropped_when_the_catalog_changes
         named = SnmpDevice(Device(id="ups", snmp=target, profiles=["ups-mib"]), client.session(target), catalog, 60.0,
                            state_path=state)
         assert named.profiles is None
+
+
+async def test_cached_identity_keeps_quirks_overrides_and_follows_the_discovery(snmpsim, tmp_path) -> None:
+    """One state file holds h4's discovery and h5's identification. After a restart the quirk
+    profile and the inventory's overrides still apply (same points, no identification GET, no
+    GETNEXT); a discovery older than a day makes the device identify again."""
+    profiles_dir = tmp_path / "profiles"
+    profiles_dir.mkdir()
+    (profiles_dir / "eaton-quirk.yaml").write_text(
+        'sys_object_ids: ["1.3.6.1.4.1.705.1"]\nsys_descr: "(?i)eaton"\n'
+        "overrides: {ups_input.frequency_hz: {scale: 0.01}}\n")
+    catalog = ProfileCatalog.load([profiles_dir])
+    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr("ups-quirky"))
+    device = Device(id="ups", snmp=target, overrides={"ups_input.voltage_v": {"scale": 0.1}})
+    state = tmp_path / "ups.json"
+    async with SnmpClient() as client:
+        first = SnmpDevice(device, client.session(target), catalog, 60.0, state_path=state)
+        await first.poll(T0)
+        r0 = client.requests
+        steady = await first.poll(T0 + MINUTE)
+        steady_cycle = client.requests - r0
+        line2 = next(p for p in steady if p.measurement == "ups_input" and p.tags.get("line") == "2")
+        assert line2.fields["frequency_hz"] == 50.0 and line2.fields["voltage_v"] > 200  # quirk, override
+        saved = json.loads(state.read_text())
+        assert saved["discovery"] is not None and saved["identity"]["quirks"] == ["eaton-quirk"]
+
+        restarted = SnmpDevice(device, client.session(target), catalog, 60.0, state_path=state)
+        assert restarted.quirks == ["eaton-quirk"]
+        r0 = client.requests
+        again = await restarted.poll(T0 + 2 * MINUTE)
+        assert client.requests - r0 == steady_cycle
+        assert fields(again) == fields(steady)
+
+        saved = json.loads(state.read_text())
+        saved["discovery"]["at"] -= 2 * 86_400
+        state.write_text(json.dumps(saved))
+        assert SnmpDevice(device, client.session(target), catalog, 60.0, state_path=state).profiles is None

@@ -122,3 +122,19 @@ async def test_snmpd_gives_identical_points(snmpd, sparse_snmpd,  # noqa: F811
         if sparse:
             assert "2" not in {p.tags["ifindex"] for p in interfaces}
         assert stable(gufo) == stable(reference), (version, sparse, cycle)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("backend", ["gufo", "pysnmp"])
+async def test_getnext_past_the_end_of_the_mib(snmpd, version, backend) -> None:
+    """Discovery's GETNEXT on a root after everything the agent has: no error, nothing under
+    it (v1 noSuchName and v2c endOfMibView alike), and a present root still found."""
+    target = SnmpTarget(host=snmpd.host, port=snmpd.port, version=version, community=SecretStr("public"),
+                        backend=backend)
+    async with SnmpClient() as client:
+        session = client.session(target)
+        got = await session.get_next(["1.3.6.1.2.1.1", "1.3.9.9.9"])
+        await session.close()
+    assert got["1.3.6.1.2.1.1"].oid.startswith("1.3.6.1.2.1.1.") and not got["1.3.6.1.2.1.1"].absent
+    end = got["1.3.9.9.9"]
+    assert end.absent or not end.oid.startswith("1.3.9.9.9.")

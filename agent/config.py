@@ -106,6 +106,9 @@ AuthProtocol = Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha5
 PrivProtocol = Literal["none", "des", "3des", "aes", "aes128", "aes192", "aes256", "aes192c", "aes256c"]
 
 
+SnmpBackendName = Literal["gufo", "pysnmp"]
+
+
 class SnmpTarget(StrictModel):
     """How to reach one device over SNMP. Unset timeouts and retries come from `snmp:`."""
 
@@ -122,6 +125,8 @@ class SnmpTarget(StrictModel):
     timeout: Duration | None = None
     retries: int | None = Field(default=None, ge=0, le=10)
     max_repetitions: int | None = Field(default=None, ge=1, le=200)
+    # SNMP library for this device; unset: `snmp.backend` (collectors/snmp/transport/).
+    backend: SnmpBackendName | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -166,6 +171,8 @@ class SnmpSettings(StrictModel):
     max_repetitions: int = Field(default=25, ge=1, le=200)
     # Requests in flight at once across all devices (UDP on loopback drops above ~50).
     max_in_flight: int = Field(default=50, ge=1, le=500)
+    # gufo-snmp (fast, the default) or pysnmp (the reference); per device with `snmp.backend`.
+    backend: SnmpBackendName = "gufo"
     profiles_dirs: list[Path] = Field(default_factory=list)
     # Equipment identity (collectors/snmp/identity) is read at start and then this often.
     inventory_interval: Duration = 86400.0

@@ -94,12 +94,12 @@ async def phase_agent(ports: list[int], cycles: int, sim_pid: int, workdir: Path
     from collectors.snmp.device import build_targets
 
     counts = {"received": 0, "values": 0}
-    orig_request = snmp_client.SnmpSession._request
+    orig_request = snmp_client.SnmpSession._with_retries
     orig_get = snmp_client.SnmpSession.get
     orig_walk = snmp_client.SnmpSession.walk
 
-    async def request(self, fn, *args):  # type: ignore[no-untyped-def]
-        got = await orig_request(self, fn, *args)
+    async def request(self, call):  # type: ignore[no-untyped-def]
+        got = await orig_request(self, call)
         counts["received"] += len(got)
         return got
 
@@ -113,7 +113,7 @@ async def phase_agent(ports: list[int], cycles: int, sim_pid: int, workdir: Path
         counts["values"] += sum(len(col) for col in got.values())
         return got
 
-    snmp_client.SnmpSession._request = request  # type: ignore[method-assign]
+    snmp_client.SnmpSession._with_retries = request  # type: ignore[method-assign]
     snmp_client.SnmpSession.get = get  # type: ignore[method-assign]
     snmp_client.SnmpSession.walk = walk  # type: ignore[method-assign]
 

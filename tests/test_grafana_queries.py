@@ -77,8 +77,10 @@ def test_config(data_dir: Path, snmp_port: int, broker: tuple[str, int], influx_
             {"id": "pdu-dc-b", "kind": "pdu",
              # Silent for longer than the poll deadline (80 % of 2 s): every poll ends at its
              # deadline, so the agent's "failed polls" counters are exercised deterministically.
+             # pysnmp: it ignores the ICMP port-unreachable a closed port sends back, where
+             # gufo-snmp (the default) fails at once with "refused" (no deadline reached).
              "snmp": {**snmp, "port": _closed_port(socket.SOCK_DGRAM), "community": "apc-ap8641",
-                      "timeout": 3, "retries": 0}},
+                      "timeout": 3, "retries": 0, "backend": "pysnmp"}},
         ],
     }
     for site in raw["inventory"]["sites"]:

@@ -511,6 +511,24 @@ async def test_probe_ipv6_host_port(snmpd_ipv6: int) -> None:
     assert result["sys_object_id"].startswith("1.3.6.1.4.1.8072.3.2")  # net-snmp
 
 
+@pytest.mark.parametrize("backend", ["gufo", "pysnmp"])
+async def test_ipv6_device_on_both_backends(snmpd_ipv6: int, backend: str) -> None:
+    """GET, GETNEXT (discovery) and a column walk to an IPv6 literal, through each backend."""
+    from pydantic import SecretStr
+
+    target = SnmpTarget(host="::1", port=snmpd_ipv6, community=SecretStr("public"), backend=backend)
+    async with SnmpClient() as client:
+        session = client.session(target)
+        assert session.backend_name == backend
+        got = await session.get(["1.3.6.1.2.1.1.2.0"])
+        assert str(got["1.3.6.1.2.1.1.2.0"].value).startswith("1.3.6.1.4.1.8072.3.2")
+        nxt = await session.get_next(["1.3.6.1.2.1.1"])
+        assert nxt["1.3.6.1.2.1.1"].oid.startswith("1.3.6.1.2.1.1.") and not nxt["1.3.6.1.2.1.1"].absent
+        column = await session.walk_column("1.3.6.1.2.1.2.2.1.2")  # ifDescr
+        assert column and any(vb.text() == "lo" for vb in column.values())
+        await session.close()
+
+
 async def test_override_matching_no_field_is_reported(snmpsim, catalog, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="collectors.snmp")
     cfg = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: {"

@@ -119,7 +119,7 @@ async def _collect(session: SnmpSession, profiles: list[Profile]) -> tuple[dict[
     todo = plan(profiles)
     timed_out: set[str] = set()
     try:
-        scalars = await session.get(todo.scalars)
+        scalars = await session.name_absent(await session.get(todo.scalars))
     except SnmpError as err:
         if err.kind != "timeout":
             raise

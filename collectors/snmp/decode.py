@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from collectors.snmp.client import Varbind
+from collectors.snmp.client import UNTYPED_INT, Varbind
 from collectors.snmp.plausibility import Verdict, check, check_field, default_range, power_range
 from collectors.snmp.profiles import FieldSpec, Group, Profile, TagSpec
 
@@ -235,8 +235,11 @@ def _apply_field(reading: Reading, spec: FieldSpec, vb: Varbind, marker: Varbind
         if vb.value < 0:
             discard("unsupported")
             return  # a negative cumulative counter is never a reading
+        syntax = vb.syntax
+        if syntax == UNTYPED_INT:  # gufo-snmp: the width comes from the profile
+            syntax = spec.counter_syntax(vb.oid) or syntax
         reading.counters[spec.name] = CounterSample(
-            spec, vb.value, vb.syntax, None if marker is None or marker.absent else marker.text(),
+            spec, vb.value, syntax, None if marker is None or marker.absent else marker.text(),
             1.0 / 10**digits if digits else 1.0,
         )
         # Counter64 above int64: InfluxDB integers cannot hold it (agent/point.py).

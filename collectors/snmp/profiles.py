@@ -146,6 +146,10 @@ class FieldSpec(_Model):
     max_rate: float | None = None
     # counter: emit `<name>_delta` next to the raw cumulative value.
     delta: bool = True
+    # counter: SMI width of `oid` / `fallback` (Counter32 wraps at 2^32). Needed because the
+    # gufo-snmp backend returns plain ints without their type; pysnmp's type wins when known.
+    bits: Literal[32, 64] | None = None
+    fallback_bits: Literal[32, 64] | None = None
     event: EventSpec | None = None
     unit: str | None = None
 
@@ -161,6 +165,13 @@ class FieldSpec(_Model):
         if self.type == "enum" and not self.enum:
             raise ValueError(f"field {self.name!r}: type enum needs 'enum' labels")
         return self
+
+    def counter_syntax(self, answered_oid: str) -> str | None:
+        """The declared SMI counter type of the OID that answered (its column or the fallback)."""
+        fallback = self.fallback
+        from_fallback = fallback is not None and (answered_oid == fallback or answered_oid.startswith(fallback + "."))
+        bits = self.fallback_bits if from_fallback else self.bits
+        return None if bits is None else f"Counter{bits}"
 
     @property
     def display_unit(self) -> str:

@@ -1,0 +1,44 @@
+"""The command line's own sentences in French (default) and English.
+
+One catalogue keyed by a message id, so a summary is printed in one language: `--lang`, else
+`agent.lang` in the file, else French. Reports and the demo have their own wording (carbon/report,
+agent/demo) and take the same setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["fr", "en"]
+LANGS: tuple[Lang, ...] = ("fr", "en")
+
+_MESSAGES: dict[str, dict[Lang, str]] = {
+    "config_error": {"fr": "erreur de configuration dans {path} :", "en": "configuration error in {path}:"},
+    "config_ok": {"fr": "{sites} site(s), {devices} équipement(s), {brokers} broker(s) MQTT, {sinks} destination(s)",
+                  "en": "{sites} site(s), {devices} device(s), {brokers} MQTT broker(s), {sinks} sink(s)"},
+    "data_dir": {"fr": "{path} (spool et stockage local)", "en": "{path} (spool and local store)"},
+    "no_spool": {"fr": "pas de spool dans {path} (l'agent n'a pas encore tourné avec cette configuration)",
+                 "en": "no spool at {path} (the agent has not run with this configuration yet)"},
+    "unknown_sink": {"fr": "destination {name!r} inconnue : celles de cette configuration sont {names}",
+                     "en": "unknown sink {name!r}: this configuration's sinks are {names}"},
+    "replay_needs_sink": {"fr": "spool replay demande --sink NOM (les lettres mortes sont gardées par destination)",
+                          "en": "spool replay needs --sink NAME (dead letters are kept per sink)"},
+    "replayed": {"fr": "{count} point(s) mis de côté remis en file pour la destination {sink}",
+                 "en": "{count} dead-lettered point(s) queued again for sink {sink}"},
+    "stopping": {"fr": "arrêt demandé ({signal}) : fin de la collecte, envoi de ce qui reste (Ctrl-C encore pour "
+                       "arrêter tout de suite)",
+                 "en": "stopping ({signal}): collection ends, sending what is left (Ctrl-C again to stop at once)"},
+    "stop_now": {"fr": "second signal : arrêt immédiat (le spool garde ce qui a été collecté)",
+                 "en": "second signal: stopping at once (the spool keeps what was collected)"},
+    "left_in_spool": {"fr": "arrêté : {count} point(s) restent dans le spool {path} pour le prochain démarrage",
+                      "en": "stopped: {count} point(s) stay in the spool {path} for the next start"},
+    "unexpected": {"fr": "erreur inattendue : {error} (relancer avec -v pour le détail)",
+                   "en": "unexpected error: {error} (run again with -v for details)"},
+    "broker_ok": {"fr": "{where} : connecté, abonné à {count} filtre(s)", "en": "{where}: connected, subscribed to {count} filter(s)"},
+}
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    """The message `key` in `lang` (French for an unknown language), with `values` filled in."""
+    texts = _MESSAGES[key]
+    return texts.get(lang if lang in LANGS else "fr", texts["fr"]).format(**values)  # type: ignore[call-overload]

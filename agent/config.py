@@ -747,6 +747,9 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
+# Keys a model accepts under a short name: the line is the short key's when only it is written.
+KEY_ALIASES = {"profiles": "profile"}
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -904,6 +907,11 @@ def parse_config(text: str, path: str = "<config>", *, read_secrets: bool = True
     def where(p: tuple[Any, ...], own_line: bool = False) -> str:
         if own_line and (*p, "#dup") in lines:
             return f"{path}:{lines[(*p, '#dup')]}"
+        for i, part in enumerate(p):
+            # A key the user wrote in its short form (`profile: x` for `profiles: [x]`).
+            if part in KEY_ALIASES and p[:i + 1] not in lines and (*p[:i], KEY_ALIASES[part]) in lines:
+                p = (*p[:i], KEY_ALIASES[part])
+                break
         for n in range(len(p), -1, -1):
             if p[:n] in lines:
                 return f"{path}:{lines[p[:n]]}"

@@ -25,18 +25,30 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--year", type=int, help="civil year (French local time)")
+    when.add_argument("--year", type=_year, help="civil year (French local time), e.g. 2026")
     when.add_argument("--from", dest="start", type=_date, help="period start, ISO date or date-time (local time)")
     p.add_argument("--to", dest="end", type=_date, help="period end (exclusive), with --from")
     p.add_argument("--group-by", default="site,member,contract,operator", help="comma list of site, member, contract, operator")
     p.add_argument("--format", default="csv,xlsx,json,html", help="comma list of csv, xlsx, json, html")
     p.add_argument("--excel-fr", action="store_true", help="CSV for French Excel: ';', decimal comma, UTF-8 BOM")
-    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.add_argument("--lang", choices=("fr", "en"), default=None,
+                   help="language of the report: fr or en (default: agent.lang of the file, else fr)")
     p.add_argument("--out", default=".", help="output directory")
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
     p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
     p.add_argument("--missing-year", choices=("error", "latest"), help="a year missing from the factor table")
     p.set_defaults(func=run_report)
+
+
+def _year(text: str) -> int:
+    """A four-digit civil year: `--year 26` is a typo for 2026, not the year 26."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a year: {text!r} (e.g. 2026)") from None
+    if not 1990 <= year <= 2100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the year with four digits, between 1990 and 2100 (e.g. 2026)")
+    return year
 
 
 def _date(text: str) -> datetime:
@@ -87,13 +99,20 @@ def run_report(args: argparse.Namespace) -> int:
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
 
+    config = load_config(args.config)
+    lang = args.lang or config.agent.lang
     try:
-        config = load_config(args.config)
         groupings = _choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
         formats = _choices(args.format, FORMATS, "format")
         if args.year is None and args.end is None:
             raise ValueError("--from needs --to")
         start_ns, end_ns, label = report_period(args.year, args.start, args.end)
+        if end_ns <= start_ns:
+            raise ValueError("--to must be after --from")
+    except ValueError as exc:
+        print(f"sentinelle report: {exc}", file=sys.stderr)
+        return 2  # usage
+    try:
         c = config.carbon
         factors_path = args.factors or c.factors_file
         factors = FactorTable.from_file(factors_path) if factors_path else FactorTable.embedded()
@@ -113,7 +132,7 @@ def run_report(args: argparse.Namespace) -> int:
             )
         finally:
             close()
-        paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
+        paths = write_report(report, args.out, formats, groupings, lang, args.excel_fr)
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1

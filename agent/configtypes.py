@@ -36,6 +36,8 @@ def parse_duration(value: Any) -> float:
         text = value.strip().lower().replace(" ", "")
         if not text:
             raise ValueError("empty duration")
+        if text.startswith("-"):
+            raise ValueError(f"a duration cannot be negative (got {value!r})")
         try:
             seconds = float(text)
         except ValueError:

@@ -205,14 +205,14 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
     factors = _factors(args, config)
     fmt = args.format
     _site, dev = find_meter(config, args.meter)
-    problem = export_file_problem(Path(args.file))
-    if problem:
-        print(f"sentinelle import: {args.file}: {problem}", file=sys.stderr)
-        return 1
     kind = args.kind or dev.meter.kind
     if kind is None and fmt in ("auto", "enedis"):
         kind = enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
     target = meter_target(config, args.meter, kind=kind, unit=args.unit, modulus=args.modulus)
+    problem = export_file_problem(Path(args.file))
+    if problem:
+        print(f"sentinelle import: {args.file}: {problem}", file=sys.stderr)
+        return 1
     options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction,
                             args.skip_bad, args.reset_column)
     c = config.carbon

@@ -128,15 +128,17 @@ async def cmd_check(args: argparse.Namespace) -> int:
     ]
     for i, scfg in enumerate(config.effective_sinks()):
         name = sink_name(scfg, i)
-        sink = build_sink(scfg, i, config, create=False) if _accepts_create(build_sink) else build_sink(scfg, i, config)
+        sink = None
         try:
+            sink = build_sink(scfg, i, config, create=False) if _accepts_create(build_sink) else build_sink(scfg, i, config)
             await asyncio.wait_for(sink.check(), timeout=scfg.timeout + 5)
             rows.append((f"sink {name}", "ok", scfg.type))
         except Exception as exc:  # noqa: BLE001 - report every problem, not the first
             rows.append((f"sink {name}", "FAIL", _redact(config, str(exc) or type(exc).__name__)))
         finally:
-            with contextlib.suppress(Exception):
-                await sink.close()
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    await sink.close()
     if not args.no_devices:
         rows.extend(await _check_devices(config))
         rows.extend(await _check_brokers(config, args.timeout))

@@ -75,3 +75,23 @@ def test_check_no_devices_skips_brokers(tmp_path: Path) -> None:
     proc = run_check(cfg, tmp_path, "--no-devices")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mqtt " not in proc.stdout and "data_dir" in proc.stdout
+
+
+def test_check_uses_the_configured_tls(mosquitto_factory: Any, tmp_path: Path) -> None:
+    import certifi
+
+    broker = mosquitto_factory(tls=True)
+    topics = ["application/+/device/+/event/up"]
+    cfg = {
+        "agent": {"data_dir": str(tmp_path / "data")},
+        "mqtt": [
+            {"url": broker.tls_url, "name": "right-ca", "tls": {"ca": str(broker.ca_path)}, "topics": topics},
+            # Public CAs only: the broker's private CA is not among them.
+            {"url": broker.tls_url, "name": "wrong-ca", "tls": {"ca": certifi.where()}, "topics": topics},
+        ],
+    }
+    proc = run_check(cfg, tmp_path, "--timeout", "5s")
+    rows = {line.split()[1]: line for line in proc.stdout.splitlines() if line.startswith("mqtt ")}
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert " ok " in rows["right-ca"] and "(TLS," in rows["right-ca"], proc.stdout
+    assert "FAIL" in rows["wrong-ca"] and "TLS failed" in rows["wrong-ca"] and f":{broker.tls_port}" in rows["wrong-ca"], proc.stdout

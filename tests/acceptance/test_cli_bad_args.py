@@ -191,3 +191,15 @@ def test_second_sigint_stops_at_once(workdir: Path) -> None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+def test_run_duration_ends_and_counts_what_stays_for_a_dead_sink(workdir: Path) -> None:
+    import re
+
+    # 10.255.255.1 drops packets: the sink never answers, the drain is bounded all the same.
+    text = (workdir / "ok.yaml").read_text() + "sinks:\n  - {type: influxdb1, url: http://10.255.255.1:8086, database: s, timeout: 30s}\n"
+    (workdir / "dead.yaml").write_text(text)
+    proc = sentinelle("run", "-c", "dead.yaml", "--duration", "2s", cwd=workdir, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    found = re.search(r"arrêté : (\d+) point\(s\) restent dans le spool", proc.stderr)
+    assert found and int(found.group(1)) >= 1, proc.stderr

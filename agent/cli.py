@@ -283,6 +283,9 @@ def _finish(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = HelpWithDefaults
     _common_options(parser, top=False)
     for action in parser._actions:
+        if action.dest in ("lang", "verbose"):
+            # Declared again by a subcommand: it must not hide `sentinelle --lang en report`.
+            action.default = argparse.SUPPRESS
         if action.dest in DURATION_OPTIONS and action.type in (float, int):
             action.type = duration_arg
             action.metavar = action.metavar or "DURATION"
@@ -355,6 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redact_with_file(args: argparse.Namespace, text: str) -> str:
+    """An unexpected error's message may quote a URL or a reply holding a secret of the file."""
+    path = getattr(args, "config", None)
+    if not path:
+        return text
+    try:
+        return _redact(load_config(path), text)
+    except Exception:  # noqa: BLE001 - the file itself may be the problem; keep the message
+        return text
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -392,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last-resort guard: one line, not a traceback
         if args.verbose:
             traceback.print_exc()
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = _redact_with_file(args, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         print(f"sentinelle {args.command}: {say(lang, 'unexpected', error=error)}", file=sys.stderr)
         return EXIT_PROBLEMS
     log.debug("command %s took %.1fs", args.command, time.monotonic() - started)

@@ -110,8 +110,10 @@ def run_report(args: argparse.Namespace) -> int:
         if end_ns <= start_ns:
             raise ValueError("--to must be after --from")
     except ValueError as exc:
+        # Exit 1 as before for a bad --group-by/--format value (tests and scripts rely on it);
+        # argparse's own refusals (--year 26, a bad date) exit 2.
         print(f"sentinelle report: {exc}", file=sys.stderr)
-        return 2  # usage
+        return 1
     try:
         c = config.carbon
         factors_path = args.factors or c.factors_file

@@ -124,7 +124,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
 
     rows: list[tuple[str, str, str]] = [
         ("config", "ok", f"{args.config}: {_inventory_summary(config, lang)}"),
-        ("data_dir", "ok", say(lang, "data_dir", path=config.agent.data_dir)),
+        _data_dir_row(config, lang),
     ]
     for i, scfg in enumerate(config.effective_sinks()):
         name = sink_name(scfg, i)
@@ -146,6 +146,17 @@ async def cmd_check(args: argparse.Namespace) -> int:
     for what, status, detail in rows:
         print(f"{what:<{width}}  {status:<4}  {detail}")
     return EXIT_OK if all(r[1] == "ok" for r in rows) else EXIT_PROBLEMS
+
+
+def _data_dir_row(config: Config, lang: str) -> tuple[str, str, str]:
+    """Where `run` keeps its spool, and whether this user may create or write it (checked
+    with access rights, writing nothing)."""
+    data_dir = Path(config.agent.data_dir)
+    existing = next((p for p in (data_dir, *data_dir.parents) if p.exists()), Path("/"))
+    detail = say(lang, "data_dir", path=data_dir)
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return "data_dir", "FAIL", f"{detail}: {say(lang, 'data_dir_denied', path=existing)}"
+    return "data_dir", "ok", detail
 
 
 def _accepts_create(func: Any) -> bool:

@@ -17,6 +17,9 @@ _MESSAGES: dict[str, dict[Lang, str]] = {
     "config_ok": {"fr": "{sites} site(s), {devices} équipement(s), {brokers} broker(s) MQTT, {sinks} destination(s)",
                   "en": "{sites} site(s), {devices} device(s), {brokers} MQTT broker(s), {sinks} sink(s)"},
     "data_dir": {"fr": "{path} (spool et stockage local)", "en": "{path} (spool and local store)"},
+    "data_dir_denied": {"fr": "{path} n'est pas accessible en écriture pour cet utilisateur (lancer en root, ou "
+                              "régler agent.data_dir)",
+                        "en": "{path} is not writable by this user (run as root, or set agent.data_dir)"},
     "no_spool": {"fr": "pas de spool dans {path} (l'agent n'a pas encore tourné avec cette configuration)",
                  "en": "no spool at {path} (the agent has not run with this configuration yet)"},
     "unknown_sink": {"fr": "destination {name!r} inconnue : celles de cette configuration sont {names}",

@@ -204,3 +204,13 @@ def test_run_duration_ends_and_counts_what_stays_for_a_dead_sink(workdir: Path) 
     assert proc.returncode == 0, proc.stderr
     found = re.search(r"arrêté : (\d+) point\(s\) restent dans le spool", proc.stderr)
     assert found and int(found.group(1)) >= 1, proc.stderr
+
+
+def test_check_fails_when_the_data_directory_cannot_be_created(workdir: Path) -> None:
+    (workdir / "a-file").write_text("x")
+    text = (workdir / "ok.yaml").read_text().replace(str(workdir / "data"), str(workdir / "a-file" / "data"))
+    (workdir / "blocked.yaml").write_text(text)
+    proc = sentinelle("check", "-c", "blocked.yaml", "--no-devices", cwd=workdir)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("data_dir"))
+    assert "FAIL" in row and "a-file" in row, proc.stdout

@@ -37,7 +37,10 @@ _MESSAGES: dict[str, dict[Lang, str]] = {
                       "en": "stopped: {count} point(s) stay in the spool {path} for the next start"},
     "unexpected": {"fr": "erreur inattendue : {error} (relancer avec -v pour le détail)",
                    "en": "unexpected error: {error} (run again with -v for details)"},
-    "broker_ok": {"fr": "{where} : connecté, abonné à {count} filtre(s)", "en": "{where}: connected, subscribed to {count} filter(s)"},
+    "report_summary": {
+        "fr": "{label} : {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e réseau, complétude {completeness} %",
+        "en": "{label}: {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e grid, completeness {completeness} %",
+    },
 }
 
 
@@ -45,3 +48,11 @@ def say(lang: str, key: str, **values: object) -> str:
     """The message `key` in `lang` (French for an unknown language), with `values` filled in."""
     texts = _MESSAGES[key]
     return texts.get(lang if lang in LANGS else "fr", texts["fr"]).format(**values)  # type: ignore[call-overload]
+
+
+def number(lang: str, value: float, decimals: int) -> str:
+    """`1 234,5` in French (narrow no-break space, decimal comma), `1,234.5` in English."""
+    text = f"{value:,.{decimals}f}"
+    if lang == "en":
+        return text
+    return text.replace(",", "\u202f").replace(".", ",")

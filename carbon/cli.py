@@ -66,6 +66,12 @@ def _choices(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
+def _reads_influxdb(config: Any, choice: str | None) -> bool:
+    """The rule `_source` applies: --source influxdb, or by default the first InfluxDB sink."""
+    has_influx = any(s.type in ("influxdb1", "influxdb2") for s in config.effective_sinks())
+    return choice == "influxdb" or (choice is None and has_influx)
+
+
 def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
     """(ReportSource, closer)."""
     from carbon.report import InfluxQLSource, LocalStoreSource
@@ -99,7 +105,11 @@ def run_report(args: argparse.Namespace) -> int:
     from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
 
-    config = load_config(args.config)
+    # Secrets are read only when the report reads InfluxDB: a local-store report must not need
+    # a token file or a ${VAR} it does not use.
+    config = load_config(args.config, read_secrets=False)
+    if _reads_influxdb(config, args.source):
+        config = load_config(args.config)
     lang = args.lang or config.agent.lang
     try:
         groupings = _choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
@@ -138,11 +148,12 @@ def run_report(args: argparse.Namespace) -> int:
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
+    from agent.messages import number, say
+
     total = report.totals()
-    print(
-        f"{label}: {total.kwh_total:.1f} kWh, {total.beges_t:.4f} tCO2e BEGES (± {total.beges_u_rel * 100:.1f} %), "
-        f"{total.grid_t:.4f} tCO2e grid, completeness {total.completeness * 100:.1f} %"
-    )
+    print(say(lang, "report_summary", label=label, kwh=number(lang, total.kwh_total, 1),
+              beges=number(lang, total.beges_t, 4), u=number(lang, total.beges_u_rel * 100, 1),
+              grid=number(lang, total.grid_t, 4), completeness=number(lang, total.completeness * 100, 1)))
     for p in paths:
         print(p)
     return 0

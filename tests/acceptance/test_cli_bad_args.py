@@ -41,6 +41,10 @@ inventory:
         z.writestr("hello.txt", "not a workbook")
     (tmp_path / "header-only.csv").write_text("time,kwh\n")
     (tmp_path / "not-a-db").mkdir()
+    # An InfluxDB token file missing: fatal for what uses the sink, not for a local-store report.
+    (tmp_path / "tokenless.yaml").write_text((tmp_path / "ok.yaml").read_text() + (
+        "sinks:\n  - {type: local}\n"
+        "  - {type: influxdb2, url: http://127.0.0.1:9, org: o, bucket: b, token_file: /nonexistent/token}\n"))
     return tmp_path
 
 
@@ -65,6 +69,8 @@ CASES = [
     (["report", "-c", "ok.yaml", "--year", "2026", "--format", "pdf"], 1, "pdf"),
     (["report", "-c", "ok.yaml", "--from", "2026-02-01", "--to", "2026-01-01"], 1, "after"),
     (["report", "-c", "ok.yaml", "--from", "yesterday", "--to", "2026-01-01"], 2, "not an ISO date"),
+    (["report", "-c", "tokenless.yaml", "--year", "2026"], 2, "/nonexistent/token"),
+    (["report", "-c", "tokenless.yaml", "--year", "2026", "--source", "local"], 1, "local store"),
     (["import", "-c", "ok.yaml", "--meter", "pdu-1", "binary.csv"], 1, "binary.csv: a binary file"),
     (["import", "-c", "ok.yaml", "--meter", "pdu-1", "fake.xlsx"], 1, "fake.xlsx: not an Excel workbook"),
     (["import", "-c", "ok.yaml", "--meter", "pdu-1", "notexcel.xlsx"], 1, "notexcel.xlsx"),

@@ -762,6 +762,8 @@ def _key_lines(
     if isinstance(node, yaml.MappingNode):
         first: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping used as a key: the models refuse it with its line
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in first:

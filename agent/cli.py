@@ -223,8 +223,8 @@ async def cmd_spool(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(data, indent=2, default=str))
             else:
-                for key, value in data.items():
-                    print(f"{key}: {value}")
+                for line in _spool_summary(stats, path, lang):
+                    print(line)
         elif args.action == "dead-letters":
             for item in await spool.dead_letters(args.sink, limit=args.limit):
                 print(json.dumps(_as_dict(item), default=str, ensure_ascii=False))
@@ -234,6 +234,27 @@ async def cmd_spool(args: argparse.Namespace) -> int:
     finally:
         await spool.close()
     return EXIT_OK
+
+
+def _spool_summary(stats: Any, path: Path, lang: str) -> list[str]:
+    """`spool stats` for a person: size against the cap, then per sink what waits, how old,
+    what was set aside; `--json` keeps every raw counter for scripts."""
+    from agent.messages import number
+
+    def size(n: int) -> str:
+        for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+            if n >= scale:
+                return f"{number(lang, n / scale, 1)} {unit}"
+        return f"{n} B"
+
+    lines = [say(lang, "spool_size", path=path, size=size(stats.bytes), cap=size(stats.max_bytes),
+                 points=stats.points, dropped=stats.dropped)]
+    for sink, count in stats.pending.items():
+        age = stats.oldest_pending_age_s.get(sink)
+        oldest = "-" if age is None else f"{number(lang, age / 60, 1)} min"
+        lines.append(say(lang, "spool_sink", sink=sink, pending=count, oldest=oldest,
+                         dead=stats.dead_letters.get(sink, 0)))
+    return lines
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

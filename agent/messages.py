@@ -37,6 +37,11 @@ _MESSAGES: dict[str, dict[Lang, str]] = {
                       "en": "stopped: {count} point(s) stay in the spool {path} for the next start"},
     "unexpected": {"fr": "erreur inattendue : {error} (relancer avec -v pour le détail)",
                    "en": "unexpected error: {error} (run again with -v for details)"},
+    "spool_size": {"fr": "spool {path} : {size} sur {cap} au plus, {points} point(s), {dropped} perdu(s) faute de place",
+                   "en": "spool {path}: {size} of at most {cap}, {points} point(s), {dropped} dropped for lack of room"},
+    "spool_sink": {"fr": "  destination {sink} : {pending} point(s) en attente (le plus ancien : {oldest}), "
+                         "{dead} mis de côté (lettres mortes)",
+                   "en": "  sink {sink}: {pending} point(s) pending (oldest: {oldest}), {dead} dead-lettered"},
     "report_summary": {
         "fr": "{label} : {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e réseau, complétude {completeness} %",
         "en": "{label}: {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e grid, completeness {completeness} %",

@@ -157,7 +157,7 @@ def test_spool_stats_does_not_need_the_secrets_it_does_not_use(workdir: Path) ->
     assert sentinelle("run", "-c", "run.yaml", "--duration", "1s", cwd=workdir).returncode == 0
     proc = sentinelle("spool", "stats", "-c", "env.yaml", cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "pending" in proc.stdout
+    assert "point(s) en attente" in proc.stdout and "destination influxdb2-1" in proc.stdout, proc.stdout
 
 
 def test_sigint_says_stopping_and_what_stays_in_the_spool(workdir: Path) -> None:

@@ -83,3 +83,36 @@ def test_every_wrong_value_is_worded_for_a_technician(wrong: Any, tmp_path: Path
                 assert not any(j in line for j in JARGON), (path, line)
                 assert not any(s in line for s in SECRETS if s not in str(wrong)), (path, line)
     assert refused > len(paths(data)) // 3
+
+
+async def test_what_loads_also_builds(tmp_path: Path) -> None:
+    """Parity, from the other side: any configuration the loader accepts (the full one with
+    each value replaced in turn) builds every collector and the carbon step without a new
+    refusal. A rule enforced only when building would show up here as an exception."""
+    import logging
+
+    from agent.logs import Problems
+    from agent.selfmetrics import AgentMetrics
+    from carbon.processor import build_processors
+    from collectors.mqtt import build_sources
+    from collectors.snmp.client import SnmpClient
+    from collectors.snmp.configcheck import catalog_for
+    from collectors.snmp.device import build_targets
+
+    data = yaml.safe_load(FULL)
+    built = 0
+    # One SNMP engine for all (it is slow to create); sessions are built per configuration.
+    async with SnmpClient(parse_config(FULL).snmp) as client:
+        for wrong in WRONG:
+            for path in paths(data):
+                try:
+                    config = parse_config(yaml.safe_dump(replaced(data, path, wrong), sort_keys=False), "cfg.yaml")
+                except ConfigError:
+                    continue
+                config.agent.data_dir = tmp_path
+                metrics, problems = AgentMetrics(), Problems(logging.getLogger("t"))
+                build_targets(config, client, metrics, problems, catalog_for(config.snmp.profiles_dirs))
+                build_sources(config, metrics, problems, tmp_path)
+                build_processors(config, tmp_path)
+                built += 1
+    assert built > 30

@@ -6,15 +6,17 @@ refuse at start-up, with the file line of the offending key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from collectors.snmp.profiles import ProfileCatalog, ProfileError
+from collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, ProfileError
 
 
 def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:
     try:
-        catalog = ProfileCatalog.load(config.snmp.profiles_dirs)
+        catalog = catalog_for(config.snmp.profiles_dirs)
     except ProfileError as exc:
         yield ("snmp", "profiles_dirs"), str(exc)
         return
@@ -30,3 +32,22 @@ def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:
                 yield ("inventory", "sites", si, "devices", di, "profiles"), (
                     f"device {dev.id!r} names SNMP profiles but has no 'snmp:' section (host, community...)"
                 )
+
+
+def catalog_for(dirs: Sequence[Path]) -> ProfileCatalog:
+    """The profile catalogue of these directories, parsed again only when a file changed
+    (parsing every profile costs ~50 ms, and tests validate hundreds of configurations)."""
+    stamps = tuple(_stamp(Path(d)) for d in (SHIPPED_DIR, *dirs))
+    return _load(stamps, tuple(str(d) for d in dirs))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(stamps: tuple[Any, ...], dirs: tuple[str, ...]) -> ProfileCatalog:
+    return ProfileCatalog.load([Path(d) for d in dirs])
+
+
+def _stamp(directory: Path) -> tuple[Any, ...]:
+    if not directory.is_dir():
+        return (str(directory), None)
+    files = sorted(directory.glob("*.y*ml"))
+    return (str(directory), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))

@@ -148,12 +148,14 @@ def run_report(args: argparse.Namespace) -> int:
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
-    from agent.messages import number, say
+    from agent.messages import say
 
+    # Words in the report's language; figures keep a decimal point here (scripts read this
+    # line; the report files carry the French number format).
     total = report.totals()
-    print(say(lang, "report_summary", label=label, kwh=number(lang, total.kwh_total, 1),
-              beges=number(lang, total.beges_t, 4), u=number(lang, total.beges_u_rel * 100, 1),
-              grid=number(lang, total.grid_t, 4), completeness=number(lang, total.completeness * 100, 1)))
+    print(say(lang, "report_summary", label=label, kwh=f"{total.kwh_total:.1f}", beges=f"{total.beges_t:.4f}",
+              u=f"{total.beges_u_rel * 100:.1f}", grid=f"{total.grid_t:.4f}",
+              completeness=f"{total.completeness * 100:.1f}"))
     for p in paths:
         print(p)
     return 0

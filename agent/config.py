@@ -6,16 +6,26 @@ every problem as `FILE:LINE: key.path[0].sub: reason`. Secret values never appea
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    ByteSize,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from agent.configtypes import Duration, StrictModel
+from agent.configtypes import Duration, HostName, HttpUrl, StrictModel, check_host
 
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
 Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
@@ -23,12 +33,25 @@ Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
 SECRET_KEY_HINTS = ("key", "token", "password", "community", "secret", "passphrase")
 
 
+SYSTEM_DATA_DIR = Path("/var/lib/sentinelle")
+
+
 def default_data_dir() -> Path:
-    """`$SENTINELLE_DATA_DIR`, else `$STATE_DIRECTORY` (systemd), else `./sentinelle-data`."""
+    """Where the spool and the local store live when `agent.data_dir` is not set.
+
+    One rule, so the service and a shell agree: `$SENTINELLE_DATA_DIR`, else
+    `$STATE_DIRECTORY` (systemd `StateDirectory=sentinelle`, i.e. /var/lib/sentinelle), else
+    /var/lib/sentinelle for root, else the user's XDG state directory
+    (`$XDG_STATE_HOME/sentinelle`, by default ~/.local/state/sentinelle). Never the current
+    directory: `spool stats` run from another folder must find the same spool.
+    """
     for var in ("SENTINELLE_DATA_DIR", "STATE_DIRECTORY"):
         if os.environ.get(var):
             return Path(os.environ[var].split(":")[0])
-    return Path("sentinelle-data")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return SYSTEM_DATA_DIR
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "sentinelle"
 
 
 # --- agent ----------------------------------------------------------------------------------
@@ -89,6 +112,8 @@ class AgentSettings(StrictModel):
     http: HttpSettings = Field(default_factory=HttpSettings)
     # How often the agent's own counters are written as `agent_internal` points.
     internal_interval: Duration = 60.0
+    # Language of the command-line summaries (and, by default, of reports and the demo).
+    lang: Literal["fr", "en"] = "fr"
 
     @field_validator("interval")
     @classmethod
@@ -112,7 +137,7 @@ SnmpBackendName = Literal["gufo", "pysnmp"]
 class SnmpTarget(StrictModel):
     """How to reach one device over SNMP. Unset timeouts and retries come from `snmp:`."""
 
-    host: str
+    host: HostName
     port: int = Field(default=161, ge=1, le=65535)
     version: Literal[1, 2, 3] = 2
     community: SecretStr | None = None
@@ -122,6 +147,9 @@ class SnmpTarget(StrictModel):
     priv_protocol: PrivProtocol = "none"
     priv_key: SecretStr | None = None
     context: str = ""
+    # SNMPv3 only: must be written as `noAuthNoPriv` for a user without keys, so that a
+    # forgotten key file is never silently downgraded to no security.
+    security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] | None = None
     timeout: Duration | None = None
     retries: int | None = Field(default=None, ge=0, le=10)
     max_repetitions: int | None = Field(default=None, ge=1, le=200)
@@ -136,14 +164,25 @@ class SnmpTarget(StrictModel):
             return {"1": 1, "2": 2, "2c": 2, "3": 3}.get(text, v)
         return v
 
+    @field_validator("security_level", mode="before")
+    @classmethod
+    def _level_words(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"noauthnopriv": "noAuthNoPriv", "authnopriv": "authNoPriv", "authpriv": "authPriv"}.get(v.lower(), v)
+        return v
+
     @model_validator(mode="after")
     def _credentials(self) -> SnmpTarget:
         if self.version in (1, 2):
+            if self.security_level is not None:
+                raise ValueError("security_level is for SNMPv3 only (set version: 3, or remove it)")
             if self.community is None:
                 self.community = SecretStr("public")
             return self
         if not self.user:
             raise ValueError("SNMPv3 needs 'user'")
+        if self.community is not None:
+            raise ValueError("'community' is for SNMPv1/v2c: SNMPv3 uses user, auth_key and priv_key")
         if self.auth_protocol != "none":
             if self.auth_key is None:
                 raise ValueError("auth_protocol is set: give 'auth_key' or 'auth_key_file'")
@@ -160,6 +199,18 @@ class SnmpTarget(StrictModel):
                 raise ValueError("priv_key must have at least 8 characters (RFC 3414)")
         elif self.priv_key is not None:
             raise ValueError("priv_key is given but priv_protocol is 'none'")
+        level = "authPriv" if self.priv_protocol != "none" else "authNoPriv" if self.auth_protocol != "none" else "noAuthNoPriv"
+        if self.security_level is None and level == "noAuthNoPriv":
+            raise ValueError(
+                f"SNMPv3 user {self.user!r} has no auth_protocol/auth_key: give them (and priv_protocol/priv_key), "
+                "or write security_level: noAuthNoPriv if the device really has no security"
+            )
+        if self.security_level is not None and self.security_level != level:
+            raise ValueError(
+                f"security_level is {self.security_level} but the keys given make it {level} "
+                "(authNoPriv needs auth_protocol + auth_key; authPriv also priv_protocol + priv_key)"
+            )
+        self.security_level = level
         return self
 
 
@@ -278,6 +329,9 @@ class Device(StrictModel):
                 return {"load": v}
             if v in ("primary", "sub"):
                 return {"role": v}
+            raise ValueError(
+                "expected it, facility, other, primary or sub, or a mapping such as {role: sub, load: it, parent: DEVICE}"
+            )
         return v
 
 
@@ -310,29 +364,36 @@ class Site(StrictModel):
 
 
 class Inventory(StrictModel):
+    # Unique site and device ids are checked by `inventory_problems` (it names the duplicate's
+    # own line, which a model validator cannot).
     sites: list[Site] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Inventory:
-        seen_sites: set[str] = set()
-        seen_devices: dict[str, str] = {}
-        for site in self.sites:
-            if site.id in seen_sites:
-                raise ValueError(f"site id {site.id!r} is used twice")
-            seen_sites.add(site.id)
-            for dev in site.devices:
-                if dev.id in seen_devices:
-                    raise ValueError(
-                        f"device id {dev.id!r} is used twice (sites {seen_devices[dev.id]!r} and {site.id!r})"
-                    )
-                seen_devices[dev.id] = site.id
-        return self
 
 
 # --- MQTT -----------------------------------------------------------------------------------
 
 
 MqttFormat = Literal["chirpstack-v4", "tts-v3", "generic-json"]
+
+
+def check_topic_filter(v: str) -> str:
+    """An MQTT topic filter as the collector subscribes it (one rule for `topics:` entries and
+    `subscriptions[].topic`, so neither can reach the broker task unchecked)."""
+    if not v or len(v) > 1024:
+        raise ValueError("a topic filter has 1 to 1024 characters")
+    levels = v.split("/")
+    for i, level in enumerate(levels):
+        if ("{" in level or "}" in level) and not re.fullmatch(r"\{[a-z_][a-z0-9_]*\}", level):
+            raise ValueError(f"level {level!r}: a named segment is a whole level like '{{site}}'")
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise ValueError("'#' must be the whole last level")
+        if "+" in level and level != "+":
+            raise ValueError("'+' must be a whole level")
+    if v.startswith("$share/"):
+        raise ValueError("write the plain topic and set the broker's 'shared_group' instead of '$share/GROUP/'")
+    return v
+
+
+TopicFilter = Annotated[str, AfterValidator(check_topic_filter)]
 
 
 class MqttTls(StrictModel):
@@ -393,26 +454,10 @@ class MqttSubscription(StrictModel):
     `{name}` subscribes as `+` and becomes tag `name` on the point.
     """
 
-    topic: str = Field(min_length=1, max_length=1024)
+    topic: TopicFilter
     format: MqttFormat | None = None
     qos: Literal[0, 1] | None = None
     mapping: GenericJsonMapping | None = None
-
-    @field_validator("topic")
-    @classmethod
-    def _topic_filter(cls, v: str) -> str:
-        levels = v.split("/")
-        for i, level in enumerate(levels):
-            if ("{" in level or "}" in level) and not re.fullmatch(r"\{[a-z_][a-z0-9_]*\}", level):
-                raise ValueError(f"level {level!r}: a named segment is a whole level like '{{site}}'")
-            if "#" in level and (level != "#" or i != len(levels) - 1):
-                raise ValueError("'#' must be the whole last level")
-            if "+" in level and level != "+":
-                raise ValueError("'+' must be a whole level")
-        if v.startswith("$share/"):
-            raise ValueError("write the plain topic and set the broker's 'shared_group' instead of '$share/'")
-        return v
-
 
 class MqttBroker(StrictModel):
     """One broker connection (one task). See collectors/mqtt/README.md and sample.yaml."""
@@ -421,7 +466,7 @@ class MqttBroker(StrictModel):
     name: str | None = Field(default=None, pattern=IDENT)
     # Decoder for `topics` and for subscriptions that do not name one.
     format: MqttFormat = "chirpstack-v4"
-    topics: list[str] = Field(default_factory=list)
+    topics: list[TopicFilter] = Field(default_factory=list)
     subscriptions: list[MqttSubscription] = Field(default_factory=list)
     username: str | None = None
     password: SecretStr | None = None
@@ -460,6 +505,7 @@ class MqttBroker(StrictModel):
             raise ValueError("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (credentials go in username/password)")
         if m.group(3) is not None and not 1 <= int(m.group(3)) <= 65535:
             raise ValueError("port must be 1..65535")
+        check_host(m.group(2))
         return v
 
     @model_validator(mode="after")
@@ -559,7 +605,7 @@ class _SinkBase(StrictModel):
 
 class InfluxDB2Sink(_SinkBase):
     type: Literal["influxdb2"]
-    url: str
+    url: HttpUrl
     org: str
     bucket: str
     token: SecretStr
@@ -569,7 +615,7 @@ class InfluxDB2Sink(_SinkBase):
 
 class InfluxDB1Sink(_SinkBase):
     type: Literal["influxdb1"]
-    url: str
+    url: HttpUrl
     database: str
     retention_policy: str | None = None
     username: str | None = None
@@ -620,16 +666,6 @@ class Config(StrictModel):
             raise ValueError("no device and no MQTT source: nothing to collect (add inventory devices or an mqtt: broker)")
         return self
 
-    @model_validator(mode="after")
-    def _unique_sink_names(self) -> Config:
-        seen: set[str] = set()
-        for i, sink in enumerate(self.sinks):
-            name = sink_name(sink, i)
-            if name in seen:
-                raise ValueError(f"two sinks are named {name!r}: give each a distinct 'name'")
-            seen.add(name)
-        return self
-
     def effective_sinks(self) -> list[Sink]:
         """The configured sinks, or the embedded local store when none is configured."""
         return list(self.sinks) if self.sinks else [LocalSink(type="local")]
@@ -669,6 +705,64 @@ def sink_name(sink: Any, index: int) -> str:
     return sink.name or f"{sink.type}-{index}"
 
 
+# --- checks beyond one model ---------------------------------------------------------------
+
+# A problem found after the models validated: the key path in the YAML data and the reason.
+ConfigProblem = tuple[tuple[Any, ...], str]
+
+# Modules that check what no single model can see (a profile name against the profile
+# catalogue, a meter `parent` against the other meters, TLS files that must load...). Each has
+# `config_problems(config) -> Iterable[ConfigProblem]`. `parse_config` runs them all, so
+# `check` and `run` refuse the same files: a rule a collector needs at start-up goes here,
+# never only in the collector's build step.
+CONFIG_CHECKS = ("collectors.snmp.configcheck", "collectors.mqtt.configcheck", "carbon.configcheck")
+
+
+def inventory_problems(config: Config) -> Iterable[ConfigProblem]:
+    """Ids used twice (sites, devices, LoRa identities, sink names), each at its own line."""
+    seen_sites: dict[str, int] = {}
+    seen_devices: dict[str, str] = {}
+    seen_lora: dict[tuple[str, str], str] = {}
+    for si, site in enumerate(config.inventory.sites):
+        if site.id in seen_sites:
+            yield ("inventory", "sites", si, "id"), f"site id {site.id!r} is used twice (also sites[{seen_sites[site.id]}])"
+        seen_sites.setdefault(site.id, si)
+        for di, dev in enumerate(site.devices):
+            where = ("inventory", "sites", si, "devices", di)
+            if dev.id in seen_devices:
+                yield (*where, "id"), f"device id {dev.id!r} is used twice (sites {seen_devices[dev.id]!r} and {site.id!r})"
+            seen_devices.setdefault(dev.id, site.id)
+            if dev.lora is None:
+                continue
+            for key in ("dev_eui", "gateway_id"):
+                value = getattr(dev.lora, key)
+                if value is None:
+                    continue
+                if (key, value) in seen_lora:
+                    yield (*where, "lora", key), f"{key} {value} is already bound to device {seen_lora[(key, value)]!r}"
+                seen_lora.setdefault((key, value), dev.id)
+    names: set[str] = set()
+    for i, sink in enumerate(config.sinks):
+        name = sink_name(sink, i)
+        if name in names:
+            yield ("sinks", i, "name" if sink.name else "type"), f"two sinks are named {name!r}: give each a distinct 'name'"
+        names.add(name)
+
+
+def semantic_problems(config: Config) -> list[ConfigProblem]:
+    """Every problem `inventory_problems` and the registered `CONFIG_CHECKS` find."""
+    problems = list(inventory_problems(config))
+    for module_name in CONFIG_CHECKS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name or module_name.startswith(str(exc.name) + "."):
+                continue  # that part is not installed in this build
+            raise
+        problems.extend(module.config_problems(config))
+    return problems
+
+
 # --- loading --------------------------------------------------------------------------------
 
 
@@ -681,19 +775,36 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
+# Keys a model accepts under a short name: the line is the short key's when only it is written.
+KEY_ALIASES = {"profiles": "profile"}
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _key_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+def _key_lines(
+    node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int], dupes: list[tuple[tuple[Any, ...], str]]
+) -> None:
+    """Line of every key path; a key written twice in one mapping is recorded in `dupes`
+    (PyYAML silently keeps the last one, which hides half of a config)."""
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping used as a key: the models refuse it with its line
             key = key_node.value
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _key_lines(value_node, (*path, key), out)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                dupes.append(((*path, key), f"key {key!r} is written twice in this mapping (first at line {first[key]}): "
+                              "the second would silently replace the first"))
+                out[(*path, key, "#dup")] = line
+                continue
+            first[key] = line
+            out[(*path, key)] = line
+            _key_lines(value_node, (*path, key), out, dupes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _key_lines(item, (*path, i), out)
+            _key_lines(item, (*path, i), out, dupes)
 
 
 _PLACEHOLDER = re.compile(r"SENTINELLE_ENV_REF_(\d+)_")
@@ -717,13 +828,15 @@ def _protect_env_refs(text: str) -> tuple[str, list[tuple[str, str | None]]]:
 
 
 def _interpolate(
-    data: Any, refs: list[tuple[str, str | None]], path: tuple[Any, ...], problems: list[tuple[tuple[Any, ...], str]]
+    data: Any, refs: list[tuple[str, str | None]], path: tuple[Any, ...], problems: list[tuple[tuple[Any, ...], str]],
+    strict: bool = True,
 ) -> Any:
-    """Replace placeholders with `$VAR` (or the `:-default`); an unset VAR is an error."""
+    """Replace placeholders with `$VAR` (or the `:-default`); an unset VAR is an error unless
+    `strict` is False (read-only commands that do not use the value)."""
     if isinstance(data, dict):
-        return {k: _interpolate(v, refs, (*path, k), problems) for k, v in data.items()}
+        return {k: _interpolate(v, refs, (*path, k), problems, strict) for k, v in data.items()}
     if isinstance(data, list):
-        return [_interpolate(v, refs, (*path, i), problems) for i, v in enumerate(data)]
+        return [_interpolate(v, refs, (*path, i), problems, strict) for i, v in enumerate(data)]
     if isinstance(data, str) and "SENTINELLE_ENV_REF_" in data:
 
         def sub(match: re.Match[str]) -> str:
@@ -732,7 +845,8 @@ def _interpolate(
                 return os.environ[name]
             if default is not None:
                 return default
-            problems.append((path, f"environment variable {name} is not set"))
+            if strict:
+                problems.append((path, f"environment variable {name} is not set"))
             return ""
 
         return _PLACEHOLDER.sub(sub, data)
@@ -776,8 +890,30 @@ def _is_secret_key(key: Any) -> bool:
     return isinstance(key, str) and any(h in key.lower() for h in SECRET_KEY_HINTS)
 
 
-def parse_config(text: str, path: str = "<config>") -> Config:
-    """Validate YAML text; raise `ConfigError` naming the file, line, key path and reason."""
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    reason = str(getattr(exc, "problem", None) or exc)
+    mark = getattr(exc, "problem_mark", None)
+    if "'\\t'" in reason or "\t" in reason:
+        reason = "a tab character: YAML indentation must use spaces, not tabs"
+    elif "mapping values are not allowed" in reason:
+        reason = "unexpected ':' here (check the indentation of this line and the one above, or quote a value containing ': ')"
+    elif "could not find expected ':'" in reason:
+        reason = "a key without ':' (or a line indented differently from its neighbours)"
+    if mark is not None:
+        reason += f" (column {mark.column + 1})"
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+        reason += f"; {context} at line {context_mark.line + 1}"
+    return f"not valid YAML: {reason}"
+
+
+def parse_config(text: str, path: str = "<config>", *, read_secrets: bool = True) -> Config:
+    """Validate YAML text; raise `ConfigError` naming the file, line, key path and reason.
+
+    `read_secrets=False` is for read-only commands (`spool stats`): an unset `${VAR}` or an
+    unreadable `*_file` secret is then not an error, every other rule still applies.
+    """
     text, refs = _protect_env_refs(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -785,76 +921,86 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [f"{where}: not valid YAML: {reason}"]) from None
+        raise ConfigError(path, [f"{where}: {_yaml_reason(exc)}"]) from None
     if data is None:
-        data = {}
+        raise ConfigError(path, [f"{path}:1: (top level): the file is empty: a configuration needs at least "
+                                 "'inventory:' or 'mqtt:' (see deploy/examples/)"])
     if not isinstance(data, dict):
-        raise ConfigError(path, [f"{path}:1: the top level must be a mapping of sections (agent:, inventory:, ...)"])
+        raise ConfigError(path, [f"{path}:1: (top level): the top level must be a mapping of sections "
+                                 "(agent:, inventory:, mqtt:, sinks:, ...), not a {kind}".format(
+                                     kind="list" if isinstance(data, list) else "single value")])
     lines: dict[tuple[Any, ...], int] = {}
+    dupes: list[tuple[tuple[Any, ...], str]] = []
     if node is not None:
-        _key_lines(node, (), lines)
+        _key_lines(node, (), lines, dupes)
 
-    def where(p: tuple[Any, ...]) -> str:
+    def where(p: tuple[Any, ...], own_line: bool = False) -> str:
+        if own_line and (*p, "#dup") in lines:
+            return f"{path}:{lines[(*p, '#dup')]}"
+        for i, part in enumerate(p):
+            # A key the user wrote in its short form (`profile: x` for `profiles: [x]`).
+            if part in KEY_ALIASES and p[:i + 1] not in lines and (*p[:i], KEY_ALIASES[part]) in lines:
+                p = (*p[:i], KEY_ALIASES[part])
+                break
         for n in range(len(p), -1, -1):
             if p[:n] in lines:
                 return f"{path}:{lines[p[:n]]}"
         return path
 
+    if dupes:
+        raise ConfigError(path, [f"{where(p, own_line=True)}: {_format_loc(p)}: {msg}" for p, msg in dupes])
     env_problems: list[tuple[tuple[Any, ...], str]] = []
-    data = _interpolate(data, refs, (), env_problems)
+    data = _interpolate(data, refs, (), env_problems, strict=read_secrets)
     if env_problems:
         raise ConfigError(path, [f"{where(p)}: {_format_loc(p)}: {msg}" for p, msg in env_problems])
     try:
-        config = Config.model_validate(data)
-        zone_problems = _unknown_zones(config)
-        if zone_problems:
-            raise ConfigError(path, [f"{where(p)}: {_format_loc(p)}: {msg}" for p, msg in zone_problems])
-        return config
+        config = Config.model_validate(data, context={"read_secrets": read_secrets})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False, include_context=False, include_input=True):
-            p = _data_path(data, tuple(err["loc"]))
-            reason = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                reason = "unknown key (check the spelling; see the sample configuration)"
-            elif err["type"] == "missing":
-                reason = "required key is missing"
-            else:
-                value = err.get("input")
-                leaf = next((x for x in reversed(p) if isinstance(x, str)), None)
-                if isinstance(value, str | int | float) and not isinstance(value, bool) and not _is_secret_key(leaf):
-                    if len(str(value)) <= 60:
-                        reason += f" (got {value!r})"
-            problems.append(f"{where(p)}: {_format_loc(p)}: {reason}")
-        raise ConfigError(path, problems) from None
+        raise ConfigError(path, [_validation_line(err, data, where) for err in exc.errors(
+            include_url=False, include_context=True, include_input=True)]) from None
+    problems = semantic_problems(config)
+    if problems:
+        raise ConfigError(path, [f"{where(p)}: {_format_loc(p)}: {msg}" for p, msg in problems])
+    return config
 
 
-def _unknown_zones(config: Config) -> list[tuple[tuple[Any, ...], str]]:
-    """Sites whose `zone` has no BEGES factor in the table in use (embedded or carbon.factors_file)."""
-    from carbon.factors import FactorError, FactorTable
 
-    zoned = [(i, s.zone) for i, s in enumerate(config.inventory.sites)]
-    if not zoned:
-        return []
-    try:
-        path = config.carbon.factors_file
-        table = FactorTable.from_file(path) if path else FactorTable.embedded()
-    except FactorError as exc:
-        return [(("carbon", "factors_file"), str(exc))]
-    return [
-        (("inventory", "sites", i, "zone"), f"unknown zone {zone!r}: {table.origin} has factors for {', '.join(table.zones())}")
-        for i, zone in zoned
-        if not table.has_zone(zone)
-    ]
+def _validation_line(err: Any, data: Any, where: Any) -> str:
+    from agent.configwords import model_at, reword
+
+    loc = tuple(err["loc"])
+    p = _data_path(data, loc)
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        p = (*p, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
+    key = next((x for x in reversed(p) if isinstance(x, str)), None)
+    reason = reword(dict(err), model_at(Config, loc), key)
+    if err["type"] not in ("extra_forbidden", "missing"):
+        value = err.get("input")
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and not _is_secret_key(key):
+            if len(str(value)) <= 60 and "@" not in str(value) and f"{value!r}" not in reason:
+                reason += f" (got {value!r})"
+    return f"{where(p)}: {_format_loc(p)}: {reason}"
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, read_secrets: bool = True) -> Config:
+    """Read and validate a configuration file (see `parse_config`)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(p), [f"{p}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), [f"{p}: cannot read: {exc.__class__.__name__}: {exc}"]) from None
-    return parse_config(text, str(p))
+    except IsADirectoryError:
+        raise ConfigError(str(p), [f"{p}: is a directory, not a configuration file"]) from None
+    except OSError as exc:
+        raise ConfigError(str(p), [f"{p}: cannot read: {exc.strerror or exc.__class__.__name__}"]) from None
+    try:
+        # utf-8-sig: a byte-order mark left by a Windows editor is not an error.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(str(p), [
+            f"{p}:{line}: (top level): byte 0x{raw[exc.start]:02x} at column {column} is not UTF-8: "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ]) from None
+    return parse_config(text, str(p), read_secrets=read_secrets)

@@ -6,11 +6,21 @@ rules (durations like `90s`, secrets from `*_file`) without importing the whole 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -26,6 +36,8 @@ def parse_duration(value: Any) -> float:
         text = value.strip().lower().replace(" ", "")
         if not text:
             raise ValueError("empty duration")
+        if text.startswith("-"):
+            raise ValueError(f"a duration cannot be negative (got {value!r})")
         try:
             seconds = float(text)
         except ValueError:
@@ -50,6 +62,58 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def check_host(value: str) -> str:
+    """An IPv4/IPv6 address (`[::1]` too) or a DNS name; `10.0.0.300` or `nro 1` are refused.
+
+    A dotted string of digits is read as an IPv4 address, never as a name, so a mistyped
+    address cannot pass as a host name that simply fails to resolve at 3 a.m.
+    """
+    text = value.strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        ipaddress.ip_address(bare)
+        return bare
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9.]+", bare):
+        raise ValueError(f"{value!r} is not a valid IPv4 address (four numbers 0-255, e.g. 10.0.0.30)")
+    if ":" in bare:
+        raise ValueError(f"{value!r} is not a valid IPv6 address")
+    name = bare.removesuffix(".")
+    if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError(f"{value!r} is not a valid address or host name (letters, digits, '-' and '.', no spaces)")
+    return bare
+
+
+HostName = Annotated[str, AfterValidator(check_host)]
+
+
+def check_http_url(value: str) -> str:
+    """`http(s)://HOST[:PORT][/path]`: the scheme is required (requests to `influx:8086` fail
+    far from the file), credentials belong in their own keys, not in the URL."""
+    text = value.strip()
+    if "://" not in text:
+        raise ValueError("the URL needs a scheme: write http://HOST:PORT or https://HOST")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"scheme {parts.scheme!r} is not supported: use http:// or https://")
+    if parts.username or parts.password:
+        raise ValueError("credentials do not go in the URL: use token/username/password (or *_file)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number 1..65535") from None
+    if port == 0:
+        raise ValueError("the port must be a number 1..65535")
+    check_host(parts.hostname or "")
+    return text
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+
 
 def read_secret_file(path: str | Path) -> str:
     """Read a secret from a file (trailing newline stripped, as `echo x > file` leaves one)."""
@@ -68,6 +132,10 @@ def read_secret_file(path: str | Path) -> str:
     return secret
 
 
+# Stands for a secret a read-only command did not read (long enough for length rules).
+UNREAD_SECRET = "unread-secret-placeholder"
+
+
 class StrictModel(BaseModel):
     """Base for every config section: unknown keys are errors (a typo must not pass silently),
     and every `SecretStr` field `x` may instead be given as `x_file: /path/to/file`."""
@@ -76,9 +144,12 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _secrets_from_files(cls, data: Any) -> Any:
+    def _secrets_from_files(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
+        # Read-only commands (spool stats...) validate with `read_secrets: False`: a secret
+        # file they do not use must not stop them.
+        read = not (isinstance(info.context, dict) and info.context.get("read_secrets") is False)
         out = dict(data)
         for name, info in cls.model_fields.items():
             file_key = f"{name}_file"
@@ -88,7 +159,8 @@ class StrictModel(BaseModel):
                 continue
             if out.get(name) is not None:
                 raise ValueError(f"give either {name!r} or {file_key!r}, not both")
-            out[name] = read_secret_file(out.pop(file_key))
+            file_path = out.pop(file_key)
+            out[name] = read_secret_file(file_path) if read else UNREAD_SECRET
         return out
 
 

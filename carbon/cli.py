@@ -25,16 +25,14 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--year", type=int, help="civil year (French local time)")
+    when.add_argument("--year", type=_year, help="civil year (French local time), e.g. 2026")
     when.add_argument("--from", dest="start", type=_date, help="period start, ISO date or date-time (local time)")
     p.add_argument("--to", dest="end", type=_date, help="period end (exclusive), with --from")
     p.add_argument("--group-by", default="site,member,contract,operator", help="comma list of site, member, contract, operator")
     p.add_argument("--format", default="csv,xlsx,json,html", help="comma list of csv, xlsx, json, html")
     p.add_argument("--excel-fr", action="store_true", help="CSV for French Excel: ';', decimal comma, UTF-8 BOM")
-    p.add_argument(
-        "--lang", choices=("fr", "en"), default="fr",
-        help="language of every output: labels, flags, notes, number format, printed summary (default: fr)",
-    )  # fmt: skip
+    p.add_argument("--lang", choices=("fr", "en"), default=None,
+                   help="language of the report: fr or en (default: agent.lang of the file, else fr)")
     p.add_argument("--out", default=".", help="output directory")
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB 1.x/2.x sink, else local")
     p.add_argument("--factors", help="factor table (YAML, same format as the embedded ADEME table)")
@@ -46,6 +44,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--manufacturing-factors", help="manufacturing emission factors for the scope 3 section (YAML)")
     p.add_argument("--lifetimes", help="expected lifetimes per equipment class for the scope 3 section (YAML)")
     p.set_defaults(func=run_report)
+
+
+def _year(text: str) -> int:
+    """A four-digit civil year: `--year 26` is a typo for 2026, not the year 26."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a year: {text!r} (e.g. 2026)") from None
+    if not 1990 <= year <= 2100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the year with four digits, between 1990 and 2100 (e.g. 2026)")
+    return year
 
 
 def _date(text: str) -> datetime:
@@ -61,6 +70,12 @@ def _choices(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     if bad or not items:
         raise ValueError(f"--{what}: unknown {', '.join(bad) or '(empty)'}; choose among {', '.join(allowed)}")
     return items
+
+
+def _reads_influxdb(config: Any, choice: str | None) -> bool:
+    """The rule `_source` applies: --source influxdb, or by default the first InfluxDB sink."""
+    has_influx = any(s.type in ("influxdb1", "influxdb2") for s in config.effective_sinks())
+    return choice == "influxdb" or (choice is None and has_influx)
 
 
 def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
@@ -99,13 +114,26 @@ def run_report(args: argparse.Namespace) -> int:
     from carbon.report.aggregate import DEFAULT_UNCERTAINTY
     from carbon.report.console import empty_refusal, report_warnings, summary_line
 
-    try:
+    # Secrets are read only when the report reads InfluxDB: a local-store report must not need
+    # a token file or a ${VAR} it does not use.
+    config = load_config(args.config, read_secrets=False)
+    if _reads_influxdb(config, args.source):
         config = load_config(args.config)
+    lang = args.lang or config.agent.lang
+    try:
         groupings = _choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
         formats = _choices(args.format, FORMATS, "format")
         if args.year is None and args.end is None:
             raise ValueError("--from needs --to")
         start_ns, end_ns, label = report_period(args.year, args.start, args.end)
+        if end_ns <= start_ns:
+            raise ValueError("--to must be after --from")
+    except ValueError as exc:
+        # Exit 1 as before for a bad --group-by/--format value (tests and scripts rely on it);
+        # argparse's own refusals (--year 26, a bad date) exit 2.
+        print(f"sentinelle report: {exc}", file=sys.stderr)
+        return 1
+    try:
         c = config.carbon
         factors_path = args.factors or c.factors_file
         factors = FactorTable.from_file(factors_path) if factors_path else FactorTable.embedded()
@@ -128,17 +156,17 @@ def run_report(args: argparse.Namespace) -> int:
                                                          args.manufacturing_factors, args.lifetimes)
         finally:
             close()
-        for line in report_warnings(report, args.lang):
+        for line in report_warnings(report, lang):
             print(f"sentinelle report: {line}", file=sys.stderr)
         if report.is_empty and not args.allow_empty:
-            print(f"sentinelle report: {empty_refusal(label, args.lang)}", file=sys.stderr)
+            print(f"sentinelle report: {empty_refusal(label, lang)}", file=sys.stderr)
             return 1
-        paths = write_report(report, args.out, formats, groupings, args.lang, args.excel_fr)
-        paths += report_section.write_section(manufacturing, args.out, formats, label, args.lang)
+        paths = write_report(report, args.out, formats, groupings, lang, args.excel_fr)
+        paths += report_section.write_section(manufacturing, args.out, formats, label, lang)
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError, InventoryTableError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
-    print(summary_line(report, args.lang))
+    print(summary_line(report, lang))
     print(report_section.summary(manufacturing))
     for p in paths:
         print(p)

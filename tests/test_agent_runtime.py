@@ -87,7 +87,7 @@ def test_spool_command_shows_backlog_and_dead_letters(snmpsim: Any, tmp_path: Pa
                           capture_output=True, text=True, timeout=60)
     assert "unable to parse (test)" in proc.stdout
     before = stats["pending"]["central"]
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "replay", "-c", str(cfg_path), "--sink", "central"],
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "replay", "--lang", "en", "-c", str(cfg_path), "--sink", "central"],
                           capture_output=True, text=True, timeout=60)
     assert "1 dead-lettered point(s) queued again" in proc.stdout, proc.stdout + proc.stderr
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],

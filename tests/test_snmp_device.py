@@ -268,8 +268,10 @@ inventory:
     # counter state persisted in the data dir; the second poll has a zero-energy delta
     assert only(points, "pdu").fields["energy_kwh_total_delta"] == 0.0
     assert (tmp_path / "snmp-state" / "pdu-a.json").is_file()
-    bad = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, profile: nope}]}]}")
+    # The unknown profile is now refused when the file is loaded (the check `run` and `check`
+    # share), before `build_targets` could see it.
     with pytest.raises(Exception, match="unknown SNMP profile 'nope'"):
+        bad = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, profile: nope}]}]}")
         build_targets(bad, SnmpClient(), AgentMetrics(), Problems(logging.getLogger("t")))
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import functools
 import logging
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +171,13 @@ def import_one(config: Any, args: argparse.Namespace, summary: list[dict[str, fl
         if not args.meter or not args.file:
             print("sentinelle import: give --meter METER FILE (or --manifest CSV, or --intensity FILE)", file=sys.stderr)
             return 2
-        return asyncio.run(_import_meter(config, args, summary))
+        try:
+            return asyncio.run(_import_meter(config, args, summary))
+        except (csv.Error, UnicodeError, zipfile.BadZipFile, KeyError, IndexError, EOFError) as exc:
+            # A reader met content it cannot parse: name the file, one line, no traceback.
+            print(f"sentinelle import: {args.file}: cannot be read as a meter export "
+                  f"({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 1
     except (ValueError, FactorError, IntensityError) as exc:
         if isinstance(exc, ImportFormatError):
             print(f"sentinelle import: {args.file}: {exc}", file=sys.stderr)
@@ -201,6 +209,10 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
     if kind is None and fmt in ("auto", "enedis"):
         kind = enedis_kind(Path(args.file)) if _is_enedis(Path(args.file), fmt) else None
     target = meter_target(config, args.meter, kind=kind, unit=args.unit, modulus=args.modulus)
+    problem = export_file_problem(Path(args.file))
+    if problem:
+        print(f"sentinelle import: {args.file}: {problem}", file=sys.stderr)
+        return 1
     options = ImportOptions(fmt, args.time_column, args.value_column, args.tz, _step(args.step), args.direction,
                             args.skip_bad, args.reset_column)
     c = config.carbon
@@ -223,6 +235,10 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
                         "bad_lines": result.problem_count})
     for line in result.problem_lines():
         print(f"skipped {line}", file=sys.stderr)
+    if result.readings == 0:
+        print(f"sentinelle import: {args.file}: no readings found (right file? check --format, --time-column, "
+              "--value-column)", file=sys.stderr)
+        return 1
     kwh = ", ".join(f"{m} {v:.3f}" for m, v in sorted(result.kwh.items())) or "none"
     print(f"{result.path} ({result.format}, {target.kind}): {result.readings} readings, {result.intervals} intervals, "
           f"{result.total_kwh:.3f} kWh ({kwh}), {result.points} points written"
@@ -240,6 +256,35 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
     for err in sorted(carbon.errors):
         print(f"  no BEGES carbon point: {err}", file=sys.stderr)
     return 0
+
+
+def export_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be a meter export, read from its first bytes (None if it may be one).
+
+    A binary file read as CSV gives a parser error deep in a reader, and a file renamed to
+    `.xlsx` a zip error: both are refused here with the file's name and what it should be.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(8192)
+    except FileNotFoundError:
+        return "file not found"
+    except IsADirectoryError:
+        return "is a directory, not a file"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or type(exc).__name__}"
+    if not head:
+        return "the file is empty"
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        if not head.startswith(b"PK\x03\x04"):
+            return "not an Excel workbook (an .xlsx file is a zip archive and this one is not): export it again or save it as CSV"
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (an Excel workbook?): give it the .xlsx extension, or unzip it"
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    if b"\x00" in head or controls > len(head) // 20:
+        return "a binary file, not a CSV, Enedis (CSV, JSON, XLSX) or line-protocol export"
+    return None
 
 
 def _is_enedis(path: Path, fmt: str) -> bool:

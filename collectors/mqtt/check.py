@@ -1,0 +1,77 @@
+"""`sentinelle check` for MQTT brokers: can this agent connect and subscribe, as configured?
+
+For each broker: connect with the configured TLS and credentials, subscribe to every topic
+filter, disconnect. The check uses its own client id and a clean session at QoS 0, and the
+plain filters (not `$share/...`), so it never takes over the running agent's persistent
+session nor a message of its shared group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from typing import Any
+
+import aiomqtt
+
+from agent.configtypes import secret_value
+from collectors.mqtt.client import subscriptions_of, tls_context
+from collectors.mqtt.topics import TopicFilter
+
+
+async def check_brokers(config: Any, timeout_s: float = 10.0) -> list[tuple[str, bool, str]]:
+    """(label, ok, detail) per broker, in configuration order; label is `name` or host:port."""
+    return list(await asyncio.gather(*(check_broker(b, i, timeout_s) for i, b in enumerate(config.mqtt))))
+
+
+async def check_broker(broker: Any, index: int, timeout_s: float = 10.0) -> tuple[str, bool, str]:
+    where = f"{broker.host}:{broker.port}"
+    label = broker.name or where
+    filters = [TopicFilter.parse(sub.topic).text for sub in subscriptions_of(broker)]
+    try:
+        kwargs: dict[str, Any] = {
+            "hostname": broker.host,
+            "port": broker.port,
+            "username": broker.username,
+            "password": secret_value(broker.password),
+            "identifier": f"sentinelle-check-{os.getpid()}-{index}",
+            "tls_context": tls_context(broker),
+            "timeout": timeout_s,
+            "protocol": aiomqtt.ProtocolVersion.V5 if broker.protocol == "5" else aiomqtt.ProtocolVersion.V311,
+        }
+        if broker.protocol != "5":
+            kwargs["clean_session"] = True
+        async with asyncio.timeout(timeout_s + 1):
+            async with aiomqtt.Client(**kwargs) as client:
+                refused = []
+                for text in filters:
+                    granted = await client.subscribe(text, qos=0)
+                    if any(_failed(code) for code in granted):
+                        refused.append(text)
+    except TimeoutError:
+        return label, False, f"{where}: no answer within {timeout_s:g}s (address, port, firewall, TLS on a plain port?)"
+    except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
+        return label, False, f"{where}: {_reason(exc)}"
+    if refused:
+        return label, False, f"{where}: connected, but the broker refused the subscription to {', '.join(refused)} (ACL?)"
+    scheme = "TLS" if broker.tls_enabled else "no TLS"
+    user = f"user {broker.username}" if broker.username else "anonymous"
+    return label, True, f"{where}: connected ({scheme}, {user}), subscribed to {len(filters)} filter(s)"
+
+
+def _failed(code: Any) -> bool:
+    failed = getattr(code, "is_failure", None)
+    return bool(failed) if failed is not None else int(code) >= 0x80
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "not authori" in lowered or "bad user name or password" in lowered or "code:5" in lowered.replace(" ", ""):
+        return f"refused the credentials ({text}): check username and password / password_file"
+    if "refused" in lowered and "errno" in lowered:
+        return f"connection refused ({text}): nothing listens on this port, or a firewall rejects it"
+    if "certificate" in lowered or isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({text}): check tls.ca, the broker's certificate and the host name"
+    return text

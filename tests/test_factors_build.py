@@ -177,7 +177,7 @@ def test_an_export_or_junk_given_as_a_table_is_refused_with_the_way_out(tmp_path
 
 def test_show_with_a_config_applies_its_year_rule(tmp_path: Path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("agent: {name: t}\ncarbon: {missing_year: error}\ninventory:\n  sites:\n    - {id: a, zone: guyane}\n")
+    cfg.write_text("agent: {name: t}\ncarbon: {missing_year: error}\ninventory:\n  sites:\n    - {id: a, zone: guyane, devices: [{id: d1, snmp: {host: 127.0.0.1}}]}\n")
     assert main(["factors", "show", "-c", str(cfg), "--year", "2025", "--zone", "fr-continental"]) == 1
     assert "2025: none (no fr-continental factor for 2025" in capsys.readouterr().out
     assert main(["factors", "show", "-c", str(cfg), "--year", "2025", "--zone", "guyane"]) == 0

@@ -105,7 +105,7 @@ async def test_inventory_command_on_the_demo_site(snmpsim, tmp_path) -> None:
 
 def test_inventory_bad_arguments_and_files(tmp_path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path / "d")}, "inventory": {"sites": []}}))
+    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path / "d")}, "inventory": {"sites": [{"id": "x", "devices": [{"id": "ups-x", "snmp": {"host": "127.0.0.1"}}]}]}}))
     bad = sentinelle("inventory", "-c", str(cfg), "--format", "pdf")
     assert bad.returncode == 1 and "pdf" in bad.stderr and "Traceback" not in bad.stderr
     factors = tmp_path / "f.yaml"
@@ -313,7 +313,7 @@ def test_inventory_on_a_damaged_store_is_a_clear_error(tmp_path) -> None:
     store = tmp_path / "local.db"
     store.write_bytes(b"this is not a database" * 100)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path)}, "inventory": {"sites": []},
+    cfg.write_text(yaml.safe_dump({"agent": {"data_dir": str(tmp_path)}, "inventory": {"sites": [{"id": "x", "devices": [{"id": "ups-x", "snmp": {"host": "127.0.0.1"}}]}]},
                                    "sinks": [{"type": "local", "path": str(store)}]}))
     done = sentinelle("inventory", "-c", str(cfg))
     assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.startswith("sentinelle inventory:")

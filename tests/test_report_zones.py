@@ -111,7 +111,7 @@ def test_grid_track_of_a_zone_without_time_varying_source_is_its_annual_factor_f
 
 
 def test_check_refuses_an_unknown_zone_with_its_line():
-    text = "agent: {name: t}\ninventory:\n  sites:\n    - id: a\n      zone: guyane\n    - id: b\n      zone: atlantis\n"
+    text = "agent: {name: t}\ninventory:\n  sites:\n    - id: a\n      zone: guyane\n    - id: b\n      zone: atlantis\n      devices: [{id: d1, snmp: {host: 127.0.0.1}}]\n"
     with pytest.raises(ConfigError) as err:
         parse_config(text, "c.yaml")
     (problem,) = err.value.problems

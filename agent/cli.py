@@ -23,15 +23,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, ConfigError, load_config, sink_name
-from agent.configtypes import parse_duration
-from agent.logs import setup_logging
-from agent.messages import LANGS, say
+from sentinelle.agent.config import Config, ConfigError, load_config, sink_name
+from sentinelle.agent.configtypes import parse_duration
+from sentinelle.agent.logs import setup_logging
+from sentinelle.agent.messages import LANGS, say
 
-log = logging.getLogger("agent.cli")
+log = logging.getLogger("sentinelle.agent.cli")
 
 # Modules that add subcommands: each has `add_parser(subparsers)`.
-EXTENSIONS = ("collectors.snmp.cli", "carbon.cli", "carbon.history.cli", "carbon.factors_cli", "carbon.inventory.cli")
+EXTENSIONS = ("sentinelle.collectors.snmp.cli", "sentinelle.carbon.cli", "sentinelle.carbon.history.cli", "sentinelle.carbon.factors_cli", "sentinelle.carbon.inventory.cli")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 
@@ -77,7 +77,7 @@ def _logging_for(config: Config, args: argparse.Namespace) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from agent.runtime import Agent
+    from sentinelle.agent.runtime import Agent
 
     config = load_or_exit(args.config, lang=getattr(args, "lang", None))
     _logging_for(config, args)
@@ -120,7 +120,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config, lang=getattr(args, "lang", None))
     _logging_for(config, args)
     lang = lang_of(args, config)
-    from agent.sinks import build_sink
+    from sentinelle.agent.sinks import build_sink
 
     rows: list[tuple[str, str, str]] = [
         ("config", "ok", f"{args.config}: {_inventory_summary(config, lang)}"),
@@ -167,7 +167,7 @@ async def _check_devices(config: Config) -> list[tuple[str, str, str]]:
     devices = [(s, d) for s in config.inventory.sites for d in s.devices if d.snmp is not None]
     if not devices:
         return []
-    from collectors.snmp.check import check_devices
+    from sentinelle.collectors.snmp.check import check_devices
 
     results = await check_devices(config)
     return [(f"device {dev_id}", "ok" if ok else "FAIL", _redact(config, detail)) for dev_id, ok, detail in results]
@@ -176,7 +176,7 @@ async def _check_devices(config: Config) -> list[tuple[str, str, str]]:
 async def _check_brokers(config: Config, timeout_s: float) -> list[tuple[str, str, str]]:
     if not config.mqtt:
         return []
-    from collectors.mqtt.check import check_brokers
+    from sentinelle.collectors.mqtt.check import check_brokers
 
     results = await check_brokers(config, timeout_s)
     return [(f"mqtt {label}", "ok" if ok else "FAIL", _redact(config, detail)) for label, ok, detail in results]
@@ -199,7 +199,7 @@ def _inventory_summary(config: Config, lang: str = "en") -> str:
 
 
 async def cmd_spool(args: argparse.Namespace) -> int:
-    from agent.spool import Spool
+    from sentinelle.agent.spool import Spool
 
     # Read-only: the spool's place and the sink names are all it needs, not the secrets.
     config = load_or_exit(args.config, read_secrets=False, lang=getattr(args, "lang", None))
@@ -239,7 +239,7 @@ async def cmd_spool(args: argparse.Namespace) -> int:
 def _spool_summary(stats: Any, path: Path, lang: str) -> list[str]:
     """`spool stats` for a person: size against the cap, then per sink what waits, how old,
     what was set aside; `--json` keeps every raw counter for scripts."""
-    from agent.messages import number
+    from sentinelle.agent.messages import number
 
     def size(n: int) -> str:
         for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
@@ -273,7 +273,7 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    from agent.demo import run_demo
+    from sentinelle.agent.demo import run_demo
 
     return await run_demo(duration_s=args.duration, data_dir=Path(args.data_dir), as_json=args.json, verbose=args.verbose,
                           lang=getattr(args, "lang", "fr"))

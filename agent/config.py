@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.configtypes import Duration, HostName, HttpUrl, StrictModel, check_host
+from sentinelle.agent.configtypes import Duration, HostName, HttpUrl, StrictModel, check_host
 
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
 Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
@@ -304,7 +304,7 @@ class Device(StrictModel):
     @field_validator("overrides")
     @classmethod
     def _snmp_overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from collectors.snmp.profiles import parse_overrides  # the collector owns the format
+        from sentinelle.collectors.snmp.profiles import parse_overrides  # the collector owns the format
 
         return parse_overrides(v)
 
@@ -715,7 +715,7 @@ ConfigProblem = tuple[tuple[Any, ...], str]
 # `config_problems(config) -> Iterable[ConfigProblem]`. `parse_config` runs them all, so
 # `check` and `run` refuse the same files: a rule a collector needs at start-up goes here,
 # never only in the collector's build step.
-CONFIG_CHECKS = ("collectors.snmp.configcheck", "collectors.mqtt.configcheck", "carbon.configcheck")
+CONFIG_CHECKS = ("sentinelle.collectors.snmp.configcheck", "sentinelle.collectors.mqtt.configcheck", "sentinelle.carbon.configcheck")
 
 
 def inventory_problems(config: Config) -> Iterable[ConfigProblem]:
@@ -966,7 +966,7 @@ def parse_config(text: str, path: str = "<config>", *, read_secrets: bool = True
 
 
 def _validation_line(err: Any, data: Any, where: Any) -> str:
-    from agent.configwords import model_at, reword
+    from sentinelle.agent.configwords import model_at, reword
 
     loc = tuple(err["loc"])
     p = _data_path(data, loc)

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from agent.config import Config, parse_config
+from sentinelle.agent.config import Config, parse_config
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 
@@ -159,7 +159,7 @@ def write_demo_intensity(path: Path, around_s: float, hours: int = 6) -> Path:
 
 def demo_raw(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> dict[str, Any]:
     """The demo's configuration as the YAML mapping a technician would write."""
-    from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
+    from sentinelle.collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_mqtt_config
 
     sites = []
     for site in DEMO_SITES:
@@ -252,7 +252,7 @@ def summarise_devices(store_path: Path, devices: list[dict[str, Any]] | None = N
 
     LoRa devices are not polled: they count as reachable when their messages arrived.
     """
-    from agent.sinks.local import LocalStore
+    from sentinelle.agent.sinks.local import LocalStore
 
     store = LocalStore.open_readonly(store_path)
     try:
@@ -343,14 +343,14 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
                    verbose: bool = False, lang: str = "fr") -> int:
     from datetime import datetime
 
-    from agent.logs import setup_logging
-    from agent.runtime import Agent
+    from sentinelle.agent.logs import setup_logging
+    from sentinelle.agent.runtime import Agent
 
     given = data_dir
     data_dir = data_dir.resolve()  # noqa: ASYNC240 - once, before anything runs
     data_dir.mkdir(parents=True, exist_ok=True)
     setup_logging("debug" if verbose else "warning")
-    from collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_broker, publish_demo_traffic
+    from sentinelle.collectors.mqtt.sim import DEMO_LORA_DEVICES, demo_broker, publish_demo_traffic
 
     gateways = sum(1 for d in DEMO_LORA_DEVICES if d["kind"] == "lora_gateway")
     sensors = len(DEMO_LORA_DEVICES) - gateways
@@ -382,7 +382,7 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
             end_ns = time.time_ns()
     store_path = config.local_store_path()
     rows = summarise_devices(store_path, DEMO_DEVICES + DEMO_LORA_DEVICES)
-    from carbon.report import summarise
+    from sentinelle.carbon.report import summarise
 
     carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns, lang=lang)  # type: ignore[arg-type]
     year = datetime.now().year

@@ -29,9 +29,9 @@ import logging
 import random
 import time
 
-from agent.logs import Problems
-from agent.selfmetrics import AgentMetrics
-from agent.sinks.base import (
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.sinks.base import (
     PROBE_TIMEOUT,
     Sink,
     SinkError,
@@ -40,10 +40,10 @@ from agent.sinks.base import (
     SinkUnavailable,
     SinkUnreachable,
 )
-from agent.sinks.status import SinkAuthRefused, SinkNotFound
-from agent.spool import Spool, SpoolError
+from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound
+from sentinelle.agent.spool import Spool, SpoolError
 
-log = logging.getLogger("agent.forwarder")
+log = logging.getLogger("sentinelle.agent.forwarder")
 
 # Upper bound on how long a server's Retry-After may hold us (a broken proxy can send days).
 RETRY_AFTER_CEILING = 3600.0

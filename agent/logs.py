@@ -87,7 +87,7 @@ def setup_logging(level: str = "info", fmt: str = "text", secrets: Iterable[str]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     redactor = SecretRedactor(secrets)
     handler.addFilter(redactor)
-    for name in ("sentinelle", "agent", "collectors", "carbon"):
+    for name in ("sentinelle",):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level.upper())

@@ -13,12 +13,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from agent.config import Inventory
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
+from sentinelle.agent.config import Inventory
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
 
-log = logging.getLogger("agent.pipeline")
+log = logging.getLogger("sentinelle.agent.pipeline")
 
 
 class Processor(Protocol):

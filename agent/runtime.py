@@ -15,20 +15,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, sink_name
-from agent.forwarder import Forwarder
-from agent.logs import Problems
-from agent.pipeline import InventoryTags, Pipeline, Processor
-from agent.point import Point
-from agent.scheduler import Scheduler, in_shard
-from agent.selfmetrics import AgentMetrics
-from agent.sinks import build_sink
-from agent.sinks.base import Sink
-from agent.spool import Spool
-from agent.status import StatusServer
-from collectors.base import PollTarget, Source
+from sentinelle.agent.config import Config, sink_name
+from sentinelle.agent.forwarder import Forwarder
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.pipeline import InventoryTags, Pipeline, Processor
+from sentinelle.agent.point import Point
+from sentinelle.agent.scheduler import Scheduler, in_shard
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.sinks import build_sink
+from sentinelle.agent.sinks.base import Sink
+from sentinelle.agent.spool import Spool
+from sentinelle.agent.status import StatusServer
+from sentinelle.collectors.base import PollTarget, Source
 
-log = logging.getLogger("agent.runtime")
+log = logging.getLogger("sentinelle.agent.runtime")
 
 
 class Agent:
@@ -118,7 +118,7 @@ class Agent:
             await self._stack.enter_async_context(self.status)
 
     def _default_processors(self) -> list[Processor]:
-        from carbon.processor import build_processors  # carbon/ plugs in here
+        from sentinelle.carbon.processor import build_processors  # carbon/ plugs in here
 
         return list(build_processors(self.config, self.state_dir))
 
@@ -133,9 +133,9 @@ class Agent:
         cfg = self.config
         mine = self._devices_in_shard()
         if any(d.snmp is not None for s in cfg.inventory.sites for d in s.devices):
-            from collectors.snmp.client import SnmpClient
-            from collectors.snmp.device import build_targets
-            from collectors.snmp.identity.target import build_identity_targets
+            from sentinelle.collectors.snmp.client import SnmpClient
+            from sentinelle.collectors.snmp.device import build_targets
+            from sentinelle.collectors.snmp.identity.target import build_identity_targets
 
             client = await self._stack.enter_async_context(SnmpClient(cfg.snmp))
             targets = build_targets(cfg, client, self.metrics, self.problems)
@@ -143,7 +143,7 @@ class Agent:
             # Identity (issue 17) on its own slow cadence; not counted as polled devices.
             self.inventory_targets = [t for t in build_identity_targets(cfg, client, self.problems) if t.device.id in mine]
         if cfg.mqtt:
-            from collectors.mqtt import build_sources
+            from sentinelle.collectors.mqtt import build_sources
 
             self.sources = list(build_sources(cfg, self.metrics, self.problems, self.state_dir))
 

@@ -19,12 +19,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.base import PollTarget
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.base import PollTarget
 
-log = logging.getLogger("agent.scheduler")
+log = logging.getLogger("sentinelle.agent.scheduler")
 
 Emit = Callable[[list[Point]], Awaitable[None]]
 

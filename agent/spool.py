@@ -59,10 +59,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.point import LineProtocolError, Point, encode_point
-from agent.selfmetrics import AgentMetrics
+from sentinelle.agent.point import LineProtocolError, Point, encode_point
+from sentinelle.agent.selfmetrics import AgentMetrics
 
-log = logging.getLogger("agent.spool")
+log = logging.getLogger("sentinelle.agent.spool")
 
 T = TypeVar("T")
 

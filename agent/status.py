@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from agent.selfmetrics import AgentMetrics
+from sentinelle.agent.selfmetrics import AgentMetrics
 
 ReadinessCheck = Callable[[], tuple[bool, dict[str, object]]]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.point import Point  # noqa: E402
+from sentinelle.agent.point import Point  # noqa: E402
 
 BATCH = 5000  # the sinks' default batch_size, for the agent and the baseline alike
 INTERVAL_S = 60  # the agent's default poll interval
@@ -79,7 +79,7 @@ def machine() -> str:
 
 async def fill_spool(path: Path, sink: str, devices: int, polls: int) -> tuple[float, int, int]:
     """The backlog: `polls` polls appended as the scheduler does (one emit per ~500 points)."""
-    from agent.spool import Spool
+    from sentinelle.agent.spool import Spool
 
     start_s = (int(time.time()) - 2 * 86400) // 60 * 60
     t0 = time.perf_counter()
@@ -96,7 +96,7 @@ async def fill_spool(path: Path, sink: str, devices: int, polls: int) -> tuple[f
 
 async def read_lines(path: Path, sink: str) -> list[bytes]:
     """The very lines the spool holds, for the baseline."""
-    from agent.spool import Spool
+    from sentinelle.agent.spool import Spool
 
     out: list[bytes] = []
     async with Spool.opened(path, sinks=[sink], max_bytes=4 * 1024**3) as spool:
@@ -127,8 +127,8 @@ async def bare_posts(url: str, lines: list[bytes]) -> float:
 
 
 async def drain(path: Path, sink: object) -> float:
-    from agent.forwarder import Forwarder
-    from agent.spool import Spool
+    from sentinelle.agent.forwarder import Forwarder
+    from sentinelle.agent.spool import Spool
 
     async with Spool.opened(path, sinks=[sink.name], max_bytes=4 * 1024**3) as spool:  # type: ignore[attr-defined]
         forwarder = Forwarder(spool, sink, batch_size=BATCH)  # type: ignore[arg-type]
@@ -154,7 +154,7 @@ def influx_count(server: object, db: str) -> int:
 async def run_influxdb1(work: Path, backlog: Path, lines: list[bytes]) -> dict[str, float]:
     import shutil
 
-    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
     from tests.servers import InfluxDB1
 
     server = InfluxDB1(workdir=work / "influxd")
@@ -175,7 +175,7 @@ async def run_influxdb1(work: Path, backlog: Path, lines: list[bytes]) -> dict[s
 async def run_victoria(work: Path, backlog: Path, lines: list[bytes]) -> dict[str, float]:
     import shutil
 
-    from agent.sinks.influxdb2 import InfluxDB2Sink
+    from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
     from tests.servers import VictoriaMetrics
 
     # Two servers: the baseline's points must not make the agent's a no-op rewrite (same series).

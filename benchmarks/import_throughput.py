@@ -103,7 +103,7 @@ def run_import(work: Path, meters: int, jobs: int, sink: str) -> dict[str, float
     out_path = run_dir / "out.txt"
     started = time.perf_counter()
     with out_path.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "import", "-c", str(cfg),
+        proc = subprocess.Popen([sys.executable, "-m", "sentinelle.agent.cli", "import", "-c", str(cfg),
                                  "--manifest", str(work / "meters.csv"), "--jobs", str(jobs)],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         main_kib = worker_kib = 0
@@ -148,7 +148,7 @@ def _ceiling_rows(meters: int, readings: int) -> tuple[list, list]:
 def local_ceiling(work: Path, readings: int) -> dict[str, float]:
     """SQLite alone: the local store's schema and upsert, rows already formatted, batches of
     20,000 points in one transaction each, as the import writes them."""
-    from agent.sinks.local import LocalStore, _tags_key
+    from sentinelle.agent.sinks.local import LocalStore, _tags_key
 
     series, rows = _ceiling_rows(CEILING_METERS, readings)
     path = work / "ceiling.db"
@@ -177,7 +177,7 @@ def vm_ceiling(url: str, readings: int) -> dict[str, float]:
     two requests in flight (as the import keeps one in flight per job)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from agent.point import encode_columns
+    from sentinelle.agent.point import encode_columns
 
     series, rows = _ceiling_rows(CEILING_METERS, readings)
     lines = encode_columns(series, rows)

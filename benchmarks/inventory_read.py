@@ -33,11 +33,11 @@ RECORDINGS = {
 
 
 async def measure(host: str, port: int, rounds: int) -> list[dict[str, object]]:
-    from agent.config import Device, SnmpSettings, SnmpTarget
-    from collectors.snmp.client import SnmpClient
-    from collectors.snmp.identity.parts import DECIDING, sparse_group, wanted_rows
-    from collectors.snmp.identity.spec import IdentityCatalog
-    from collectors.snmp.identity.target import IdentityTarget
+    from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+    from sentinelle.collectors.snmp.client import SnmpClient
+    from sentinelle.collectors.snmp.identity.parts import DECIDING, sparse_group, wanted_rows
+    from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
+    from sentinelle.collectors.snmp.identity.target import IdentityTarget
 
     catalog = IdentityCatalog.load()
     entity = catalog.profiles["entity-mib"].groups[0]

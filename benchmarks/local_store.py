@@ -73,7 +73,7 @@ def peak_rss_mib() -> float:
 
 def run_phase(phase: str, n: int, code: str) -> dict[str, float]:
     sys.path.insert(0, code)
-    from agent.point import Point, encode_point, parse_line
+    from sentinelle.agent.point import Point, encode_point, parse_line
 
     points = make_points(n, Point)
     lines = [encode_point(p) for p in points]
@@ -89,7 +89,7 @@ def run_phase(phase: str, n: int, code: str) -> dict[str, float]:
             parse_line(line)
         out["seconds"] = time.perf_counter() - t0
     elif phase == "spool":
-        from agent.spool import Spool
+        from sentinelle.agent.spool import Spool
 
         async def go() -> float:
             with tempfile.TemporaryDirectory(prefix="bench-spool-") as tmp:
@@ -103,7 +103,7 @@ def run_phase(phase: str, n: int, code: str) -> dict[str, float]:
 
         out["seconds"] = asyncio.run(go())
     elif phase == "local":
-        from agent.sinks.local import LocalSink, LocalStore
+        from sentinelle.agent.sinks.local import LocalSink, LocalStore
 
         raw = [line.encode() for line in lines]
 

@@ -93,11 +93,11 @@ async def child_bare(port: int, client_id: str, n: int, protocol: str) -> dict:
 
 
 async def child_sentinelle(port: int, client_id: str, n: int, spool_dir: Path, queue_size: int, protocol: str) -> dict:
-    from agent.config import MqttBroker
-    from agent.logs import Problems
-    from agent.selfmetrics import AgentMetrics
-    from agent.spool import Spool
-    from collectors.mqtt.client import MqttSource
+    from sentinelle.agent.config import MqttBroker
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.agent.spool import Spool
+    from sentinelle.collectors.mqtt.client import MqttSource
 
     metrics = AgentMetrics("bench")
     broker = MqttBroker.model_validate({"url": f"mqtt://127.0.0.1:{port}", "topics": [FILTER], "qos": 1,

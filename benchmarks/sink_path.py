@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.point import Point, encode_point  # noqa: E402
+from sentinelle.agent.point import Point, encode_point  # noqa: E402
 
 BATCH = 5000  # points per HTTP write, the same for the agent and the baseline
 COLLECT_BATCH = 500  # points per pipeline emit, about one PDU or switch poll
@@ -73,12 +73,12 @@ async def phase_baseline(url: str, n: int) -> dict[str, float]:
 
 
 async def phase_agent(url: str, n: int, workdir: Path) -> dict[str, float]:
-    from agent.config import parse_config
-    from agent.forwarder import Forwarder
-    from agent.pipeline import InventoryTags, Pipeline
-    from agent.selfmetrics import AgentMetrics
-    from agent.sinks.influxdb2 import InfluxDB2Sink
-    from agent.spool import Spool
+    from sentinelle.agent.config import parse_config
+    from sentinelle.agent.forwarder import Forwarder
+    from sentinelle.agent.pipeline import InventoryTags, Pipeline
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
+    from sentinelle.agent.spool import Spool
 
     points = make_points(n, "bench_agent")
     metrics = AgentMetrics("bench")
@@ -105,7 +105,7 @@ async def phase_agent(url: str, n: int, workdir: Path) -> dict[str, float]:
 
 
 async def phase_spool(n: int, workdir: Path, sync: str) -> dict[str, float]:
-    from agent.spool import Spool
+    from sentinelle.agent.spool import Spool
 
     points = make_points(n, "bench_spool")
     spool = await Spool.open(workdir / f"spool-{sync}.db", sinks=["a"], max_bytes=2 * 1024**3, sync=sync)

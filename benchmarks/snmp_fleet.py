@@ -85,13 +85,13 @@ def inventory_yaml(ports: list[int], data_dir: Path) -> str:
 
 
 async def phase_agent(ports: list[int], cycles: int, sim_pid: int, workdir: Path) -> dict:
-    from agent.config import parse_config
-    from agent.logs import Problems
-    from agent.point import Point
-    from agent.scheduler import Scheduler
-    from agent.selfmetrics import AgentMetrics
-    from collectors.snmp import client as snmp_client
-    from collectors.snmp.device import build_targets
+    from sentinelle.agent.config import parse_config
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.point import Point
+    from sentinelle.agent.scheduler import Scheduler
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.collectors.snmp import client as snmp_client
+    from sentinelle.collectors.snmp.device import build_targets
 
     counts = {"received": 0, "values": 0}
     orig_request = snmp_client.SnmpSession._with_retries
@@ -155,8 +155,8 @@ async def phase_agent(ports: list[int], cycles: int, sim_pid: int, workdir: Path
 
 def agent_plan() -> dict[str, tuple[list[str], list[str]]]:
     """The scalars and columns the agent polls on each recording (same profile selection)."""
-    from collectors.snmp.decode import SYS_NAME, plan
-    from collectors.snmp.profiles import ProfileCatalog
+    from sentinelle.collectors.snmp.decode import SYS_NAME, plan
+    from sentinelle.collectors.snmp.profiles import ProfileCatalog
 
     catalog = ProfileCatalog.load()
     profile_names = {

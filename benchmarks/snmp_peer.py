@@ -124,13 +124,13 @@ def rss_mb() -> float:
 
 
 async def agent_cycles(config_path: Path, cycles: int) -> list[dict]:
-    from agent.config import load_config
-    from agent.logs import Problems
-    from agent.point import Point
-    from agent.scheduler import Scheduler
-    from agent.selfmetrics import AgentMetrics
-    from collectors.snmp.client import SnmpClient
-    from collectors.snmp.device import build_targets
+    from sentinelle.agent.config import load_config
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.point import Point
+    from sentinelle.agent.scheduler import Scheduler
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.collectors.snmp.client import SnmpClient
+    from sentinelle.collectors.snmp.device import build_targets
 
     config = load_config(config_path)
     metrics = AgentMetrics("bench")

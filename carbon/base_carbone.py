@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from carbon.beges_posts import post_of
-from carbon.factors import DEFAULT_ZONE
+from sentinelle.carbon.beges_posts import post_of
+from sentinelle.carbon.factors import DEFAULT_ZONE
 
 VALID_STATUSES = ("valide generique", "valide specifique")
 TABLE_NAME = "ademe-base-empreinte-electricite"

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("carbon.cli")
+log = logging.getLogger("sentinelle.carbon.cli")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -80,7 +80,7 @@ def _reads_influxdb(config: Any, choice: str | None) -> bool:
 
 def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
     """(ReportSource, closer)."""
-    from carbon.report import InfluxQLSource, LocalStoreSource
+    from sentinelle.carbon.report import InfluxQLSource, LocalStoreSource
 
     sinks = config.effective_sinks()
     influx = [s for s in sinks if s.type in ("influxdb1", "influxdb2")]
@@ -94,7 +94,7 @@ def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
         else:  # 2.x / 3.x: InfluxQL through the DBRP mapping of the bucket
             src = InfluxQLSource(s.url, s.bucket, token=s.token.get_secret_value())
         return src, lambda: None
-    from agent.sinks.local import LocalStore
+    from sentinelle.agent.sinks.local import LocalStore
 
     local = next((s for s in sinks if s.type == "local"), None)
     path = config.local_store_path(local)
@@ -105,14 +105,14 @@ def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
-    from carbon.factors import FactorError, FactorTable
-    from carbon.inventory import report_section
-    from carbon.inventory.factors import InventoryTableError
-    from carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
-    from carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
-    from carbon.report.aggregate import DEFAULT_UNCERTAINTY
-    from carbon.report.console import empty_refusal, report_warnings, summary_line
+    from sentinelle.agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
+    from sentinelle.carbon.factors import FactorError, FactorTable
+    from sentinelle.carbon.inventory import report_section
+    from sentinelle.carbon.inventory.factors import InventoryTableError
+    from sentinelle.carbon.meters import MeterHierarchyError, meters_from_inventory, sites_from_inventory
+    from sentinelle.carbon.report import FORMATS, ReportSourceError, build_report, report_period, write_report
+    from sentinelle.carbon.report.aggregate import DEFAULT_UNCERTAINTY
+    from sentinelle.carbon.report.console import empty_refusal, report_warnings, summary_line
 
     # Secrets are read only when the report reads InfluxDB: a local-store report must not need
     # a token file or a ${VAR} it does not use.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from carbon.factors import FactorError, FactorTable
-from carbon.meters import MeterHierarchyError, MeterSpec, check_hierarchy
+from sentinelle.carbon.factors import FactorError, FactorTable
+from sentinelle.carbon.meters import MeterHierarchyError, MeterSpec, check_hierarchy
 
 
 def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:

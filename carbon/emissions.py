@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from agent.point import Point
-from carbon.energy import NS, EnergyInterval
-from carbon.factors import EmissionFactor
-from carbon.intensity import Intensity
+from sentinelle.agent.point import Point
+from sentinelle.carbon.energy import NS, EnergyInterval
+from sentinelle.carbon.factors import EmissionFactor
+from sentinelle.carbon.intensity import Intensity
 
 PARIS = ZoneInfo("Europe/Paris")
 # Tags an energy point carries from its source reading (identity, DESIGN section 2).

@@ -118,7 +118,7 @@ class EmissionFactor:
         The export's parts are rounded separately and may not add up exactly to the total, so
         each post gets its share of the parts' sum, not its raw value.
         """
-        from carbon.beges_posts import POST_UNDECOMPOSED
+        from sentinelle.carbon.beges_posts import POST_UNDECOMPOSED
 
         total = sum(p.kg_per_kwh for p in self.parts)
         if not self.parts or total <= 0:
@@ -278,5 +278,5 @@ class FactorTable:
 
 @functools.lru_cache(maxsize=1)
 def _embedded_table() -> FactorTable:
-    text = resources.files("carbon").joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("data/ademe_electricity.yaml").read_text(encoding="utf-8")
     return FactorTable.from_text(text, "embedded:carbon/data/ademe_electricity.yaml")

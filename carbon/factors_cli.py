@@ -56,8 +56,8 @@ def _err(message: str) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from carbon.base_carbone import ExportError, build_table
-    from carbon.factors import FactorError, FactorTable
+    from sentinelle.carbon.base_carbone import ExportError, build_table
+    from sentinelle.carbon.factors import FactorError, FactorTable
 
     try:
         text = build_table(args.export, args.include_archived, args.base_version)
@@ -93,8 +93,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def _load_table(path: str) -> Any:
     """A factor table from a YAML table or an ADEME export (built in memory)."""
-    from carbon.base_carbone import build_table
-    from carbon.factors import FactorTable
+    from sentinelle.carbon.base_carbone import build_table
+    from sentinelle.carbon.factors import FactorTable
 
     if Path(path).suffix.lower() in EXPORT_SUFFIXES:
         if not Path(path).is_file():
@@ -115,7 +115,7 @@ def _describe(f: Any, lang: str = "fr") -> str:
 
 
 def _parts(f: Any) -> list[str]:
-    from carbon.beges_posts import post_label
+    from sentinelle.carbon.beges_posts import post_label
 
     shares = f.post_shares()
     out = [f"      {p.name}: {p.kg_per_kwh:g} -> poste {p.post}" for p in f.parts]
@@ -124,12 +124,12 @@ def _parts(f: Any) -> list[str]:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from carbon.factors import FactorError, FactorTable
+    from sentinelle.carbon.factors import FactorError, FactorTable
 
     missing_year = "latest"
     try:
         if args.config:
-            from agent.config import load_config
+            from sentinelle.agent.config import load_config
 
             carbon = load_config(args.config).carbon
             missing_year = carbon.missing_year
@@ -170,8 +170,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from carbon.base_carbone import ExportError
-    from carbon.factors import FactorError
+    from sentinelle.carbon.base_carbone import ExportError
+    from sentinelle.carbon.factors import FactorError
 
     try:
         old, new = _load_table(args.old), _load_table(args.new)

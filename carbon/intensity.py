@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-log = logging.getLogger("carbon.intensity")
+log = logging.getLogger("sentinelle.carbon.intensity")
 
 NS = 1_000_000_000
 PARIS = ZoneInfo("Europe/Paris")
@@ -403,8 +403,8 @@ class ZoneAnnualIntensity:
         self._cache: dict[int, Intensity | None] = {}
 
     def intensity(self, start_ns: int, end_ns: int) -> Intensity | None:
-        from carbon.emissions import local_year
-        from carbon.factors import FactorError
+        from sentinelle.carbon.emissions import local_year
+        from sentinelle.carbon.factors import FactorError
 
         year = local_year(end_ns)
         if year not in self._cache:

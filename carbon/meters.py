@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from carbon.quantities import Lang, number, ratio
+from sentinelle.carbon.quantities import Lang, number, ratio
 
 Role = Literal["primary", "sub"]
 Load = Literal["it", "facility", "other"]

@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.point import Point
-from carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
-from carbon.energy import (
+from sentinelle.agent.point import Point
+from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
+from sentinelle.carbon.energy import (
     CounterReading,
     EnergyInputError,
     EnergyInterval,
@@ -39,8 +39,8 @@ from carbon.energy import (
     neighbour_power_w,
     power_intervals,
 )
-from carbon.factors import FactorError, FactorTable, MissingYear
-from carbon.intensity import (
+from sentinelle.carbon.factors import FactorError, FactorTable, MissingYear
+from sentinelle.carbon.intensity import (
     CsvIntensity,
     ElectricityMapsIntensity,
     GridIntensity,
@@ -50,9 +50,9 @@ from carbon.intensity import (
     StaticIntensity,
     grid_for_zone,
 )
-from carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
+from sentinelle.carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
 
-log = logging.getLogger("carbon.processor")
+log = logging.getLogger("sentinelle.carbon.processor")
 
 SKIP_MEASUREMENTS = frozenset({"pdu_outlet", "pdu_phase", "energy", "carbon", "event", "agent_internal"})
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation

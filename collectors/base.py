@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from agent.point import Point
+from sentinelle.agent.point import Point
 
 Emit = Callable[[list[Point]], Awaitable[None]]
 

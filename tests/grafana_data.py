@@ -34,7 +34,7 @@ import random
 import time
 from collections.abc import Iterator
 
-from agent.point import Point, encode_point
+from sentinelle.agent.point import Point, encode_point
 
 MINUTE_NS = 60 * 10**9
 DAY_MIN = 24 * 60

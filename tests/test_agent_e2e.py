@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from agent.config import parse_config
-from agent.runtime import Agent
-from agent.spool import Spool
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.runtime import Agent
+from sentinelle.agent.spool import Spool
 
 DEVICES = {"sw-1": "cisco-c3750-switch", "ups-1": "eaton-93e-ups"}
 
@@ -84,7 +84,7 @@ def test_sigkill_loses_nothing_acknowledged_to_the_spool(snmpsim: Any, influxdb1
     cfg_path = tmp_path / "agent.yaml"
     cfg_path.write_text(yaml.safe_dump(dead))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", "-c", str(cfg_path)],
+        [sys.executable, "-m", "sentinelle.agent.cli", "run", "-c", str(cfg_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:

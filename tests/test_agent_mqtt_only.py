@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from agent.sinks.local import LocalStore
-from collectors.mqtt.sim import DEMO_GATEWAY, publish_demo_traffic
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.collectors.mqtt.sim import DEMO_GATEWAY, publish_demo_traffic
 
 
 def _mqtt_only(mosquitto: Any, data_dir: Path) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def _mqtt_only(mosquitto: Any, data_dir: Path) -> dict[str, Any]:
 
 async def _sentinelle(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", *args,
+        sys.executable, "-m", "sentinelle.agent.cli", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
@@ -88,8 +88,8 @@ async def test_a_component_that_fails_still_ends_the_run(mosquitto: Any, tmp_pat
     component that raises ends it with its exception (so `run` exits non-zero)."""
     import pytest
 
-    from agent.config import parse_config
-    from agent.runtime import Agent
+    from sentinelle.agent.config import parse_config
+    from sentinelle.agent.runtime import Agent
 
     cfg = parse_config(yaml.safe_dump(_mqtt_only(mosquitto, tmp_path / "data")))
     async with Agent(cfg) as agent:

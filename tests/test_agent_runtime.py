@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import yaml
 
-from agent.config import parse_config
-from agent.runtime import Agent
-from agent.sinks.local import LocalStore
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.runtime import Agent
+from sentinelle.agent.sinks.local import LocalStore
 
 
 def config(snmpsim: Any, tmp_path: Path, sinks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -77,20 +77,20 @@ def test_spool_command_shows_backlog_and_dead_letters(snmpsim: Any, tmp_path: Pa
     import asyncio
 
     asyncio.run(collect_then_reject_one())
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     stats = json.loads(proc.stdout)
     assert stats["pending"]["central"] > 0
     assert stats["dead_letters"]["central"] == 1
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "dead-letters", "-c", str(cfg_path)],
+    proc = subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "spool", "dead-letters", "-c", str(cfg_path)],
                           capture_output=True, text=True, timeout=60)
     assert "unable to parse (test)" in proc.stdout
     before = stats["pending"]["central"]
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "replay", "--lang", "en", "-c", str(cfg_path), "--sink", "central"],
+    proc = subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "spool", "replay", "--lang", "en", "-c", str(cfg_path), "--sink", "central"],
                           capture_output=True, text=True, timeout=60)
     assert "1 dead-lettered point(s) queued again" in proc.stdout, proc.stdout + proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "spool", "stats", "-c", str(cfg_path), "--json"],
                           capture_output=True, text=True, timeout=60)
     after = json.loads(proc.stdout)
     assert after["pending"]["central"] == before + 1 and after["dead_letters"].get("central", 0) == 0

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from carbon.energy import (
+from sentinelle.carbon.energy import (
     NS,
     CounterReading,
     EnergyInputError,

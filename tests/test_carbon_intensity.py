@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from carbon.energy import NS
-from carbon.factors import FactorError, FactorTable
-from carbon.intensity import (
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import FactorError, FactorTable
+from sentinelle.carbon.intensity import (
     CsvIntensity,
     ElectricityMapsIntensity,
     IntensityError,

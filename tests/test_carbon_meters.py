@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, parse_config
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon.energy import NS
-from carbon.meters import (
+from sentinelle.agent.config import ConfigError, parse_config
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.meters import (
     MeterHierarchyError,
     MeterSpec,
     allocate,
@@ -21,7 +21,7 @@ from carbon.meters import (
     pue,
     site_total,
 )
-from carbon.report import summarise
+from sentinelle.carbon.report import summarise
 
 
 def test_sub_meters_are_never_added_and_pue():

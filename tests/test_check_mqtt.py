@@ -37,7 +37,7 @@ class PasswordMosquitto(Mosquitto):
 def run_check(cfg: dict[str, Any], tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "sentinelle.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return subprocess.run([sys.executable, "-m", "agent.cli", "check", "--lang", "en", "-c", str(path), *extra],
+    return subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "check", "--lang", "en", "-c", str(path), *extra],
                           capture_output=True, text=True, timeout=120, env=dict(os.environ))
 
 

@@ -15,7 +15,7 @@ import yaml
 def run_check(cfg: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "sentinelle.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return subprocess.run([sys.executable, "-m", "agent.cli", "check", "-c", str(path)],
+    return subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", "check", "-c", str(path)],
                           capture_output=True, text=True, timeout=120, env=dict(os.environ))
 
 

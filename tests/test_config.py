@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config, parse_config
+from sentinelle.agent.config import ConfigError, load_config, parse_config
 
 GOOD = """
 agent: {name: nro-lannion-01, interval: 60s, jitter: 5s, concurrency: 50}
@@ -134,7 +134,7 @@ def test_cli_check_exits_2_and_never_prints_secrets(tmp_path: Path, secrets: dic
     import os
 
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "check", "-c", str(path)],
+        [sys.executable, "-m", "sentinelle.agent.cli", "check", "-c", str(path)],
         capture_output=True, text=True, timeout=60, env={**os.environ, **env_args},
     )
     assert proc.returncode == 2, proc.stderr

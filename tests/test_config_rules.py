@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import CONFIG_CHECKS, ConfigError, default_data_dir, load_config, parse_config
+from sentinelle.agent.config import CONFIG_CHECKS, ConfigError, default_data_dir, load_config, parse_config
 
 DEVICE = "inventory:\n  sites:\n    - id: s\n      devices:\n        - id: d\n          snmp: {SNMP}\n"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import ConfigError, parse_config
+from sentinelle.agent.config import ConfigError, parse_config
 
 JARGON = ("Input should", "instance of", "Input tag", "pydantic", "function-after", "tagged-union", "Value error",
           "MeterSettings", "SnmpTarget", "MqttBroker", "model_type", "Settings")
@@ -91,13 +91,13 @@ async def test_what_loads_also_builds(tmp_path: Path) -> None:
     refusal. A rule enforced only when building would show up here as an exception."""
     import logging
 
-    from agent.logs import Problems
-    from agent.selfmetrics import AgentMetrics
-    from carbon.processor import build_processors
-    from collectors.mqtt import build_sources
-    from collectors.snmp.client import SnmpClient
-    from collectors.snmp.configcheck import catalog_for
-    from collectors.snmp.device import build_targets
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.carbon.processor import build_processors
+    from sentinelle.collectors.mqtt import build_sources
+    from sentinelle.collectors.snmp.client import SnmpClient
+    from sentinelle.collectors.snmp.configcheck import catalog_for
+    from sentinelle.collectors.snmp.device import build_targets
 
     data = yaml.safe_load(FULL)
     built = 0

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.sinks.local import LocalStore
+from sentinelle.agent.sinks.local import LocalStore
 
 
 def test_demo_collects_from_every_simulated_device_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "demo", "--duration", "10", "--data-dir", str(out), "--json"],
+        [sys.executable, "-m", "sentinelle.agent.cli", "demo", "--duration", "10", "--data-dir", str(out), "--json"],
         capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -97,7 +97,7 @@ def test_demo_writes_its_config_and_its_next_commands_work(tmp_path: Path) -> No
 
 
 def test_demo_table_follows_the_language(capsys) -> None:  # type: ignore[no-untyped-def]
-    from agent.demo import DeviceSummary, _print_table
+    from sentinelle.agent.demo import DeviceSummary, _print_table
 
     row = DeviceSummary("ups-1", "nro-a", "ups", 3, 3, True, 3600.0, "ups", 12)
     _print_table([row], "en")

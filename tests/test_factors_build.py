@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.cli import main
-from carbon.base_carbone import ExportError, build_table
-from carbon.factors import FactorTable
+from sentinelle.agent.cli import main
+from sentinelle.carbon.base_carbone import ExportError, build_table
+from sentinelle.carbon.factors import FactorTable
 
 REPO = Path(__file__).resolve().parents[1]
 EXCERPT = REPO / "carbon/testdata/ademe/Base_Carbone_V23.6_electricite.csv"
@@ -217,6 +217,6 @@ def test_any_damaged_export_gives_a_located_error_or_a_table(tmp_path_factory, d
     except ExportError as exc:
         assert str(path) in str(exc)
     except Exception as exc:  # the table the build wrote must load back, or say what is wrong
-        from carbon.factors import FactorError
+        from sentinelle.carbon.factors import FactorError
 
         assert isinstance(exc, FactorError), repr(exc)

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agent.forwarder import Forwarder
-from agent.logs import Problems, SecretRedactor
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from agent.sinks.influxdb1 import InfluxDB1Sink
-from agent.sinks.influxdb2 import InfluxDB2Sink
-from agent.sinks.local import LocalSink, LocalStore
-from agent.spool import Spool
+from sentinelle.agent.forwarder import Forwarder
+from sentinelle.agent.logs import Problems, SecretRedactor
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
+from sentinelle.agent.sinks.local import LocalSink, LocalStore
+from sentinelle.agent.spool import Spool
 from tests.standin import standin_servers
 from tests.test_sinks import PASSWORD, TOKEN, closed_port_url, new_db
 
@@ -222,7 +222,7 @@ async def test_refused_credentials_are_retried_and_never_logged(tmp_path: Path, 
         sink = InfluxDB2Sink("s", server.url, "org", "bucket", secret)
     metrics = AgentMetrics()
     caplog.set_level(logging.DEBUG)
-    problems = Problems(logging.getLogger("agent.forwarder"), window_s=0.0)
+    problems = Problems(logging.getLogger("sentinelle.agent.forwarder"), window_s=0.0)
     async with Spool.opened(tmp_path / "spool.db", sinks=["s"], max_bytes=10**8) as spool:
         forwarder = Forwarder(spool, sink, retry_base_delay=0.01, retry_max_delay=0.02, metrics=metrics,
                               problems=problems)
@@ -236,7 +236,7 @@ async def test_refused_credentials_are_retried_and_never_logged(tmp_path: Path, 
     assert "writes resumed" in caplog.text
     # Our own records never carry the secret. influxdb-client logs the raw error body at DEBUG on
     # the root logger; the agent's logging setup keeps the root at WARNING and redacts anyway.
-    ours = [r for r in caplog.records if r.name.startswith("agent")]
+    ours = [r for r in caplog.records if r.name.startswith("sentinelle.agent")]
     assert ours and all(secret not in r.getMessage() for r in ours)
     assert all(r.levelno < logging.WARNING for r in caplog.records if secret in r.getMessage())
     redactor = SecretRedactor([secret])

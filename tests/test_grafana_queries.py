@@ -62,8 +62,8 @@ def _closed_port(kind: int) -> int:
 
 def test_config(data_dir: Path, snmp_port: int, broker: tuple[str, int], influx_url: str):  # noqa: ANN201
     """The demo configuration plus this test's incidents and sinks."""
-    from agent.config import Config
-    from agent.demo import demo_config
+    from sentinelle.agent.config import Config
+    from sentinelle.agent.demo import demo_config
 
     cfg = demo_config(data_dir, snmp_port, broker)
     raw = cfg.model_dump(mode="python", exclude_unset=True)
@@ -105,8 +105,8 @@ test_config.__test__ = False  # a helper, not a test
 
 
 async def _run_agent(data_dir: Path, snmp_port: int, influx_url: str) -> None:
-    from agent.runtime import Agent
-    from collectors.mqtt.sim import demo_broker, publish_demo_traffic
+    from sentinelle.agent.runtime import Agent
+    from sentinelle.collectors.mqtt.sim import demo_broker, publish_demo_traffic
 
     async with demo_broker() as broker:
         config = test_config(data_dir, snmp_port, broker, influx_url)
@@ -120,10 +120,10 @@ async def _run_agent(data_dir: Path, snmp_port: int, influx_url: str) -> None:
 
 async def _evictions(data_dir: Path, influx_url: str) -> None:
     """spool_evicted_total from the agent's own spool, full, and its metrics snapshot."""
-    from agent.point import Point, encode_point
-    from agent.selfmetrics import AgentMetrics
-    from agent.sinks.influxdb1 import InfluxDB1Sink
-    from agent.spool import Spool
+    from sentinelle.agent.point import Point, encode_point
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.agent.spool import Spool
 
     metrics = AgentMetrics("demo")
     spool = await Spool.open(data_dir / "spool-plein.db", sinks=["influxdb"], max_bytes=20_000, sync="normal",
@@ -206,7 +206,7 @@ def test_annotation_query_runs_and_events_have_text(demo_influx, dashboard, name
 
 @pytest.mark.parametrize("dashboard", list(DASHBOARDS))
 def test_template_variables_list_demo_values(demo_influx, dashboard):
-    from agent.demo import DEMO_SITES
+    from sentinelle.agent.demo import DEMO_SITES
 
     dash = DASHBOARDS[dashboard]
     values = dashgen.variable_defaults(dash)

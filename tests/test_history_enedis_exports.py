@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from agent.cli import main
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon.energy import NS
-from carbon.history.readers import ImportFormatError, detect_format, enedis_kind, json_step_s
+from sentinelle.agent.cli import main
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.history.readers import ImportFormatError, detect_format, enedis_kind, json_step_s
 from tests.test_history_formats import DATA, run, utc_ns
 
 AUTUMN = DATA / "enedis_dataconnect_load_curve_2025-10-26_autumn.json"

@@ -15,16 +15,23 @@ import random
 import sqlite3
 from pathlib import Path
 
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon.emissions import carbon_points, energy_point
-from carbon.energy import NS, EnergyInterval, GapPolicy
-from carbon.factors import FactorTable
-from carbon.history.importer import CarbonStep, ImportOptions, MeterTarget, PointBatch, import_file, stage
-from carbon.history.readers import Problem, ReadStats, Row, read_csv
-from carbon.history.stream import Staging, fill_gaps, raw_intervals, readings, staged_intervals
-from carbon.history.timeparse import LocalClock, TimeFormatError, parse_number, parse_time, zone
-from carbon.intensity import IntensitySeries, StaticIntensity
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.emissions import carbon_points, energy_point
+from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.history.importer import (
+    CarbonStep,
+    ImportOptions,
+    MeterTarget,
+    PointBatch,
+    import_file,
+    stage,
+)
+from sentinelle.carbon.history.readers import Problem, ReadStats, Row, read_csv
+from sentinelle.carbon.history.stream import Staging, fill_gaps, raw_intervals, readings, staged_intervals
+from sentinelle.carbon.history.timeparse import LocalClock, TimeFormatError, parse_number, parse_time, zone
+from sentinelle.carbon.intensity import IntensitySeries, StaticIntensity
 
 TAGS = {"site": "s", "meter": "m", "meter_role": "primary", "meter_load": "other", "zone": "fr-continental"}
 T0 = 1_735_686_000 * NS

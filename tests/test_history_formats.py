@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.point import Point
-from carbon.energy import (
+from sentinelle.agent.point import Point
+from sentinelle.carbon.energy import (
     NS,
     CounterReading,
     EnergyInterval,
@@ -24,8 +24,8 @@ from carbon.energy import (
     counter_intervals,
     power_intervals,
 )
-from carbon.factors import FactorTable
-from carbon.history.importer import (
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.history.importer import (
     CarbonStep,
     ImportOptions,
     ImportRejected,
@@ -33,10 +33,16 @@ from carbon.history.importer import (
     MeterTarget,
     import_file,
 )
-from carbon.history.overlap import resolve
-from carbon.history.readers import ImportFormatError, detect_format
-from carbon.history.stream import Reading, fill_gaps, raw_intervals
-from carbon.history.timeparse import LocalClock, TimeFormatError, parse_duration_s, parse_number, parse_time
+from sentinelle.carbon.history.overlap import resolve
+from sentinelle.carbon.history.readers import ImportFormatError, detect_format
+from sentinelle.carbon.history.stream import Reading, fill_gaps, raw_intervals
+from sentinelle.carbon.history.timeparse import (
+    LocalClock,
+    TimeFormatError,
+    parse_duration_s,
+    parse_number,
+    parse_time,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 DATA = Path(__file__).resolve().parent.parent / "carbon" / "history" / "testdata"

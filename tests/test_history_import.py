@@ -19,15 +19,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.cli import main
-from agent.config import parse_config
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon.energy import NS
-from carbon.factors import FactorTable
-from carbon.meters import meters_from_inventory, sites_from_inventory
-from carbon.processor import CarbonProcessor
-from carbon.report import LocalStoreSource, build_report, report_period
+from sentinelle.agent.cli import main
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory
+from sentinelle.carbon.processor import CarbonProcessor
+from sentinelle.carbon.report import LocalStoreSource, build_report, report_period
 
 PARIS = ZoneInfo("Europe/Paris")
 STEP_S = 300

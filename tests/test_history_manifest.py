@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config import parse_config
-from agent.sinks.local import LocalStore
+from sentinelle.agent.cli import main
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.sinks.local import LocalStore
 
 T0 = 1_748_728_800  # 2025-06-01 00:00 Europe/Paris
 CONFIG = """agent: {{name: t, data_dir: {data}}}

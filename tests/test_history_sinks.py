@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config import parse_config
-from agent.sinks.local import LocalStore
-from carbon.factors import FactorTable
-from carbon.report import LocalStoreSource, build_report, report_period
+from sentinelle.agent.cli import main
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.report import LocalStoreSource, build_report, report_period
 
 REPO = Path(__file__).resolve().parent.parent
 CURVE = REPO / "carbon/history/testdata/enedis_load_curve_2025-10-26_autumn.csv"
@@ -140,7 +140,7 @@ def test_grid_intensity_history_is_imported_and_used_by_recompute(tmp_path: Path
 
 
 def _lines(n: int, t0: int = 1_700_000_000_000_000_000) -> list[bytes]:
-    from agent.point import encode_columns
+    from sentinelle.agent.point import encode_columns
 
     return encode_columns([("energy", {"meter": "m1", "method": "imported"}, ("kwh", "duration_s"))],
                           [(0, t0 + i * 300 * 10**9, (0.25 + i, 300.0)) for i in range(n)])
@@ -150,8 +150,8 @@ async def test_remote_writer_waits_out_an_outage_and_writes_each_point_once(infl
     import asyncio
     import random
 
-    from agent.sinks.influxdb1 import InfluxDB1Sink
-    from carbon.history.delivery import RemoteWriter
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.carbon.history.delivery import RemoteWriter
 
     sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)
     writer = RemoteWriter(sink, batch_size=50, retry_max_delay=0.3, retry_base_delay=0.05, timeout_s=30,
@@ -173,8 +173,8 @@ async def test_remote_writer_waits_out_an_outage_and_writes_each_point_once(infl
 async def test_remote_writer_gives_up_with_a_clear_error_and_no_secret(influxdb1) -> None:
     import random
 
-    from agent.sinks.influxdb1 import InfluxDB1Sink
-    from carbon.history.delivery import DeliveryError, RemoteWriter
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.carbon.history.delivery import DeliveryError, RemoteWriter
     from tests.test_sinks import closed_port_url
 
     sink = InfluxDB1Sink("central", closed_port_url(), "db", username="u", password="pa55-w0rd-secret", timeout=1)
@@ -191,8 +191,8 @@ async def test_remote_writer_gives_up_with_a_clear_error_and_no_secret(influxdb1
 async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
     from aiohttp import web
 
-    from agent.sinks.influxdb1 import InfluxDB1Sink
-    from carbon.history.delivery import RemoteWriter
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.carbon.history.delivery import RemoteWriter
     from tests.standin import standin_servers
 
     # No installable server answers 413 on demand: the aiohttp stand-in answers as InfluxDB does.
@@ -215,8 +215,8 @@ async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
 
 
 async def test_remote_writer_stops_on_a_field_type_conflict_naming_it(influxdb1) -> None:
-    from agent.sinks.influxdb1 import InfluxDB1Sink
-    from carbon.history.delivery import DeliveryError, RemoteWriter
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.carbon.history.delivery import DeliveryError, RemoteWriter
 
     influxdb1.write('energy,meter=m1,method=imported kwh=1i 1700000000000000000')  # kwh as an integer, same shard
     sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)

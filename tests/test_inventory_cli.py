@@ -16,14 +16,14 @@ from typing import Any
 
 import yaml
 
-from agent.config import parse_config
-from agent.demo import DEMO_DEVICES, DEMO_SITES
-from agent.point import Point
-from agent.runtime import Agent
-from agent.sinks.local import LocalStore
-from carbon.inventory.factors import load_lifetimes, load_manufacturing
-from carbon.inventory.manufacturing import amortised_share, manufacturing_section
-from carbon.inventory.records import DeviceSite, build_records, completeness
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.demo import DEMO_DEVICES, DEMO_SITES
+from sentinelle.agent.point import Point
+from sentinelle.agent.runtime import Agent
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.inventory.factors import load_lifetimes, load_manufacturing
+from sentinelle.carbon.inventory.manufacturing import amortised_share, manufacturing_section
+from sentinelle.carbon.inventory.records import DeviceSite, build_records, completeness
 
 NS = 10**9
 
@@ -58,7 +58,7 @@ def _inventoried(path: Path) -> int:
 
 
 def sentinelle(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 async def test_inventory_command_on_the_demo_site(snmpsim, tmp_path) -> None:
@@ -232,8 +232,8 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
 async def test_inventory_reads_influxdb_through_influxql(influxdb1, tmp_path) -> None:
     """The same command on an InfluxDB 1.6 sink (InfluxQL over /query, the report's reader):
     first/last seen across daily readings, the swapped serial gone, strings and booleans intact."""
-    from agent.point import encode_point
-    from agent.sinks.influxdb1 import InfluxDB1Sink
+    from sentinelle.agent.point import encode_point
+    from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 
     day = 86400
     t0 = 1_767_225_600  # 2026-01-01 UTC
@@ -284,7 +284,7 @@ def test_lora_gateway_identity_from_bridge_metadata() -> None:
     from chirpstack_api.gw import gw_pb2
     from google.protobuf import json_format
 
-    from collectors.mqtt.decoders.chirpstack import decode_chirpstack
+    from sentinelle.collectors.mqtt.decoders.chirpstack import decode_chirpstack
 
     gw = "0016c001f153a14c"
     base = json.loads((Path(__file__).resolve().parent.parent / "collectors" / "mqtt" / "testdata"

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Device, SnmpSettings, SnmpTarget
-from agent.point import Point
-from collectors.snmp.client import SnmpClient
-from collectors.snmp.identity.normalise import clean_date_and_time, clean_date_text, clean_text
-from collectors.snmp.identity.parts import vendor_of
-from collectors.snmp.identity.spec import IdentityCatalog
-from collectors.snmp.identity.target import IdentityTarget
+from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+from sentinelle.agent.point import Point
+from sentinelle.collectors.snmp.client import SnmpClient
+from sentinelle.collectors.snmp.identity.normalise import clean_date_and_time, clean_date_text, clean_text
+from sentinelle.collectors.snmp.identity.parts import vendor_of
+from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
+from sentinelle.collectors.snmp.identity.target import IdentityTarget
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 IDENTITY_RECORDINGS = Path(__file__).resolve().parent / "testdata" / "snmp" / "identity"
@@ -159,8 +159,8 @@ async def test_daily_cadence_and_part_change_events(snmpsim, catalog, tmp_path) 
 
 
 def test_firmware_change_and_swap_events() -> None:
-    from collectors.snmp.identity.parts import Part
-    from collectors.snmp.identity.target import part_changes, snapshot
+    from sentinelle.collectors.snmp.identity.parts import Part
+    from sentinelle.collectors.snmp.identity.target import part_changes, snapshot
 
     before_parts = [Part("entity.1", "equipment", "chassis", "entity-mib", {"model": "M", "serial": "S1", "software_rev": "1.0"},
                          firmware_from=("software_rev",)),
@@ -310,8 +310,8 @@ async def test_inventory_interval_setting_and_tick() -> None:
     scheduler's deadline (0.8 x interval) leaves time to walk a large entPhysicalTable."""
     import yaml as _yaml
 
-    from agent.config import parse_config
-    from collectors.snmp.identity.target import build_identity_targets
+    from sentinelle.agent.config import parse_config
+    from sentinelle.collectors.snmp.identity.target import build_identity_targets
 
     raw = {"agent": {"interval": 3}, "snmp": {"inventory_interval": "12h"},
            "inventory": {"sites": [{"id": "s", "devices": [
@@ -330,7 +330,7 @@ async def test_a_read_that_lost_every_identity_is_retried_not_recorded(snmpsim, 
     """A device that answers but suddenly has no identity (here: the Cisco id now answers as
     the OLT recording, which has none) is not believed at once: no points, no 30 removals;
     only after CONFIRM_LOSS reads in a row is the loss recorded, with its events."""
-    from collectors.snmp.identity.target import CONFIRM_LOSS
+    from sentinelle.collectors.snmp.identity.target import CONFIRM_LOSS
 
     state = tmp_path / "inv.json"
     async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from agent.logs import Problems, setup_logging
+from sentinelle.agent.logs import Problems, setup_logging
 
 
 def test_problems_are_rate_limited_and_repeats_counted() -> None:

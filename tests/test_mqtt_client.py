@@ -29,13 +29,13 @@ import pytest
 from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
-from agent.config import MqttBroker, parse_config
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.mqtt import build_sources
-from collectors.mqtt.client import MqttSource
-from collectors.mqtt.gateways import GatewayHealth
+from sentinelle.agent.config import MqttBroker, parse_config
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.mqtt import build_sources
+from sentinelle.collectors.mqtt.client import MqttSource
+from sentinelle.collectors.mqtt.gateways import GatewayHealth
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTDATA = ROOT / "collectors" / "mqtt" / "testdata"
@@ -89,7 +89,7 @@ class Agent:
         self.metrics = AgentMetrics("test")
         self.broker = MqttBroker.model_validate({"reconnect_min": 0.2, "reconnect_max": 1.0, **broker})
         self.source = MqttSource(self.broker, client_id=client_id, metrics=self.metrics,
-                                 problems=Problems(logging.getLogger("collectors.mqtt"), window_s=60), health=health)
+                                 problems=Problems(logging.getLogger("sentinelle.collectors.mqtt"), window_s=60), health=health)
         self.collected = Collected()
         self.emit = emit or self.collected
         self.task: asyncio.Task[None] | None = None
@@ -140,7 +140,7 @@ async def test_documented_samples_through_a_broker(mosquitto):
 
 async def test_malformed_messages_are_counted_by_reason_and_the_stream_goes_on(mosquitto, caplog):
     broker = {"url": f"mqtt://127.0.0.1:{mosquitto.port}", "topics": ["application/+/device/+/event/+"], "qos": 0}
-    caplog.set_level(logging.WARNING, logger="collectors.mqtt")
+    caplog.set_level(logging.WARNING, logger="sentinelle.collectors.mqtt")
     async with Agent(broker) as agent:
         bad = [(UP_TOPIC, b"\xff\xfe\x00"), (UP_TOPIC, b'{"fCnt": 1'), (UP_TOPIC, b'{"fCnt": 1'),
                (UP_TOPIC, b'"just a string"'), (UP_TOPIC, b'{"rxInfo": 5}')]
@@ -191,11 +191,11 @@ async def test_broker_restart_mid_stream_loses_no_qos1_message(mosquitto_factory
 AGENT_SCRIPT = textwrap.dedent("""
     import asyncio, logging, sys
     sys.path.insert(0, sys.argv[1])
-    from agent.config import MqttBroker
-    from agent.logs import Problems
-    from agent.selfmetrics import AgentMetrics
-    from agent.spool import Spool
-    from collectors.mqtt.client import MqttSource
+    from sentinelle.agent.config import MqttBroker
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.selfmetrics import AgentMetrics
+    from sentinelle.agent.spool import Spool
+    from sentinelle.collectors.mqtt.client import MqttSource
 
     async def main(port, spool_path):
         broker = MqttBroker.model_validate({
@@ -356,7 +356,7 @@ async def test_tls_refuses_a_server_the_ca_does_not_vouch_for(mosquitto_factory)
                                         "reconnect_min": 0.05, "reconnect_max": 0.1})
     metrics = AgentMetrics("test")
     source = MqttSource(broker, client_id="untrusting", metrics=metrics,
-                        problems=Problems(logging.getLogger("collectors.mqtt"), window_s=60))
+                        problems=Problems(logging.getLogger("sentinelle.collectors.mqtt"), window_s=60))
     task = asyncio.create_task(source.run(Collected()))
     await wait_until(lambda: metrics.value("mqtt_connection_failures", {"broker": source.name}) >= 2)
     assert not source.connected.is_set()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, parse_config
+from sentinelle.agent.config import ConfigError, parse_config
 
 SAMPLE = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "sample.yaml"
 

@@ -9,16 +9,16 @@ import pytest
 from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
-from agent.config import GenericJsonMapping, MqttSubscription
-from agent.point import Point
-from collectors.mqtt.decoders import (
+from sentinelle.agent.config import GenericJsonMapping, MqttSubscription
+from sentinelle.agent.point import Point
+from sentinelle.collectors.mqtt.decoders import (
     DecodeError,
     GenericJsonDecoder,
     decode_chirpstack,
     decode_tts,
     decoder_for,
 )
-from collectors.mqtt.decoders.common import flat_name, parse_rfc3339_ns
+from sentinelle.collectors.mqtt.decoders.common import flat_name, parse_rfc3339_ns
 
 TESTDATA = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "testdata"
 RECEIVED = 1_700_000_000_123_456_789

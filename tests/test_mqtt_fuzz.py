@@ -16,11 +16,11 @@ import aiomqtt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import MqttBroker
-from agent.logs import Problems
-from agent.selfmetrics import AgentMetrics
-from collectors.mqtt.client import MqttSource
-from collectors.mqtt.decoders import DecodeError
+from sentinelle.agent.config import MqttBroker
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.mqtt.client import MqttSource
+from sentinelle.collectors.mqtt.decoders import DecodeError
 
 TESTDATA = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "testdata"
 EUI = "0101010101010101"
@@ -110,7 +110,7 @@ def mutated_messages(draw) -> tuple[str, bytes]:
 
 def make_source() -> tuple[MqttSource, AgentMetrics]:
     metrics = AgentMetrics("fuzz")
-    problems = Problems(logging.getLogger("collectors.mqtt.fuzz"), window_s=3600)
+    problems = Problems(logging.getLogger("sentinelle.collectors.mqtt.fuzz"), window_s=3600)
     return MqttSource(BROKER, client_id="fuzz", metrics=metrics, problems=problems), metrics
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.point import Point
-from collectors.mqtt.gateways import GatewayHealth
-from collectors.mqtt.inventory import LoraInventory
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.point import Point
+from sentinelle.collectors.mqtt.gateways import GatewayHealth
+from sentinelle.collectors.mqtt.inventory import LoraInventory
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

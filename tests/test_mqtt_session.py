@@ -34,7 +34,7 @@ async def restart(server: object) -> None:
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 async def test_a_broker_restarted_without_persistence_is_a_lost_session(mosquitto_factory, protocol, caplog):
-    caplog.set_level(logging.INFO, logger="collectors.mqtt")
+    caplog.set_level(logging.INFO, logger="sentinelle.collectors.mqtt")
     server = mosquitto_factory(persistence=False)
     async with Agent(broker_cfg(server.port, protocol), client_id=f"sentinelle-lost-{protocol}") as agent:
         name = agent.source.name

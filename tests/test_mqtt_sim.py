@@ -8,12 +8,12 @@ import logging
 import pytest
 import yaml
 
-from agent.config import parse_config
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.mqtt import build_sources
-from collectors.mqtt.sim import (
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.mqtt import build_sources
+from sentinelle.collectors.mqtt.sim import (
     DEMO_LORA_DEVICES,
     DEMO_SENSORS,
     demo_broker,
@@ -35,7 +35,7 @@ def demo_config(host: str, port: int):
 async def test_simulated_site_decodes_into_tagged_points(prefer_mosquitto, tmp_path):
     async with demo_broker(prefer_mosquitto=prefer_mosquitto) as (host, port):
         metrics = AgentMetrics("demo")
-        (source,) = build_sources(demo_config(host, port), metrics, Problems(logging.getLogger("collectors.mqtt")), tmp_path)
+        (source,) = build_sources(demo_config(host, port), metrics, Problems(logging.getLogger("sentinelle.collectors.mqtt")), tmp_path)
         points: list[Point] = []
 
         async def emit(batch: list[Point]) -> None:

@@ -3,10 +3,10 @@ processor never loses readings."""
 
 from __future__ import annotations
 
-from agent.config import parse_config
-from agent.pipeline import InventoryTags, Pipeline
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.pipeline import InventoryTags, Pipeline
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
 
 CONFIG = """
 inventory:

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agent.forwarder import Forwarder
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from agent.sinks.influxdb1 import InfluxDB1Sink
-from agent.spool import Spool
+from sentinelle.agent.forwarder import Forwarder
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+from sentinelle.agent.spool import Spool
 from tests.standin import standin_servers
 from tests.test_sinks import new_db
 
@@ -79,7 +79,7 @@ async def wait_for(condition: Any, limit_s: float, step: float = 0.02) -> bool:
 
 async def test_writes_resume_within_10s_of_influxd_restart_whatever_the_backoff(
         tmp_path: Path, influxdb1: Any, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="agent.forwarder")
+    caplog.set_level(logging.INFO, logger="sentinelle.agent.forwarder")
     db = new_db(influxdb1)
     metrics = AgentMetrics()
     sink = InfluxDB1Sink("influx", influxdb1.url, db, timeout=2)
@@ -160,8 +160,8 @@ async def test_probes_answer_on_real_servers_and_fail_fast_on_a_closed_port(infl
                                                                              victoria_metrics: Any) -> None:
     """The probe each HTTP sink uses while down: `/ping` of influxd 1.6 and of VictoriaMetrics
     (the InfluxDB 2.x sink's servers) answers; a closed port is `SinkUnreachable`, not a hang."""
-    from agent.sinks.base import SinkUnreachable
-    from agent.sinks.influxdb2 import InfluxDB2Sink
+    from sentinelle.agent.sinks.base import SinkUnreachable
+    from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
     from tests.test_sinks import closed_port_url
 
     sinks: list[Any] = [InfluxDB1Sink("v1", influxdb1.url, "sentinelle"),

@@ -17,16 +17,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import parse_config
-from agent.pipeline import InventoryTags
-from agent.point import Point
-from agent.sinks.influxdb1 import InfluxDB1Sink
-from agent.sinks.local import LocalSink, LocalStore
-from carbon.energy import NS
-from carbon.factors import FactorTable
-from carbon.meters import meters_from_inventory, sites_from_inventory
-from carbon.processor import build_processors
-from carbon.report import InfluxQLSource, LocalStoreSource, build_report, report_period
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.pipeline import InventoryTags
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+from sentinelle.agent.sinks.local import LocalSink, LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory
+from sentinelle.carbon.processor import build_processors
+from sentinelle.carbon.report import InfluxQLSource, LocalStoreSource, build_report, report_period
 
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = 8784

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import parse_config
-from agent.pipeline import InventoryTags
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon.energy import NS
-from carbon.factors import FactorTable
-from carbon.meters import meters_from_inventory, sites_from_inventory
-from carbon.processor import build_processors
-from carbon.report import LocalStoreSource, build_report, report_period, write_report
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.pipeline import InventoryTags
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory
+from sentinelle.carbon.processor import build_processors
+from sentinelle.carbon.report import LocalStoreSource, build_report, report_period, write_report
 from tests import test_report_annual as year_data
 
 CHROMIUM_FLAGS = [

@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from agent.config import parse_config
-from agent.pipeline import InventoryTags
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon import cli
-from carbon.energy import NS
-from carbon.factors import FactorTable
-from carbon.meters import meters_from_inventory, sites_from_inventory
-from carbon.processor import build_processors
-from carbon.report import LocalStoreSource, build_report
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.pipeline import InventoryTags
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon import cli
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory
+from sentinelle.carbon.processor import build_processors
+from sentinelle.carbon.report import LocalStoreSource, build_report
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = int(datetime(2024, 6, 1, tzinfo=PARIS).timestamp()) * NS

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import ConfigError, parse_config
-from agent.pipeline import InventoryTags
-from agent.point import Point
-from agent.sinks.local import LocalStore
-from carbon import cli
-from carbon.energy import NS
-from carbon.processor import build_processors
+from sentinelle.agent.config import ConfigError, parse_config
+from sentinelle.agent.pipeline import InventoryTags
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon import cli
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.processor import build_processors
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = int(datetime(2024, 6, 1, tzinfo=PARIS).timestamp()) * NS

@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-from agent.point import Point
-from agent.scheduler import Scheduler, in_shard, next_tick, stable_fraction
-from agent.selfmetrics import AgentMetrics
+from sentinelle.agent.point import Point
+from sentinelle.agent.scheduler import Scheduler, in_shard, next_tick, stable_fraction
+from sentinelle.agent.selfmetrics import AgentMetrics
 
 
 @dataclass

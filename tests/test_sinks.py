@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agent.config import parse_config
-from agent.point import Point
-from agent.sinks import (
+from sentinelle.agent.config import parse_config
+from sentinelle.agent.point import Point
+from sentinelle.agent.sinks import (
     SinkAuthRefused,
     SinkNotFound,
     SinkRejected,
@@ -31,11 +31,11 @@ from agent.sinks import (
     SinkUnavailable,
     build_sink,
 )
-from agent.sinks.file import FileSink
-from agent.sinks.influxdb1 import InfluxDB1Sink
-from agent.sinks.influxdb2 import InfluxDB2Sink
-from agent.sinks.local import LocalSink, LocalStore, LocalStoreError
-from agent.sinks.status import retry_after_seconds, server_reason
+from sentinelle.agent.sinks.file import FileSink
+from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
+from sentinelle.agent.sinks.local import LocalSink, LocalStore, LocalStoreError
+from sentinelle.agent.sinks.status import retry_after_seconds, server_reason
 from tests.servers import free_tcp_port
 from tests.standin import standin_servers
 
@@ -379,7 +379,7 @@ def test_local_store_merges_series_in_time_order_whatever_the_read_path(tmp_path
     MERGE_MAX_SERIES): the same points, in time order, ties by series, either way."""
     import random
 
-    import agent.sinks.local as local
+    import sentinelle.agent.sinks.local as local
 
     rng = random.Random(5)
     store = LocalStore(tmp_path / "local.db")

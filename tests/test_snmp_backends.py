@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.config import Device, SnmpTarget
-from agent.point import Point
-from collectors.snmp.cli import probe
-from collectors.snmp.client import SnmpClient
-from collectors.snmp.device import SnmpDevice
-from collectors.snmp.profiles import ProfileCatalog
+from sentinelle.agent.config import Device, SnmpTarget
+from sentinelle.agent.point import Point
+from sentinelle.collectors.snmp.cli import probe
+from sentinelle.collectors.snmp.client import SnmpClient
+from sentinelle.collectors.snmp.device import SnmpDevice
+from sentinelle.collectors.snmp.profiles import ProfileCatalog
 from tests.test_snmp_walk import sparse_snmpd, v3_target  # noqa: F401 - sparse_snmpd is a fixture
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"

@@ -8,11 +8,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.snmp.client import Varbind
-from collectors.snmp.counters import CounterBook, CounterState, counter_step, uptime_went_back
-from collectors.snmp.decode import CounterSample, Reading, convert
-from collectors.snmp.events import EventBook
-from collectors.snmp.profiles import FieldSpec
+from sentinelle.collectors.snmp.client import Varbind
+from sentinelle.collectors.snmp.counters import CounterBook, CounterState, counter_step, uptime_went_back
+from sentinelle.collectors.snmp.decode import CounterSample, Reading, convert
+from sentinelle.collectors.snmp.events import EventBook
+from sentinelle.collectors.snmp.profiles import FieldSpec
 
 OCTETS = FieldSpec(name="in_octets", oid="1.3.6.1.2.1.2.2.1.10", type="counter")
 ENERGY = FieldSpec(name="energy_kwh_total", oid="1.3.6.1.4.1.318.1.1.26.4.3.1.9", type="counter", scale=0.1,

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.config import Device, SnmpSettings, SnmpTarget, parse_config
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.base import PollTarget
-from collectors.snmp import cli
-from collectors.snmp.client import SnmpClient, SnmpError
-from collectors.snmp.device import SnmpDevice, build_targets
-from collectors.snmp.profiles import ProfileCatalog
+from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget, parse_config
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.base import PollTarget
+from sentinelle.collectors.snmp import cli
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
+from sentinelle.collectors.snmp.device import SnmpDevice, build_targets
+from sentinelle.collectors.snmp.profiles import ProfileCatalog
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 T0 = 1_700_000_000_000_000_000
@@ -219,7 +219,7 @@ async def test_snmpv3_wrong_key_is_a_clear_error_without_the_key(snmpd, catalog,
         with pytest.raises(SnmpError) as err:
             await client.session(target).get(["1.3.6.1.2.1.1.5.0"])
         dev = SnmpDevice(Device(id="srv", snmp=target), client.session(target), catalog, 60.0, metrics,
-                         Problems(logging.getLogger("collectors.snmp")))
+                         Problems(logging.getLogger("sentinelle.collectors.snmp")))
         points = await dev.poll(T0)
     assert err.value.kind == "auth" and "wrong digest" in str(err.value)
     assert only(points, "device_status").fields == {"reachable": False, "error": "auth"}

@@ -8,10 +8,10 @@ import json
 
 from pydantic import SecretStr
 
-from agent.config import Device, SnmpTarget
-from collectors.snmp.client import SnmpClient
-from collectors.snmp.device import SnmpDevice
-from collectors.snmp.profiles import ProfileCatalog
+from sentinelle.agent.config import Device, SnmpTarget
+from sentinelle.collectors.snmp.client import SnmpClient
+from sentinelle.collectors.snmp.device import SnmpDevice
+from sentinelle.collectors.snmp.profiles import ProfileCatalog
 
 T0 = 1_700_000_000_000_000_000
 MINUTE = 60_000_000_000

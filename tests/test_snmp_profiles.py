@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.snmp.profiles import ProfileCatalog, ProfileError
+from sentinelle.collectors.snmp.profiles import ProfileCatalog, ProfileError
 
 SHIPPED = {"system", "if-mib", "ups-mib", "apc-rpdu2", "apc-ups", "raritan-pdu2", "servertech-sentry4",
            "eaton-epdu", "entity-sensor", "host-resources", "huawei-gpon-olt", "zte-gpon-olt"}

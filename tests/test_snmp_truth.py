@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Device, SnmpTarget, parse_config
-from agent.selfmetrics import AgentMetrics
-from collectors.snmp import cli
-from collectors.snmp.client import SnmpClient, Varbind
-from collectors.snmp.decode import Discarded, decode
-from collectors.snmp.device import SnmpDevice
-from collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, load_profile_file
+from sentinelle.agent.config import Device, SnmpTarget, parse_config
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.snmp import cli
+from sentinelle.collectors.snmp.client import SnmpClient, Varbind
+from sentinelle.collectors.snmp.decode import Discarded, decode
+from sentinelle.collectors.snmp.device import SnmpDevice
+from sentinelle.collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, load_profile_file
 
 T0 = 1_700_000_000_000_000_000
 RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
@@ -85,7 +85,7 @@ async def test_sentinels_and_implausible_values_are_not_written(snmpsim, catalog
     """ups-quirky: UPS-MIB card answering 4294967295 minutes (no estimate), charge -1,
     battery temperature -1, input frequency 5000 (0.01 Hz) and voltage 2269 (0.1 V)."""
     metrics = AgentMetrics()
-    caplog.set_level(logging.INFO, logger="collectors.snmp")
+    caplog.set_level(logging.INFO, logger="sentinelle.collectors.snmp")
     async with SnmpClient() as client:
         dev = make(snmpsim, "ups-quirky", catalog, client, metrics)
         first = await dev.poll(T0)
@@ -530,7 +530,7 @@ async def test_ipv6_device_on_both_backends(snmpd_ipv6: int, backend: str) -> No
 
 
 async def test_override_matching_no_field_is_reported(snmpsim, catalog, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="collectors.snmp")
+    caplog.set_level(logging.WARNING, logger="sentinelle.collectors.snmp")
     cfg = parse_config("inventory: {sites: [{id: s, devices: [{id: d, snmp: {host: h}, overrides: {"
                        "ups_input.frequncy_hz: {scale: 0.01}}}]}]}")
     async with SnmpClient() as client:

@@ -4,10 +4,10 @@ invented one). Decoded with the shipped IF-MIB profile, the answers built as guf
 
 from __future__ import annotations
 
-from collectors.snmp.client import UNTYPED_INT, Varbind
-from collectors.snmp.counters import CounterState, counter_step
-from collectors.snmp.decode import SYS_UPTIME, CounterSample, decode
-from collectors.snmp.profiles import FieldSpec, ProfileCatalog
+from sentinelle.collectors.snmp.client import UNTYPED_INT, Varbind
+from sentinelle.collectors.snmp.counters import CounterState, counter_step
+from sentinelle.collectors.snmp.decode import SYS_UPTIME, CounterSample, decode
+from sentinelle.collectors.snmp.profiles import FieldSpec, ProfileCatalog
 
 IF = "1.3.6.1.2.1.2.2.1"
 IFX = "1.3.6.1.2.1.31.1.1.1"

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from agent.config import SnmpSettings, SnmpTarget
-from collectors.snmp.client import SnmpClient, SnmpError
+from sentinelle.agent.config import SnmpSettings, SnmpTarget
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
 from tests.servers import HOST, Snmpd, SnmpSim, find_binary
 
 BACKENDS = ["gufo", "pysnmp"]

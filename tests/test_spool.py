@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from agent.spool import PriorityRules, Spool, measurement_of, time_of
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.spool import PriorityRules, Spool, measurement_of, time_of
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
@@ -239,7 +239,7 @@ async def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
         await Spool.open(tmp_path / "s.db", sinks=["a", "a"], max_bytes=10)
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database" * 100)
-    from agent.spool import SpoolError
+    from sentinelle.agent.spool import SpoolError
 
     with pytest.raises(SpoolError, match="not usable|cannot"):
         await Spool.open(garbage, sinks=["a"], max_bytes=10**6)
@@ -249,8 +249,8 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from agent.point import Point
-    from agent.spool import Spool
+    from sentinelle.agent.point import Point
+    from sentinelle.agent.spool import Spool
 
     async def main(path):
         spool = await Spool.open(Path(path), sinks=["a", "b"], max_bytes=10**9)

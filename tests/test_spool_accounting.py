@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from agent.forwarder import Forwarder
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from agent.sinks.influxdb1 import InfluxDB1Sink
-from agent.sinks.local import LocalSink, LocalStore
-from agent.spool import Spool
+from sentinelle.agent.forwarder import Forwarder
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
+from sentinelle.agent.sinks.local import LocalSink, LocalStore
+from sentinelle.agent.spool import Spool
 from tests.test_sinks import new_db
 
 T0 = 1_700_000_000_000_000_000

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.point import Point
-from agent.spool import Spool
+from sentinelle.agent.point import Point
+from sentinelle.agent.spool import Spool
 
 T0 = 1_700_000_000_000_000_000
 

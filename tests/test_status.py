@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from agent.selfmetrics import AgentMetrics
-from agent.status import StatusServer
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.status import StatusServer
 
 
 async def test_metrics_health_and_readiness_endpoints() -> None:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent import config as cfg
-from agent.sinks.base import Sink, SinkError, SinkRejected, SinkTooLarge, SinkUnavailable, SinkUnreachable
-from agent.sinks.status import SinkAuthRefused, SinkNotFound
+from sentinelle.agent import config as cfg
+from sentinelle.agent.sinks.base import (
+    Sink,
+    SinkError,
+    SinkRejected,
+    SinkTooLarge,
+    SinkUnavailable,
+    SinkUnreachable,
+)
+from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound
 
 __all__ = [
     "Sink", "SinkError", "SinkRejected", "SinkTooLarge", "SinkUnavailable", "SinkUnreachable", "SinkAuthRefused",
@@ -22,23 +29,23 @@ def build_sink(sink_cfg: Any, index: int, config: cfg.Config, *, create: bool = 
     that they could create their file, without creating it."""
     name = cfg.sink_name(sink_cfg, index)
     if isinstance(sink_cfg, cfg.InfluxDB2Sink):
-        from agent.sinks.influxdb2 import InfluxDB2Sink
+        from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
 
         return InfluxDB2Sink(name, sink_cfg.url, sink_cfg.org, sink_cfg.bucket, sink_cfg.token.get_secret_value(),
                              gzip_body=sink_cfg.gzip, verify_tls=sink_cfg.verify_tls, timeout=sink_cfg.timeout)
     if isinstance(sink_cfg, cfg.InfluxDB1Sink):
-        from agent.sinks.influxdb1 import InfluxDB1Sink
+        from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 
         password = sink_cfg.password.get_secret_value() if sink_cfg.password is not None else None
         return InfluxDB1Sink(name, sink_cfg.url, sink_cfg.database, retention_policy=sink_cfg.retention_policy,
                              username=sink_cfg.username, password=password, gzip_body=sink_cfg.gzip,
                              verify_tls=sink_cfg.verify_tls, timeout=sink_cfg.timeout)
     if isinstance(sink_cfg, cfg.LocalSink):
-        from agent.sinks.local import LocalSink
+        from sentinelle.agent.sinks.local import LocalSink
 
         return LocalSink(name, config.local_store_path(sink_cfg), create=create)
     if isinstance(sink_cfg, cfg.FileSink):
-        from agent.sinks.file import FileSink
+        from sentinelle.agent.sinks.file import FileSink
 
         return FileSink(name, sink_cfg.path, create=create)
     raise ValueError(f"unknown sink type {getattr(sink_cfg, 'type', type(sink_cfg).__name__)!r}")

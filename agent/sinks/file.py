@@ -7,7 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from agent.sinks.base import SinkUnavailable
+from sentinelle.agent.sinks.base import SinkUnavailable
 
 
 class FileSink:

@@ -32,9 +32,9 @@ try:
 except ImportError:  # not POSIX: SQLite's own busy handler alone
     fcntl = None  # type: ignore[assignment]
 
-from agent.point import LineProtocolError, Point, parse_line
-from agent.sinks.base import SinkRejected, SinkUnavailable
-from agent.sinks.file import writable_problem
+from sentinelle.agent.point import LineProtocolError, Point, parse_line
+from sentinelle.agent.sinks.base import SinkRejected, SinkUnavailable
+from sentinelle.agent.sinks.file import writable_problem
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS measurements(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);

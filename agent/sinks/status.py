@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Iterable
 
-from agent.sinks.base import SinkError, SinkRejected, SinkTooLarge, SinkUnavailable
+from sentinelle.agent.sinks.base import SinkError, SinkRejected, SinkTooLarge, SinkUnavailable
 
 MAX_REASON = 300
 

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("carbon.history")
+log = logging.getLogger("sentinelle.carbon.history")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,7 +76,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _config(path: str) -> Any:
     # A ConfigError propagates: `sentinelle` prints it as FILE:LINE: key: reason, exit 2.
-    from agent.config import load_config
+    from sentinelle.agent.config import load_config
 
     return load_config(path)
 
@@ -100,7 +100,7 @@ def _factors(args: argparse.Namespace, config: Any) -> Any:
 def _factor_table(stamp: tuple[str, int, int] | None) -> Any:
     # Cached per process while the file is unchanged: a manifest of 100 meters parsed the
     # YAML table 100 times (a tenth of a second each).
-    from carbon.factors import FactorTable
+    from sentinelle.carbon.factors import FactorTable
 
     return FactorTable.from_file(stamp[0]) if stamp else FactorTable.embedded()
 
@@ -109,8 +109,8 @@ def _grid(config: Any, factors: Any) -> Any:
     """The configured grid provider if it can answer for past times (csv, static), else None.
     Built once per process while its settings and file are unchanged (a year of éCO2mix
     quarter-hours is 35,000 rows, and a manifest asks once per meter)."""
-    from carbon.factors import FactorError
-    from carbon.processor import grid_from_settings
+    from sentinelle.carbon.factors import FactorError
+    from sentinelle.carbon.processor import grid_from_settings
 
     settings = config.carbon.grid_intensity
     if settings.provider not in ("csv", "static"):
@@ -133,7 +133,7 @@ _GRIDS: dict[tuple[Any, ...], Any] = {}
 
 
 def _step(text: str | None) -> int:
-    from carbon.history.timeparse import parse_duration_s
+    from sentinelle.carbon.history.timeparse import parse_duration_s
 
     return parse_duration_s(text) if text else 0
 
@@ -141,7 +141,7 @@ def _step(text: str | None) -> int:
 def run_import(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if args.manifest:
-        from carbon.history.manifest import ManifestError, import_manifest
+        from sentinelle.carbon.history.manifest import ManifestError, import_manifest
 
         if args.meter or args.file or args.intensity:
             print("sentinelle import: give --manifest CSV alone, without --meter, FILE or --intensity", file=sys.stderr)
@@ -160,10 +160,10 @@ def run_import(args: argparse.Namespace) -> int:
 def import_one(config: Any, args: argparse.Namespace, summary: list[dict[str, float]] | None = None) -> int:
     """One `--meter METER FILE` (or `--intensity FILE`) import, its report on stdout/stderr;
     the exit code. `summary` gets the meter's totals when it was imported."""
-    from carbon.factors import FactorError
-    from carbon.history.delivery import DeliveryError
-    from carbon.history.readers import ImportFormatError
-    from carbon.intensity import IntensityError
+    from sentinelle.carbon.factors import FactorError
+    from sentinelle.carbon.history.delivery import DeliveryError
+    from sentinelle.carbon.history.readers import ImportFormatError
+    from sentinelle.carbon.intensity import IntensityError
 
     try:
         if args.intensity:
@@ -190,9 +190,9 @@ def import_one(config: Any, args: argparse.Namespace, summary: list[dict[str, fl
 
 
 async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dict[str, float]] | None = None) -> int:
-    from carbon.energy import GapPolicy
-    from carbon.history.delivery import Delivery, live_coverage
-    from carbon.history.importer import (
+    from sentinelle.carbon.energy import GapPolicy
+    from sentinelle.carbon.history.delivery import Delivery, live_coverage
+    from sentinelle.carbon.history.importer import (
         CarbonStep,
         ImportOptions,
         ImportRejected,
@@ -200,7 +200,7 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
         import_file,
         meter_target,
     )
-    from carbon.history.readers import enedis_kind
+    from sentinelle.carbon.history.readers import enedis_kind
 
     factors = _factors(args, config)
     fmt = args.format
@@ -288,14 +288,14 @@ def export_file_problem(path: Path) -> str | None:
 
 
 def _is_enedis(path: Path, fmt: str) -> bool:
-    from carbon.history.readers import detect_format
+    from sentinelle.carbon.history.readers import detect_format
 
     return fmt == "enedis" or (fmt == "auto" and detect_format(path) == "enedis")
 
 
 async def _import_intensity(config: Any, path: str) -> int:
-    from carbon.history.delivery import Delivery
-    from carbon.history.recompute import intensity_points
+    from sentinelle.carbon.history.delivery import Delivery
+    from sentinelle.carbon.history.recompute import intensity_points
 
     layout, points = intensity_points(path)
     async with Delivery(config) as delivery:
@@ -306,11 +306,11 @@ async def _import_intensity(config: Any, path: str) -> int:
 
 
 def run_recompute(args: argparse.Namespace) -> int:
-    from carbon.cli import _date
-    from carbon.factors import FactorError
-    from carbon.history.delivery import DeliveryError
-    from carbon.report import report_period
-    from carbon.report.source import ReportSourceError
+    from sentinelle.carbon.cli import _date
+    from sentinelle.carbon.factors import FactorError
+    from sentinelle.carbon.history.delivery import DeliveryError
+    from sentinelle.carbon.report import report_period
+    from sentinelle.carbon.report.source import ReportSourceError
 
     config = _config(args.config)
     try:
@@ -330,8 +330,13 @@ def run_recompute(args: argparse.Namespace) -> int:
 
 
 async def _recompute(config: Any, args: argparse.Namespace, start_ns: int, end_ns: int, label: str) -> int:
-    from carbon.history.delivery import Delivery, delete_carbon, readable_source
-    from carbon.history.recompute import change_line, recompute_carbon, stored_beges_g, stored_intensity
+    from sentinelle.carbon.history.delivery import Delivery, delete_carbon, readable_source
+    from sentinelle.carbon.history.recompute import (
+        change_line,
+        recompute_carbon,
+        stored_beges_g,
+        stored_intensity,
+    )
 
     factors = _factors(args, config)
     source, close, name = readable_source(config)

@@ -30,16 +30,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
-from agent.forwarder import backoff_delay
-from agent.point import Point, encode_columns, encode_point
-from agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
-from agent.sinks.local import LocalStore
-from carbon.energy import NS
-from carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
-from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+from sentinelle.agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
+from sentinelle.agent.forwarder import backoff_delay
+from sentinelle.agent.point import Point, encode_columns, encode_point
+from sentinelle.agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
+from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
+from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
 
-log = logging.getLogger("carbon.history")
+log = logging.getLogger("sentinelle.carbon.history")
 
 FLUSH_TIMEOUT_S = 120.0  # how long one batch may wait for a sink that is down
 LIVE_LOOKBACK_NS = 31 * 86400 * NS  # a live interval ending in the file's span may start this long before
@@ -107,7 +107,7 @@ class Delivery:
         self._flushing: asyncio.Task[None] | None = None
 
     async def open(self) -> Delivery:
-        from agent.sinks import build_sink
+        from sentinelle.agent.sinks import build_sink
 
         for i, s in enumerate(self.sinks):
             if isinstance(s, LocalSink):

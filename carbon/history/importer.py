@@ -32,11 +32,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from agent.point import Point
-from carbon.emissions import PARIS, beges_flag, carbon_points, local_year
-from carbon.energy import NS, EnergyInterval, GapPolicy, clip
-from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
-from carbon.history.readers import (
+from sentinelle.agent.point import Point
+from sentinelle.carbon.emissions import PARIS, beges_flag, carbon_points, local_year
+from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy, clip
+from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
+from sentinelle.carbon.history.readers import (
     ImportFormatError,
     Kind,
     Problem,
@@ -50,9 +50,9 @@ from carbon.history.readers import (
     read_lp,
     unit_factor,
 )
-from carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
-from carbon.history.timeparse import LocalClock, zone
-from carbon.intensity import GridIntensity, Intensity, grid_for_zone
+from sentinelle.carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
+from sentinelle.carbon.history.timeparse import LocalClock, zone
+from sentinelle.carbon.intensity import GridIntensity, Intensity, grid_for_zone
 
 IMPORTED = "imported"
 MEASURED = ("measured", "integrated")  # what an import calls `imported`

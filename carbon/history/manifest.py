@@ -33,9 +33,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from carbon.history.importer import find_meter
-from carbon.history.readers import FORMATS, KINDS
-from carbon.history.timeparse import TimeFormatError, parse_duration_s, zone
+from sentinelle.carbon.history.importer import find_meter
+from sentinelle.carbon.history.readers import FORMATS, KINDS
+from sentinelle.carbon.history.timeparse import TimeFormatError, parse_duration_s, zone
 
 REQUIRED = ("meter", "file")
 OPTIONAL = ("format", "kind", "unit", "modulus", "time_column", "value_column", "reset_column", "tz", "step",
@@ -140,7 +140,7 @@ def _check_row(row: dict[str, str], args: argparse.Namespace, manifest: Path, co
 def _worker_config(config_path: str) -> Any:
     """The configuration, parsed once per worker process (a 100-device inventory takes a
     sixth of a second to parse, once per meter otherwise)."""
-    from carbon.history.cli import _config
+    from sentinelle.carbon.history.cli import _config
 
     return _config(config_path)
 
@@ -148,7 +148,7 @@ def _worker_config(config_path: str) -> Any:
 def import_one_captured(config_path: str, group: list[argparse.Namespace],
                         config: Any = None) -> list[tuple[int, str, str, dict[str, float]]]:
     """In a worker: import one meter's rows in order; (exit code, stdout, stderr, totals) per row."""
-    from carbon.history.cli import import_one
+    from sentinelle.carbon.history.cli import import_one
 
     config = config if config is not None else _worker_config(config_path)
     out = []

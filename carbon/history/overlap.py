@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from carbon.energy import EnergyInterval, clip
+from sentinelle.carbon.energy import EnergyInterval, clip
 
 RANK = {"measured": 0, "integrated": 1, "imported": 2, "estimated": 3, "missing": 4}
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
-from agent.point import LineProtocolError, parse_line
-from carbon.history.timeparse import (
+from sentinelle.agent.point import LineProtocolError, parse_line
+from sentinelle.carbon.history.timeparse import (
     NS,
     LocalClock,
     TimeFormatError,

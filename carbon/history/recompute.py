@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from agent.point import Point
-from carbon.emissions import carbon_points, local_year
-from carbon.energy import NS
-from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
-from carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
-from carbon.report.source import ReportSource
+from sentinelle.agent.point import Point
+from sentinelle.carbon.emissions import carbon_points, local_year
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
+from sentinelle.carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
+from sentinelle.carbon.report.source import ReportSource
 
 BATCH = 20_000
 INTENSITY_ZONE = "FR"

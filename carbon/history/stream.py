@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from carbon.energy import (
+from sentinelle.carbon.energy import (
     NS,
     CounterReading,
     EnergyInterval,
@@ -34,7 +34,7 @@ from carbon.energy import (
     neighbour_power_w,
     power_intervals,
 )
-from carbon.history.readers import Kind, Row, StagedRow
+from sentinelle.carbon.history.readers import Kind, Row, StagedRow
 
 CHUNK = 4096
 MAX_PENDING = 50_000  # intervals held while waiting for a gap's right-hand neighbours

@@ -49,14 +49,19 @@ def _date(text: str) -> date:
 
 
 def run_inventory(args: argparse.Namespace) -> int:
-    from agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
-    from carbon.cli import _choices, _source
-    from carbon.inventory.factors import InventoryTableError, load_lifetimes, load_manufacturing
-    from carbon.inventory.manufacturing import manufacturing_section
-    from carbon.inventory.obsolescence import ageing
-    from carbon.inventory.records import MEASUREMENT, DeviceSite, build_records, completeness
-    from carbon.inventory.tables import SCOPE_NOTE, inventory_tables, manufacturing_tables, render_text
-    from carbon.report import ReportSourceError
+    from sentinelle.agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
+    from sentinelle.carbon.cli import _choices, _source
+    from sentinelle.carbon.inventory.factors import InventoryTableError, load_lifetimes, load_manufacturing
+    from sentinelle.carbon.inventory.manufacturing import manufacturing_section
+    from sentinelle.carbon.inventory.obsolescence import ageing
+    from sentinelle.carbon.inventory.records import MEASUREMENT, DeviceSite, build_records, completeness
+    from sentinelle.carbon.inventory.tables import (
+        SCOPE_NOTE,
+        inventory_tables,
+        manufacturing_tables,
+        render_text,
+    )
+    from sentinelle.carbon.report import ReportSourceError
 
     try:
         formats = _choices(args.format, FORMATS, "format")
@@ -121,7 +126,7 @@ def run_inventory(args: argparse.Namespace) -> int:
 
 def _write(tables: list[Any], formats: list[str], out: Path, lang: str, section: Any, factors_version: str,
            lifetimes_version: str) -> list[Path]:
-    from carbon.report.outputs import write_csv, write_xlsx
+    from sentinelle.carbon.report.outputs import write_csv, write_xlsx
 
     files = [f for f in formats if f != "table"]
     if not files:

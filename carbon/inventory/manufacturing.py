@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from carbon.inventory.factors import LifetimeTable, ManufacturingFactor, ManufacturingTable
-from carbon.inventory.records import NS, YEAR_DAYS, Equipment
+from sentinelle.carbon.inventory.factors import LifetimeTable, ManufacturingFactor, ManufacturingTable
+from sentinelle.carbon.inventory.records import NS, YEAR_DAYS, Equipment
 
 
 @dataclass(slots=True)

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from carbon.inventory.factors import LifetimeTable
-from carbon.inventory.records import Equipment
+from sentinelle.carbon.inventory.factors import LifetimeTable
+from sentinelle.carbon.inventory.records import Equipment
 
 AGE_BUCKETS = ((0, 2, "0-2"), (2, 5, "2-5"), (5, 8, "5-8"), (8, 12, "8-12"), (12, 1000, "12+"))
 

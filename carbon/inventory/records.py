@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from agent.point import Point
+from sentinelle.agent.point import Point
 
 MEASUREMENT = "inventory"
 NS = 1_000_000_000

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carbon.inventory.factors import load_lifetimes, load_manufacturing
-from carbon.inventory.manufacturing import ManufacturingSection, manufacturing_section
-from carbon.inventory.records import MEASUREMENT, NS, DeviceSite, build_records
-from carbon.inventory.tables import SCOPE_NOTE, manufacturing_tables
+from sentinelle.carbon.inventory.factors import load_lifetimes, load_manufacturing
+from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, manufacturing_section
+from sentinelle.carbon.inventory.records import MEASUREMENT, NS, DeviceSite, build_records
+from sentinelle.carbon.inventory.tables import SCOPE_NOTE, manufacturing_tables
 
 PARIS = ZoneInfo("Europe/Paris")
 HISTORY_NS = 10 * 366 * 86400 * NS  # first sightings up to ten years before the period
@@ -42,7 +42,7 @@ def build_section(config: Any, source: Any, start_ns: int, end_ns: int, factors_
 def write_section(section: ManufacturingSection, out: str | Path, formats: Sequence[str], label: str, lang: str) -> list[Path]:
     import json
 
-    from carbon.report.outputs import write_csv, write_xlsx
+    from sentinelle.carbon.report.outputs import write_csv, write_xlsx
 
     out = Path(out) / "scope3"
     out.mkdir(parents=True, exist_ok=True)

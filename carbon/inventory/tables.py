@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.point import Point
-from carbon.inventory.manufacturing import ManufacturingSection
-from carbon.inventory.obsolescence import Ageing, age_distribution, firmware_per_model
-from carbon.inventory.records import NS, Completeness, Equipment
-from carbon.report.tables import Table, Value
+from sentinelle.agent.point import Point
+from sentinelle.carbon.inventory.manufacturing import ManufacturingSection
+from sentinelle.carbon.inventory.obsolescence import Ageing, age_distribution, firmware_per_model
+from sentinelle.carbon.inventory.records import NS, Completeness, Equipment
+from sentinelle.carbon.report.tables import Table, Value
 
 LABELS: dict[str, tuple[str, str]] = {
     "site": ("Site", "Site"), "member": ("Membre", "Member"), "contract": ("Contrat", "Contract"),

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from carbon.factors import FactorTable
-from carbon.quantities import energy_kwh, mass_t, percent
-from carbon.report.aggregate import AnnualReport, build_report, report_period
-from carbon.report.html import write_html
-from carbon.report.labels import Lang
-from carbon.report.outputs import ascii_slug, write_csv, write_json, write_xlsx
-from carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
-from carbon.report.tables import all_tables
+from sentinelle.carbon.factors import FactorTable
+from sentinelle.carbon.quantities import energy_kwh, mass_t, percent
+from sentinelle.carbon.report.aggregate import AnnualReport, build_report, report_period
+from sentinelle.carbon.report.html import write_html
+from sentinelle.carbon.report.labels import Lang
+from sentinelle.carbon.report.outputs import ascii_slug, write_csv, write_json, write_xlsx
+from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+from sentinelle.carbon.report.tables import all_tables
 
 FORMATS = ("csv", "xlsx", "json", "html")
 
@@ -89,7 +89,7 @@ def summarise(
     Uses the latest earlier factor year when the period's year is not in the table (flagged in
     the HTML), so a demo run today always produces a report.
     """
-    from agent.sinks.local import LocalStore  # the adapter; carbon's maths stays store-agnostic
+    from sentinelle.agent.sinks.local import LocalStore  # the adapter; carbon's maths stays store-agnostic
 
     store = LocalStore.open_readonly(Path(store_path))
     try:

@@ -29,12 +29,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from agent.point import Point
-from carbon.energy import METHODS, NS, EnergyInterval, coverage
-from carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
-from carbon.history.overlap import resolve
-from carbon.meters import GROUPINGS, MeterInconsistency, MeterSpec, SiteSpec, hierarchy_inconsistencies, pue
-from carbon.report.source import ReportSource
+from sentinelle.agent.point import Point
+from sentinelle.carbon.energy import METHODS, NS, EnergyInterval, coverage
+from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
+from sentinelle.carbon.history.overlap import resolve
+from sentinelle.carbon.meters import (
+    GROUPINGS,
+    MeterInconsistency,
+    MeterSpec,
+    SiteSpec,
+    hierarchy_inconsistencies,
+    pue,
+)
+from sentinelle.carbon.report.source import ReportSource
 
 PARIS = ZoneInfo("Europe/Paris")
 DEFAULT_UNCERTAINTY = {"measured": 2.0, "integrated": 5.0, "imported": 2.0, "estimated": 30.0, "missing": 100.0}

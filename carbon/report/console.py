@@ -6,9 +6,9 @@ Kept apart from the command's plumbing so the words and number formats are the r
 
 from __future__ import annotations
 
-from carbon.quantities import Lang, energy_kwh, mass_t, percent
-from carbon.report.aggregate import AnnualReport
-from carbon.report.labels import statement
+from sentinelle.carbon.quantities import Lang, energy_kwh, mass_t, percent
+from sentinelle.carbon.report.aggregate import AnnualReport
+from sentinelle.carbon.report.labels import statement
 
 
 def summary_line(report: AnnualReport, lang: Lang = "fr") -> str:

@@ -18,9 +18,9 @@ from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from carbon.energy import NS
-from carbon.factors import EmissionFactor
-from carbon.quantities import (
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import EmissionFactor
+from sentinelle.carbon.quantities import (
     NBSP,
     Lang,
     energy_column,
@@ -35,10 +35,10 @@ from carbon.quantities import (
     percent,
     ratio,
 )
-from carbon.report.aggregate import AnnualReport, Figures
-from carbon.report.labels import flags_text, label, statement
-from carbon.report.posts import posts_html
-from carbon.report.tables import Table, Value, factor_provenance
+from sentinelle.carbon.report.aggregate import AnnualReport, Figures
+from sentinelle.carbon.report.labels import flags_text, label, statement
+from sentinelle.carbon.report.posts import posts_html
+from sentinelle.carbon.report.tables import Table, Value, factor_provenance
 
 PARIS = ZoneInfo("Europe/Paris")
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")  # Okabe-Ito

@@ -14,9 +14,9 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from carbon.report.aggregate import AnnualReport
-from carbon.report.labels import STATEMENTS, Lang, flag_text, statement
-from carbon.report.tables import Table, Value
+from sentinelle.carbon.report.aggregate import AnnualReport
+from sentinelle.carbon.report.labels import STATEMENTS, Lang, flag_text, statement
+from sentinelle.carbon.report.tables import Table, Value
 
 
 def _cell(v: Value, excel_fr: bool) -> str:

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from agent.point import Point
+from sentinelle.agent.point import Point
 
 NS = 1_000_000_000
 WINDOW_NS = 31 * 86400 * NS

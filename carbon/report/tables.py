@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from carbon.energy import NS
-from carbon.factors import EmissionFactor
-from carbon.quantities import number
-from carbon.report.aggregate import AnnualReport, Figures
-from carbon.report.labels import Lang, flags_text, label, statement
+from sentinelle.carbon.energy import NS
+from sentinelle.carbon.factors import EmissionFactor
+from sentinelle.carbon.quantities import number
+from sentinelle.carbon.report.aggregate import AnnualReport, Figures
+from sentinelle.carbon.report.labels import Lang, flags_text, label, statement
 
 PARIS = ZoneInfo("Europe/Paris")
 Value = str | float | int | None
@@ -162,7 +162,7 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
         rows.append([label("item_warning", lang), statement(note, lang)])
     for inc in report.inconsistencies:
         rows.append([label("item_warning", lang), inc.message(lang)])
-    from carbon.report.posts import method_rows
+    from sentinelle.carbon.report.posts import method_rows
 
     rows += method_rows(lang)
     for f in report.factors_used:
@@ -176,7 +176,7 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
 def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:
     tables = [group_table(report, g, lang) for g in groupings]
     tables += [meters_table(report, lang), months_table(report, lang), resilience_table(report, lang), method_table(report, lang)]
-    from carbon.report.posts import posts_table
+    from sentinelle.carbon.report.posts import posts_table
 
     tables.append(posts_table(report, lang))
     return tables

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.config import Config
-from agent.logs import Problems
-from agent.selfmetrics import AgentMetrics
-from collectors.mqtt.client import MqttSource
-from collectors.mqtt.gateways import GatewayHealth
-from collectors.mqtt.inventory import LoraInventory
+from sentinelle.agent.config import Config
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.mqtt.client import MqttSource
+from sentinelle.collectors.mqtt.gateways import GatewayHealth
+from sentinelle.collectors.mqtt.inventory import LoraInventory
 
 __all__ = ["GatewayHealth", "LoraInventory", "MqttSource", "build_sources"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import aiomqtt
 
-from agent.configtypes import secret_value
-from collectors.mqtt.client import subscriptions_of, tls_context
-from collectors.mqtt.topics import TopicFilter
+from sentinelle.agent.configtypes import secret_value
+from sentinelle.collectors.mqtt.client import subscriptions_of, tls_context
+from sentinelle.collectors.mqtt.topics import TopicFilter
 
 
 async def check_brokers(config: Any, timeout_s: float = 10.0) -> list[tuple[str, bool, str]]:

@@ -52,20 +52,20 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.config import MqttBroker, MqttSubscription
-from agent.configtypes import secret_value
-from agent.events import event_point
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.base import Emit
-from collectors.mqtt.backoff import Backoff
-from collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
-from collectors.mqtt.gateways import GatewayHealth
-from collectors.mqtt.inventory import LoraInventory
-from collectors.mqtt.topics import TopicFilter, shared
+from sentinelle.agent.config import MqttBroker, MqttSubscription
+from sentinelle.agent.configtypes import secret_value
+from sentinelle.agent.events import event_point
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.base import Emit
+from sentinelle.collectors.mqtt.backoff import Backoff
+from sentinelle.collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
+from sentinelle.collectors.mqtt.gateways import GatewayHealth
+from sentinelle.collectors.mqtt.inventory import LoraInventory
+from sentinelle.collectors.mqtt.topics import TopicFilter, shared
 
-log = logging.getLogger("collectors.mqtt")
+log = logging.getLogger("sentinelle.collectors.mqtt")
 
 BATCH_MAX = 2000
 _ROUTE_CACHE_MAX = 20_000
@@ -174,8 +174,8 @@ def _paho_logger() -> logging.Logger:
     """paho logs every socket error at ERROR, unthrottled; connection problems are already
     reported (rate-limited) by `MqttSource`, so paho speaks only when debugging."""
     if log.isEnabledFor(logging.DEBUG):
-        return logging.getLogger("collectors.mqtt.paho")
-    quiet = logging.Logger("collectors.mqtt.paho", level=logging.CRITICAL + 1)
+        return logging.getLogger("sentinelle.collectors.mqtt.paho")
+    quiet = logging.Logger("sentinelle.collectors.mqtt.paho", level=logging.CRITICAL + 1)
     quiet.addHandler(logging.NullHandler())
     return quiet
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agent.point import FieldValue, Point
-from collectors.snmp.identity.normalise import clean_text
+from sentinelle.agent.point import FieldValue, Point
+from sentinelle.collectors.snmp.identity.normalise import clean_text
 
 MEASUREMENT = "inventory"
 # identity field -> metadata keys (compared case-insensitively, `-` and ` ` read as `_`)

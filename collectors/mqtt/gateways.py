@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.events import event_point
-from agent.point import Point
+from sentinelle.agent.events import event_point
+from sentinelle.agent.point import Point
 
 NS = 1_000_000_000
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agent.config import Inventory, LoraMeterField
-from agent.point import Point
-from collectors.mqtt.decoders.common import as_float, flat_name
+from sentinelle.agent.config import Inventory, LoraMeterField
+from sentinelle.agent.point import Point
+from sentinelle.collectors.mqtt.decoders.common import as_float, flat_name
 
 DECODED_PREFIX = "decoded_"
 

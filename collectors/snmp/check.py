@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.config import Config
-from collectors.snmp.client import SnmpClient, SnmpError
+from sentinelle.agent.config import Config
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"

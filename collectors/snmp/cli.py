@@ -17,12 +17,12 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr, ValidationError
 
-from agent.config import Device, SnmpSettings, SnmpTarget
-from agent.configtypes import read_secret_file
-from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from collectors.snmp.decode import SYS_DESCR, SYS_NAME, Discarded, Missing, Reading, decode, plan
-from collectors.snmp.device import SnmpDevice
-from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, unit_of
+from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+from sentinelle.agent.configtypes import read_secret_file
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
+from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_NAME, Discarded, Missing, Reading, decode, plan
+from sentinelle.collectors.snmp.device import SnmpDevice
+from sentinelle.collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, unit_of
 
 
 def add_parser(subparsers: Any) -> None:

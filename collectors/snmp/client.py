@@ -20,8 +20,8 @@ import resource
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from agent.config import SnmpSettings, SnmpTarget
-from collectors.snmp.transport import (
+from sentinelle.agent.config import SnmpSettings, SnmpTarget
+from sentinelle.collectors.snmp.transport import (
     ABSENT_SYNTAXES,
     UNTYPED_INT,
     BackendSession,
@@ -32,11 +32,11 @@ from collectors.snmp.transport import (
 )
 
 if TYPE_CHECKING:
-    from collectors.snmp.transport.pysnmp import PysnmpEngine
+    from sentinelle.collectors.snmp.transport.pysnmp import PysnmpEngine
 
 __all__ = ["ABSENT_SYNTAXES", "UNTYPED_INT", "SnmpClient", "SnmpError", "SnmpSession", "Varbind"]
 
-log = logging.getLogger("collectors.snmp")
+log = logging.getLogger("sentinelle.collectors.snmp")
 
 # OIDs per GET PDU: ~30 keeps a response well under 1472 bytes for typical values.
 GET_CHUNK = 30
@@ -90,7 +90,7 @@ class SnmpClient:
         to pysnmp for what it cannot do (SNMPv3 context names, 3DES)."""
         name = target.backend or self.settings.backend
         if name == "gufo":
-            from collectors.snmp.transport.gufo import needs_pysnmp
+            from sentinelle.collectors.snmp.transport.gufo import needs_pysnmp
 
             if needs_pysnmp(target):
                 return "pysnmp"
@@ -98,11 +98,11 @@ class SnmpClient:
 
     def _backend_session(self, target: SnmpTarget, timeout: float, max_repetitions: int) -> BackendSession:
         if self.backend_for(target) == "gufo":
-            from collectors.snmp.transport.gufo import GufoSession
+            from sentinelle.collectors.snmp.transport.gufo import GufoSession
 
             return GufoSession(target, timeout, max_repetitions)
         if self._pysnmp is None:
-            from collectors.snmp.transport.pysnmp import PysnmpEngine
+            from sentinelle.collectors.snmp.transport.pysnmp import PysnmpEngine
 
             self._pysnmp = PysnmpEngine()
         return self._pysnmp.session(target, timeout)
@@ -155,7 +155,7 @@ class SnmpSession:
         """A pysnmp session to the same device, for what gufo-snmp cannot say (the shared
         engine is created on first use)."""
         if self.client._pysnmp is None:
-            from collectors.snmp.transport.pysnmp import PysnmpEngine
+            from sentinelle.collectors.snmp.transport.pysnmp import PysnmpEngine
 
             self.client._pysnmp = PysnmpEngine()
         return self.client._pysnmp.session(self.target, self.timeout)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, ProfileError
+from sentinelle.collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, ProfileError
 
 
 def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:

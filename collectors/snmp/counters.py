@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from collectors.snmp.decode import CounterSample, Reading, scaled
+from sentinelle.collectors.snmp.decode import CounterSample, Reading, scaled
 
 WRAP = {"Counter32": 2**32, "Counter64": 2**64}
 TIMETICKS_WRAP = 2**32

@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from collectors.snmp.client import UNTYPED_INT, Varbind
-from collectors.snmp.plausibility import Verdict, check, check_field, default_range, power_range
-from collectors.snmp.profiles import FieldSpec, Group, Profile, TagSpec
+from sentinelle.collectors.snmp.client import UNTYPED_INT, Varbind
+from sentinelle.collectors.snmp.plausibility import Verdict, check, check_field, default_range, power_range
+from sentinelle.collectors.snmp.profiles import FieldSpec, Group, Profile, TagSpec
 
 FieldValue = float | int | bool | str
 

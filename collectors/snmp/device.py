@@ -15,13 +15,13 @@ import re
 import time
 from pathlib import Path
 
-from agent.config import Config, ConfigError, Device
-from agent.logs import Problems
-from agent.point import Point
-from agent.selfmetrics import AgentMetrics
-from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
-from collectors.snmp.decode import (
+from sentinelle.agent.config import Config, ConfigError, Device
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
+from sentinelle.collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
+from sentinelle.collectors.snmp.decode import (
     SYS_DESCR,
     SYS_NAME,
     SYS_OBJECT_ID,
@@ -32,11 +32,17 @@ from collectors.snmp.decode import (
     decode,
     plan,
 )
-from collectors.snmp.discovery import Discovery, discover
-from collectors.snmp.events import EventBook
-from collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, apply_quirks, parse_overrides
+from sentinelle.collectors.snmp.discovery import Discovery, discover
+from sentinelle.collectors.snmp.events import EventBook
+from sentinelle.collectors.snmp.profiles import (
+    Profile,
+    ProfileCatalog,
+    ProfileError,
+    apply_quirks,
+    parse_overrides,
+)
 
-log = logging.getLogger("collectors.snmp")
+log = logging.getLogger("sentinelle.collectors.snmp")
 
 STATUS = "device_status"
 class SnmpDevice:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.snmp.client import SnmpSession
-from collectors.snmp.profiles import Profile, ProfileCatalog
+from sentinelle.collectors.snmp.client import SnmpSession
+from sentinelle.collectors.snmp.profiles import Profile, ProfileCatalog
 
 MAX_AGE_S = 86_400.0
 

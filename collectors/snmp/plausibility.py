@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.snmp.profiles import FieldSpec, Plausible
+from sentinelle.collectors.snmp.profiles import FieldSpec, Plausible
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ def sentinelle_argv() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("sentinelle")
-    return [found] if found else [sys.executable, "-m", "agent.cli"]
+    return [found] if found else [sys.executable, "-m", "sentinelle.agent.cli"]
 
 
 @dataclass
@@ -115,7 +115,7 @@ def seen_in_sink(bed: TestBed, cfg: Rewritten, index: int) -> Seen:
                 if name == "device_status" and row.get("reachable") in (1, True, "true"):
                     reachable.add(row.get("device") or "")
     elif kind == "local":
-        from agent.sinks.local import LocalStore
+        from sentinelle.agent.sinks.local import LocalStore
 
         path = Path(sink["path"]) if sink.get("path") else Path(cfg.data["agent"]["data_dir"]) / "local.db"
         store = LocalStore.open_readonly(path)
@@ -145,7 +145,7 @@ def seen_in_sink(bed: TestBed, cfg: Rewritten, index: int) -> Seen:
 
 def assert_collected(bed: TestBed, cfg: Rewritten, result: Result) -> None:
     """Every SNMP device answered and was written, every bound gateway reported, uplinks decoded."""
-    from agent.scheduler import in_shard
+    from sentinelle.agent.scheduler import in_shard
 
     assert result.rc == 0, str(result)
     assert "Traceback" not in result.stderr, str(result)

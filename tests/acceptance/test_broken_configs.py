@@ -34,7 +34,7 @@ def expectation(path: Path) -> tuple[str, str, int]:
 def sentinelle(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, SENTINELLE_DATA_DIR=str(data_dir))
     env.pop("SENTINELLE_CORPUS_UNSET", None)
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=HERE, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", *args], cwd=HERE, capture_output=True, text=True,
                           timeout=60, env=env)
 
 

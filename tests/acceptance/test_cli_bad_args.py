@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import build_parser
+from sentinelle.agent.cli import build_parser
 
 CANARY = "CANARY-s3cr3t-7f3a"
 
 
 def sentinelle(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sentinelle.agent.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=dict(os.environ, SENTINELLE_DATA_DIR=str(cwd / "default-data")))
 
 
@@ -161,7 +161,7 @@ def test_spool_stats_does_not_need_the_secrets_it_does_not_use(workdir: Path) ->
 
 
 def test_sigint_says_stopping_and_what_stays_in_the_spool(workdir: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", "ok.yaml"], cwd=workdir,
+    proc = subprocess.Popen([sys.executable, "-m", "sentinelle.agent.cli", "run", "-c", "ok.yaml"], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stderr:  # type: ignore[union-attr]
@@ -181,7 +181,7 @@ def test_second_sigint_stops_at_once(workdir: Path) -> None:
     # A sink that never answers keeps the drain busy: only the second signal ends it early.
     text = (workdir / "ok.yaml").read_text() + "sinks:\n  - {type: influxdb1, url: http://10.255.255.1:8086, database: s, timeout: 30s}\n"
     (workdir / "slow.yaml").write_text(text)
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--lang", "en", "-c", "slow.yaml"], cwd=workdir,
+    proc = subprocess.Popen([sys.executable, "-m", "sentinelle.agent.cli", "run", "--lang", "en", "-c", "slow.yaml"], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stderr:  # type: ignore[union-attr]

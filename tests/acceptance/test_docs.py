@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import Config
+from sentinelle.agent.config import Config
 from tests.acceptance.markdown import Command, commands, shell_blocks, yaml_blocks
 from tests.acceptance.runner import assert_collected, run_seconds, run_with_traffic, sentinelle
 from tests.acceptance.testbed import REPO, TestBed, dump_user_yaml, load_user_yaml
@@ -268,7 +268,7 @@ def test_inline_command_synopses_match_the_cli() -> None:
     real options: a renamed option cannot linger in the docs."""
     import argparse
 
-    from agent.cli import build_parser
+    from sentinelle.agent.cli import build_parser
     from tests.acceptance.markdown import doc_files
 
     parser = build_parser()

@@ -151,7 +151,7 @@ class ChirpStackTraffic:
     async def publish(self, duration_s: float, interval_s: float = 1.0) -> int:
         from chirpstack_api.gw import gw_pb2
 
-        from collectors.mqtt.sim import DemoSensor, SiteModel
+        from sentinelle.collectors.mqtt.sim import DemoSensor, SiteModel
 
         model = SiteModel(seed=1)
         sensors = [DemoSensor(eui, f"sensor-{eui[-4:]}", kind, "acceptance")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.config import MqttFormat, MqttSubscription
-from agent.point import Point
-from collectors.mqtt.decoders.chirpstack import decode_chirpstack
-from collectors.mqtt.decoders.common import DecodeError
-from collectors.mqtt.decoders.generic import GenericJsonDecoder
-from collectors.mqtt.decoders.tts import decode_tts
+from sentinelle.agent.config import MqttFormat, MqttSubscription
+from sentinelle.agent.point import Point
+from sentinelle.collectors.mqtt.decoders.chirpstack import decode_chirpstack
+from sentinelle.collectors.mqtt.decoders.common import DecodeError
+from sentinelle.collectors.mqtt.decoders.generic import GenericJsonDecoder
+from sentinelle.collectors.mqtt.decoders.tts import decode_tts
 
 Decoder = Callable[[str, bytes, int], list[Point]]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.events import event_point
-from agent.point import FieldValue, Point
-from collectors.mqtt.decoders.common import (
+from sentinelle.agent.events import event_point
+from sentinelle.agent.point import FieldValue, Point
+from sentinelle.collectors.mqtt.decoders.common import (
     DECODED_PREFIX,
     EUI,
     DecodeError,
@@ -36,7 +36,7 @@ from collectors.mqtt.decoders.common import (
     require_mapping,
     tags_of,
 )
-from collectors.mqtt.gateway_identity import identity_point
+from sentinelle.collectors.mqtt.gateway_identity import identity_point
 
 # Device events we read; other integration events (e.g. `integration`) are ignored, not errors.
 DEVICE_EVENTS = frozenset({"up", "status", "join", "ack", "txack", "log", "location"})

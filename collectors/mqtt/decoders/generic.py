@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.config import GenericJsonField, GenericJsonMapping
-from agent.point import FieldValue, Point
-from collectors.mqtt.decoders.common import (
+from sentinelle.agent.config import GenericJsonField, GenericJsonMapping
+from sentinelle.agent.point import FieldValue, Point
+from sentinelle.collectors.mqtt.decoders.common import (
     DecodeError,
     as_float,
     as_int,
@@ -24,7 +24,7 @@ from collectors.mqtt.decoders.common import (
     message_time_ns,
     tags_of,
 )
-from collectors.mqtt.topics import TopicFilter
+from sentinelle.collectors.mqtt.topics import TopicFilter
 
 _UNIX_SCALE = {"unix_s": 10**9, "unix_ms": 10**6, "unix_us": 10**3, "unix_ns": 1}
 _TRUE = frozenset({"true", "on", "yes", "1"})

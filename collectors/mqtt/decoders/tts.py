@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent.events import event_point
-from agent.point import FieldValue, Point
-from collectors.mqtt.decoders.common import (
+from sentinelle.agent.events import event_point
+from sentinelle.agent.point import FieldValue, Point
+from sentinelle.collectors.mqtt.decoders.common import (
     DECODED_PREFIX,
     EUI,
     DecodeError,

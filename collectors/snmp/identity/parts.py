@@ -17,10 +17,15 @@ from pathlib import Path
 
 import yaml
 
-from agent.point import FieldValue, Point
-from collectors.snmp.client import Varbind
-from collectors.snmp.identity.normalise import Clean, clean_date_and_time, clean_date_text, clean_text
-from collectors.snmp.identity.spec import IdentityField, IdentityGroup, IdentityProfile
+from sentinelle.agent.point import FieldValue, Point
+from sentinelle.collectors.snmp.client import Varbind
+from sentinelle.collectors.snmp.identity.normalise import (
+    Clean,
+    clean_date_and_time,
+    clean_date_text,
+    clean_text,
+)
+from sentinelle.collectors.snmp.identity.spec import IdentityField, IdentityGroup, IdentityProfile
 
 MEASUREMENT = "inventory"
 ENTERPRISES_FILE = Path(__file__).parent / "enterprises.yaml"

@@ -16,17 +16,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, Device
-from agent.events import event_point
-from agent.logs import Problems
-from agent.point import Point
-from collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from collectors.snmp.counters import load_json, save_json
-from collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID
-from collectors.snmp.identity.parts import DECIDING, Part, device_parts, sparse_group, wanted_rows
-from collectors.snmp.identity.spec import IdentityCatalog
+from sentinelle.agent.config import Config, Device
+from sentinelle.agent.events import event_point
+from sentinelle.agent.logs import Problems
+from sentinelle.agent.point import Point
+from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
+from sentinelle.collectors.snmp.counters import load_json, save_json
+from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID
+from sentinelle.collectors.snmp.identity.parts import DECIDING, Part, device_parts, sparse_group, wanted_rows
+from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
 
-log = logging.getLogger("collectors.snmp.identity")
+log = logging.getLogger("sentinelle.collectors.snmp.identity")
 
 DEFAULT_EVERY_S = 86400.0
 # Ticks no closer than this: the scheduler's deadline is 0.8 x the interval, and a large

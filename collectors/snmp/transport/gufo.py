@@ -52,8 +52,8 @@ from gufo.snmp import SnmpError as GufoError
 from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession as GufoAioSession
 
-from agent.config import SnmpTarget
-from collectors.snmp.transport import TIMEOUT_MESSAGE, UNTYPED_INT, SnmpError, Varbind
+from sentinelle.agent.config import SnmpTarget
+from sentinelle.collectors.snmp.transport import TIMEOUT_MESSAGE, UNTYPED_INT, SnmpError, Varbind
 
 # gufo's advice: refresh when over 150 s passed since the last request (RFC 3414's window).
 REFRESH_AFTER_S = 140.0

@@ -42,8 +42,14 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind
 
-from agent.config import SnmpTarget
-from collectors.snmp.transport import ABSENT_SYNTAXES, TIMEOUT_MESSAGE, PduError, SnmpError, Varbind
+from sentinelle.agent.config import SnmpTarget
+from sentinelle.collectors.snmp.transport import (
+    ABSENT_SYNTAXES,
+    TIMEOUT_MESSAGE,
+    PduError,
+    SnmpError,
+    Varbind,
+)
 
 AUTH_PROTOCOLS = {
     "none": usmNoAuthProtocol,

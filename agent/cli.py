@@ -276,7 +276,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from sentinelle.agent.demo import run_demo
 
     return await run_demo(duration_s=args.duration, data_dir=Path(args.data_dir), as_json=args.json, verbose=args.verbose,
-                          lang=getattr(args, "lang", "fr"))
+                          lang=lang_of(args))
 
 
 # --- parser ---------------------------------------------------------------------------------

@@ -319,7 +319,7 @@ def test_backend_choice_and_pysnmp_fallback() -> None:
     assert client.backend_for(plain) == "gufo"
     assert client.backend_for(plain.model_copy(update={"backend": "pysnmp"})) == "pysnmp"
     assert SnmpClient(SnmpSettings(backend="pysnmp")).backend_for(plain) == "pysnmp"
-    context = SnmpTarget(host=HOST, version=3, user="u", context="vlan-1")
+    context = SnmpTarget(host=HOST, version=3, user="u", context="vlan-1", security_level="noAuthNoPriv")
     assert client.backend_for(context) == "pysnmp"
     des3 = SnmpTarget(host=HOST, version=3, user="u", auth_protocol="sha", auth_key=SecretStr("12345678"),
                       priv_protocol="3des", priv_key=SecretStr("12345678"))

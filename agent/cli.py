@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sentinelle.agent.config import Config, ConfigError, load_config, sink_name
+from sentinelle.agent.config import Config, ConfigError, installed_parts, load_config, sink_name
 from sentinelle.agent.configtypes import parse_duration
 from sentinelle.agent.logs import setup_logging
 from sentinelle.agent.messages import LANGS, say
@@ -379,13 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the summary (default fr)")
     p.set_defaults(func=cmd_demo)
 
-    for module_name in EXTENSIONS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name or module_name.startswith(str(exc.name) + "."):
-                continue  # that part is not installed in this build
-            raise
+    for module in installed_parts(EXTENSIONS):
         module.add_parser(sub)
     for subparser in dict.fromkeys(sub.choices.values()):
         _finish(subparser)

@@ -10,7 +10,7 @@ import importlib
 import os
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -749,16 +749,22 @@ def inventory_problems(config: Config) -> Iterable[ConfigProblem]:
         names.add(name)
 
 
+def installed_parts(module_names: Iterable[str]) -> Iterator[Any]:
+    """Import each registered part (config checks, CLI extensions), skipping a part this build
+    does not install; an import error inside an installed part is raised, not hidden."""
+    for module_name in module_names:
+        try:
+            yield importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name or module_name.startswith(str(exc.name) + "."):
+                continue
+            raise
+
+
 def semantic_problems(config: Config) -> list[ConfigProblem]:
     """Every problem `inventory_problems` and the registered `CONFIG_CHECKS` find."""
     problems = list(inventory_problems(config))
-    for module_name in CONFIG_CHECKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name or module_name.startswith(str(exc.name) + "."):
-                continue  # that part is not installed in this build
-            raise
+    for module in installed_parts(CONFIG_CHECKS):
         problems.extend(module.config_problems(config))
     return problems
 

@@ -161,13 +161,13 @@ def run_report(args: argparse.Namespace) -> int:
         if report.is_empty and not args.allow_empty:
             print(f"sentinelle report: {empty_refusal(label, lang)}", file=sys.stderr)
             return 1
-        paths = write_report(report, args.out, formats, groupings, lang, args.excel_fr)
+        paths = write_report(report, args.out, formats, groupings, lang, args.excel_fr, manufacturing)
         paths += report_section.write_section(manufacturing, args.out, formats, label, lang)
     except (ValueError, FactorError, MeterHierarchyError, ReportSourceError, OSError, InventoryTableError) as exc:
         print(f"sentinelle report: {exc}", file=sys.stderr)
         return 1
     print(summary_line(report, lang))
-    print(report_section.summary(manufacturing))
+    print(report_section.summary(manufacturing, lang))
     for p in paths:
         print(p)
     return 0

@@ -182,9 +182,8 @@ def test_swapped_part_keeps_only_the_current_serial() -> None:
 
 
 
-def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
-    """`sentinelle report --year` writes scope3/manufacturing-<year>-* next to (never into) the
-    electricity report; it adds up per site and member and names every factor's source."""
+def _scope3_year(tmp_path: Path) -> Path:
+    """Three inventoried devices on two sites and members over 2024; the config file."""
     store_path = tmp_path / "local.db"
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -203,9 +202,16 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
         Point("energy", {"device": "srv-a", "site": "dc-1", "meter": "srv-a", "method": "measured"}, {"kwh": 1.0}, (t0 + 3600) * NS),
     ])
     store.close()
+    return cfg
+
+
+def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
+    """`sentinelle report --year` writes scope3/manufacturing-<year>-* next to (never into) the
+    electricity report; it adds up per site and member and names every factor's source."""
+    cfg = _scope3_year(tmp_path)
     out = tmp_path / "out"
     done = sentinelle("report", "-c", str(cfg), "--year", "2024", "--format", "json,csv", "--out", str(out),
-                      "--allow-empty")  # inventory only: no energy in 2024, the scope 3 section is what is read
+                      "--allow-empty", "--lang", "en")  # inventory only: the scope 3 section is what is read
     assert done.returncode == 0, done.stderr
     assert "manufacturing (scope 3, separate)" in done.stdout
     doc = json.loads((out / "scope3" / "manufacturing-2024.json").read_text())
@@ -227,6 +233,54 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
     # The electricity report does not contain it.
     main = next(p for p in out.glob("*.json"))
     assert "manufacturing" not in main.read_text()
+
+
+def test_html_report_shows_scope3_in_its_own_section_in_the_run_language(tmp_path) -> None:
+    """Before: the scope 3 figures were only in scope3/ files, the HTML document a signatory
+    reads had none, and the summary line was English in a French run. Now the document has its
+    own scope 3 section after the method (per site and member, French numbers), printed by
+    Chromium like the rest, and the summary follows --lang."""
+    from sentinelle.carbon.quantities import mass_t
+    from tests.test_report_document import browse, pdf_text, visible_text
+
+    cfg = _scope3_year(tmp_path)
+    factors = load_manufacturing()
+    r640, r740 = factors.find("PowerEdge R640", "Dell", "server"), factors.find("PowerEdge R740", "Dell", "server")
+    assert r640 is not None and r740 is not None
+    dc1_t = r640.kgco2e * 366 / (4 * 365.25) / 1000
+    total_t = dc1_t + r740.kgco2e * 366 / (4 * 365.25) / 1000
+    texts = {}
+    for lang in ("fr", "en"):
+        out = tmp_path / f"out-{lang}"
+        done = sentinelle("report", "-c", str(cfg), "--year", "2024", "--format", "html", "--out", str(out),
+                          "--allow-empty", "--lang", lang)
+        assert done.returncode == 0, done.stderr
+        (html,) = out.glob("*.html")
+        text = visible_text(html.read_text(encoding="utf-8"))
+        texts[lang] = (done.stdout, text, html)
+    stdout, text, html = texts["fr"]
+    line = next(ln for ln in stdout.splitlines() if "scope 3" in ln)  # the other lines name files
+    assert line.startswith("fabrication (scope 3, à part)") and "manufacturing" not in line
+    assert mass_t(total_t, "fr") in line
+    title = "Fabrication des équipements (scope 3, immobilisations)"
+    method, annexes = text.index("Méthode et provenance des facteurs"), text.index("Annexes")
+    assert method < text.index(title) < annexes
+    section = text[text.index(title):annexes]
+    assert "jamais ajoutées à l'électricité" in section
+    for name in ("dc-1", "dc-2", "m-1", "m-2", "Par site", "Par membre", "Équipements comptés", "Part sans facteur"):
+        assert name in section, name
+    assert mass_t(dc1_t, "fr") in section and mass_t(total_t, "fr") in section
+    assert "50,0\u00a0%" in section and "50.0" not in section  # decimal comma, no-break space
+    assert r640.source in section and r740.source in section
+    assert factors.version in section
+    pdf = tmp_path / "report.pdf"
+    browse(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri())
+    assert "Fabrication des équipements" in pdf_text(pdf)
+
+    stdout, text, _ = texts["en"]
+    assert "manufacturing (scope 3, separate)" in stdout and mass_t(total_t, "en") in stdout
+    section = text[text.index("Equipment manufacturing (scope 3, capital goods)"):text.index("Annexes")]
+    assert "50.0\u00a0%" in section and "By member" in section and mass_t(dc1_t, "en") in section
 
 
 async def test_inventory_reads_influxdb_through_influxql(influxdb1, tmp_path) -> None:

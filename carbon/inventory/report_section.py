@@ -64,7 +64,12 @@ def write_section(section: ManufacturingSection, out: str | Path, formats: Seque
     return paths
 
 
-def summary(section: ManufacturingSection) -> str:
-    t = section.total
-    return (f"manufacturing (scope 3, separate): {t.amortised_t:.4f} tCO2e amortised (± {t.uncertainty_t:.4f}), "
-            f"{t.equipment} equipment, {t.without_factor_pct:.0f} % without a factor")
+def summary(section: ManufacturingSection, lang: str = "fr") -> str:
+    """The line `sentinelle report` prints, in the run's language and number format."""
+    from sentinelle.carbon.quantities import mass_t, number, percent
+
+    t, lg = section.total, ("en" if lang == "en" else "fr")
+    a, u, n, w = mass_t(t.amortised_t, lg), mass_t(t.uncertainty_t, lg), number(t.equipment, lg), percent(t.without_factor_pct, lg, 0)
+    if lg == "en":
+        return f"manufacturing (scope 3, separate): {a} amortised (± {u}), {n} equipment, {w} without a factor"
+    return f"fabrication (scope 3, à part) : {a} amortis (± {u}), {n} équipements, {w} sans facteur"

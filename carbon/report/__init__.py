@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentinelle.carbon.factors import FactorTable
 from sentinelle.carbon.quantities import energy_kwh, mass_t, percent
@@ -13,6 +14,9 @@ from sentinelle.carbon.report.labels import Lang
 from sentinelle.carbon.report.outputs import ascii_slug, write_csv, write_json, write_xlsx
 from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
 from sentinelle.carbon.report.tables import all_tables
+
+if TYPE_CHECKING:
+    from sentinelle.carbon.inventory.manufacturing import ManufacturingSection
 
 FORMATS = ("csv", "xlsx", "json", "html")
 
@@ -29,8 +33,11 @@ def write_report(
     groupings: tuple[str, ...] | list[str] = ("site", "member", "contract", "operator"),
     lang: Lang = "fr",
     excel_fr: bool = False,
+    scope3: ManufacturingSection | None = None,
 ) -> list[Path]:
-    """Write the chosen formats to `out_dir`; return the files written."""
+    """Write the chosen formats to `out_dir`; return the files written. `scope3`, when given,
+    is the manufacturing section: the HTML document shows it in its own section (its files are
+    written apart, by carbon.inventory.report_section)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = all_tables(report, list(groupings), lang)
@@ -44,7 +51,7 @@ def write_report(
         elif fmt == "json":
             paths.append(write_json(report, tables, out / f"{stem}.json", lang))
         elif fmt == "html":
-            paths.append(write_html(report, tables, out / f"{stem}.html", lang))
+            paths.append(write_html(report, tables, out / f"{stem}.html", lang, scope3))
         else:
             raise ValueError(f"unknown format {fmt!r} (choose among {', '.join(FORMATS)})")
     return paths

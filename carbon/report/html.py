@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sentinelle.carbon.energy import NS
@@ -39,6 +40,9 @@ from sentinelle.carbon.report.aggregate import AnnualReport, Figures
 from sentinelle.carbon.report.labels import flags_text, label, statement
 from sentinelle.carbon.report.posts import posts_html
 from sentinelle.carbon.report.tables import Table, Value, factor_provenance
+
+if TYPE_CHECKING:
+    from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, Totals
 
 PARIS = ZoneInfo("Europe/Paris")
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")  # Okabe-Ito
@@ -118,6 +122,16 @@ _WORDS: dict[str, tuple[str, str]] = {
     "no_grid": ("aucune intensité réseau enregistrée", "no grid intensity recorded"),
     "per_period": ("sur la période", "over the period"),
     "sites_n": ("sites", "sites"),
+    "scope3": ("Fabrication des équipements (scope 3, immobilisations) — à part de l'électricité",
+               "Equipment manufacturing (scope 3, capital goods) — separate from electricity"),
+    "scope3_total": ("Total", "Total"),
+    "scope3_how": ("Chaque équipement inventorié est amorti linéairement sur sa durée de vie, depuis sa date de "
+                   "fabrication, sinon depuis la première fois que l'agent l'a vu ; les incertitudes des lignes sont "
+                   "combinées en quadrature (indépendantes). Table des facteurs de fabrication",
+                   "Each inventoried item is amortised linearly over its lifetime, from its manufacturing date, else "
+                   "from the first time the agent saw it; line uncertainties are combined in quadrature "
+                   "(independent). Manufacturing factor table"),
+    "scope3_none": ("Aucun équipement inventorié sur la période.", "No inventoried equipment over the period."),
     "unverified_mark": ("(!) facteur non vérifié contre la source primaire : voir la section Méthode.",
                         "(!) factor not checked against its primary source: see the Method section."),
 }
@@ -502,6 +516,35 @@ def _method(report: AnnualReport, lang: Lang) -> str:
     )
 
 
+def _scope3(section: ManufacturingSection, lang: Lang) -> str:
+    """Scope 3 manufacturing as its own section: its figures sit in their own tables and are never
+    added to the electricity totals above, which a signed BEGES statement reports separately."""
+    from sentinelle.carbon.inventory.tables import LABELS, SCOPE_NOTE
+
+    cols = ("key", "equipment", "with_factor", "without_factor_pct", "amortised_t", "uncertainty_t", "sources")
+    i = 1 if lang == "en" else 0
+    headers = [LABELS[c][i].replace(" (± tCO2e)", "").replace(" (tCO2e)", "").replace(" (%)", "") for c in cols]
+
+    def row(key: str, t: Totals, total: bool = False) -> str:
+        return ("<tr class='total'>" if total else "<tr>") + (
+            _cell(key) + _cell(number(t.equipment, lang), True) + _cell(number(t.with_factor, lang), True)
+            + _cell(percent(t.without_factor_pct, lang), True) + _cell(mass_t(t.amortised_t, lang), True)
+            + _cell(f"± {mass_t(t.uncertainty_t, lang)}", True) + _cell("; ".join(sorted(t.sources)) or "—")
+        ) + "</tr>"  # fmt: skip
+
+    parts = [f"<h2>{_e(word('scope3', lang))}</h2>", f"<p class='statement'>{_e(SCOPE_NOTE[i])}</p>",
+             f"<p class='statement'>{_e(word('scope3_how', lang))}{_colon(lang)}{_e(section.table_version)}.</p>"]
+    if not section.total.equipment:
+        return "".join([*parts, f"<p>{_e(word('scope3_none', lang))}</p>"])
+    for grouping in ("site", "member"):
+        rows = [row(k, t) for k, t in sorted(section.by[grouping].items())]
+        rows.append(row(word("scope3_total", lang), section.total, total=True))
+        heads = [word(f"by_{grouping}", lang), *headers[1:]]
+        parts.append(f"<h3>{_e(word(f'by_{grouping}', lang))}</h3>")
+        parts.append(_table(heads, rows, f"manufacturing-{grouping}"))
+    return "".join(parts)
+
+
 def _annex_value(column: str, v: Value, lang: Lang) -> tuple[str, bool]:
     if v is None:
         return "—", False
@@ -566,7 +609,7 @@ def _page_boxes(title: str) -> str:
     )
 
 
-def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
+def render_html(report: AnnualReport, tables: list[Table], lang: Lang, scope3: ManufacturingSection | None = None) -> str:
     groupings = [t.name for t in tables if t.columns and t.columns[0] == "key"]
     annexes = [t for t in tables if t.columns and t.columns[0] != "key" and t.columns != ["item", "value"]]
     warnings = [statement(n, lang) for n in report.notes]
@@ -587,11 +630,13 @@ def render_html(report: AnnualReport, tables: list[Table], lang: Lang) -> str:
         f"<section class='newpage'><h2>{_e(word('charts', lang))}</h2>{''.join(_charts(report, lang))}</section>"
         f"<section class='newpage'>{_detail_tables(report, groupings, lang)}</section>"
         f"<section class='newpage'>{_method(report, lang)}</section>"
-        f"<section class='newpage'><h2>{_e(word('annexes', lang))}</h2>{''.join(_annex(t, lang) for t in annexes)}</section>"
+        + (f"<section class='newpage scope3'>{_scope3(scope3, lang)}</section>" if scope3 is not None else "")
+        + f"<section class='newpage'><h2>{_e(word('annexes', lang))}</h2>{''.join(_annex(t, lang) for t in annexes)}</section>"
         f"<footer>{_e(label('generated', lang))} {_e(report.generated_at)} — Sentinelle</footer></body></html>"
     )
 
 
-def write_html(report: AnnualReport, tables: list[Table], path: Path, lang: Lang) -> Path:
-    path.write_text(render_html(report, tables, lang), encoding="utf-8")
+def write_html(report: AnnualReport, tables: list[Table], path: Path, lang: Lang,
+               scope3: ManufacturingSection | None = None) -> Path:
+    path.write_text(render_html(report, tables, lang, scope3), encoding="utf-8")
     return path

@@ -122,8 +122,8 @@ async def cmd_check(args: argparse.Namespace) -> int:
     lang = lang_of(args, config)
     from sentinelle.agent.sinks import build_sink
 
-    rows: list[tuple[str, str, str]] = [
-        ("config", "ok", f"{args.config}: {_inventory_summary(config, lang)}"),
+    rows: list[tuple[str, bool, str]] = [
+        (say(lang, "check_config"), True, f"{args.config}: {_inventory_summary(config, lang)}"),
         _data_dir_row(config, lang),
     ]
     for i, scfg in enumerate(config.effective_sinks()):
@@ -132,54 +132,62 @@ async def cmd_check(args: argparse.Namespace) -> int:
         try:
             sink = build_sink(scfg, i, config, create=False) if _accepts_create(build_sink) else build_sink(scfg, i, config)
             await asyncio.wait_for(sink.check(), timeout=scfg.timeout + 5)
-            rows.append((f"sink {name}", "ok", scfg.type))
+            rows.append((say(lang, "check_sink", name=name), True, scfg.type))
         except Exception as exc:  # noqa: BLE001 - report every problem, not the first
-            rows.append((f"sink {name}", "FAIL", _redact(config, str(exc) or type(exc).__name__)))
+            rows.append((say(lang, "check_sink", name=name), False, _redact(config, str(exc) or type(exc).__name__)))
         finally:
             if sink is not None:
                 with contextlib.suppress(Exception):
                     await sink.close()
     if not args.no_devices:
-        rows.extend(await _check_devices(config))
-        rows.extend(await _check_brokers(config, args.timeout))
+        rows.extend(await _check_devices(config, lang))
+        rows.extend(await _check_brokers(config, args.timeout, lang))
+    _print_check_table(rows, lang)
+    return EXIT_OK if all(ok for _, ok, _ in rows) else EXIT_PROBLEMS
+
+
+def _print_check_table(rows: list[tuple[str, bool, str]], lang: str) -> None:
+    """One aligned line per thing checked: label, ok or FAIL (ÉCHEC), detail."""
+    words = {True: say(lang, "check_ok"), False: say(lang, "check_fail")}
     width = max(len(r[0]) for r in rows)
-    for what, status, detail in rows:
-        print(f"{what:<{width}}  {status:<4}  {detail}")
-    return EXIT_OK if all(r[1] == "ok" for r in rows) else EXIT_PROBLEMS
+    status_width = max(len(w) for w in words.values())
+    for what, ok, detail in rows:
+        print(f"{what:<{width}}  {words[ok]:<{status_width}}  {detail}")
 
 
-def _data_dir_row(config: Config, lang: str) -> tuple[str, str, str]:
+def _data_dir_row(config: Config, lang: str) -> tuple[str, bool, str]:
     """Where `run` keeps its spool, and whether this user may create or write it (checked
     with access rights, writing nothing)."""
     data_dir = Path(config.agent.data_dir)
     existing = next((p for p in (data_dir, *data_dir.parents) if p.exists()), Path("/"))
     detail = say(lang, "data_dir", path=data_dir)
+    row = say(lang, "check_data_dir")
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return "data_dir", "FAIL", f"{detail}: {say(lang, 'data_dir_denied', path=existing)}"
-    return "data_dir", "ok", detail
+        return row, False, f"{detail}: {say(lang, 'data_dir_denied', path=existing)}"
+    return row, True, detail
 
 
 def _accepts_create(func: Any) -> bool:
     return "create" in inspect.signature(func).parameters
 
 
-async def _check_devices(config: Config) -> list[tuple[str, str, str]]:
+async def _check_devices(config: Config, lang: str) -> list[tuple[str, bool, str]]:
     devices = [(s, d) for s in config.inventory.sites for d in s.devices if d.snmp is not None]
     if not devices:
         return []
     from sentinelle.collectors.snmp.check import check_devices
 
-    results = await check_devices(config)
-    return [(f"device {dev_id}", "ok" if ok else "FAIL", _redact(config, detail)) for dev_id, ok, detail in results]
+    results = await check_devices(config, lang)
+    return [(say(lang, "check_device", name=dev_id), ok, _redact(config, detail)) for dev_id, ok, detail in results]
 
 
-async def _check_brokers(config: Config, timeout_s: float) -> list[tuple[str, str, str]]:
+async def _check_brokers(config: Config, timeout_s: float, lang: str) -> list[tuple[str, bool, str]]:
     if not config.mqtt:
         return []
     from sentinelle.collectors.mqtt.check import check_brokers
 
-    results = await check_brokers(config, timeout_s)
-    return [(f"mqtt {label}", "ok" if ok else "FAIL", _redact(config, detail)) for label, ok, detail in results]
+    results = await check_brokers(config, timeout_s, lang)
+    return [(say(lang, "check_mqtt", name=label), ok, _redact(config, detail)) for label, ok, detail in results]
 
 
 def _redact(config: Config, text: str) -> str:

@@ -16,16 +16,18 @@ from typing import Any
 import aiomqtt
 
 from sentinelle.agent.configtypes import secret_value
+from sentinelle.agent.messages import say
 from sentinelle.collectors.mqtt.client import subscriptions_of, tls_context
 from sentinelle.collectors.mqtt.topics import TopicFilter
 
 
-async def check_brokers(config: Any, timeout_s: float = 10.0) -> list[tuple[str, bool, str]]:
-    """(label, ok, detail) per broker, in configuration order; label is `name` or host:port."""
-    return list(await asyncio.gather(*(check_broker(b, i, timeout_s) for i, b in enumerate(config.mqtt))))
+async def check_brokers(config: Any, timeout_s: float = 10.0, lang: str = "en") -> list[tuple[str, bool, str]]:
+    """(label, ok, detail) per broker, in configuration order; label is `name` or host:port;
+    the detail in `lang`, the broker's own error text kept as it is."""
+    return list(await asyncio.gather(*(check_broker(b, i, timeout_s, lang) for i, b in enumerate(config.mqtt))))
 
 
-async def check_broker(broker: Any, index: int, timeout_s: float = 10.0) -> tuple[str, bool, str]:
+async def check_broker(broker: Any, index: int, timeout_s: float = 10.0, lang: str = "en") -> tuple[str, bool, str]:
     where = f"{broker.host}:{broker.port}"
     label = broker.name or where
     filters = [TopicFilter.parse(sub.topic).text for sub in subscriptions_of(broker)]
@@ -50,14 +52,14 @@ async def check_broker(broker: Any, index: int, timeout_s: float = 10.0) -> tupl
                     if any(_failed(code) for code in granted):
                         refused.append(text)
     except TimeoutError:
-        return label, False, f"{where}: no answer within {timeout_s:g}s (address, port, firewall, TLS on a plain port?)"
+        return label, False, say(lang, "mqtt_timeout", where=where, seconds=f"{timeout_s:g}")
     except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
-        return label, False, f"{where}: {_reason(exc)}"
+        return label, False, say(lang, "mqtt_error", where=where, reason=_reason(exc, lang))
     if refused:
-        return label, False, f"{where}: connected, but the broker refused the subscription to {', '.join(refused)} (ACL?)"
-    scheme = "TLS" if broker.tls_enabled else "no TLS"
-    user = f"user {broker.username}" if broker.username else "anonymous"
-    return label, True, f"{where}: connected ({scheme}, {user}), subscribed to {len(filters)} filter(s)"
+        return label, False, say(lang, "mqtt_sub_refused", where=where, filters=", ".join(refused))
+    scheme = say(lang, "mqtt_tls_on" if broker.tls_enabled else "mqtt_tls_off")
+    user = say(lang, "mqtt_user", name=broker.username) if broker.username else say(lang, "mqtt_anonymous")
+    return label, True, say(lang, "mqtt_ok", where=where, scheme=scheme, user=user, count=len(filters))
 
 
 def _failed(code: Any) -> bool:
@@ -65,13 +67,14 @@ def _failed(code: Any) -> bool:
     return bool(failed) if failed is not None else int(code) >= 0x80
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, lang: str = "en") -> str:
+    """What a technician can act on, in `lang`; the library's own text stays verbatim inside."""
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if "not authori" in lowered or "bad user name or password" in lowered or "code:5" in lowered.replace(" ", ""):
-        return f"refused the credentials ({text}): check username and password / password_file"
+        return say(lang, "mqtt_credentials", text=text)
     if "refused" in lowered and "errno" in lowered:
-        return f"connection refused ({text}): nothing listens on this port, or a firewall rejects it"
+        return say(lang, "mqtt_conn_refused", text=text)
     if "certificate" in lowered or isinstance(exc, ssl.SSLError):
-        return f"TLS failed ({text}): check tls.ca, the broker's certificate and the host name"
+        return say(lang, "mqtt_tls", text=text)
     return text

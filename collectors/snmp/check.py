@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 
 from sentinelle.agent.config import Config
+from sentinelle.agent.messages import say
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 
 
-async def check_devices(config: Config) -> list[tuple[str, bool, str]]:
-    """(device id, ok, detail) for every inventory device with `snmp:`, in inventory order."""
+async def check_devices(config: Config, lang: str = "en") -> list[tuple[str, bool, str]]:
+    """(device id, ok, detail) for every inventory device with `snmp:`, in inventory order; the
+    detail in `lang`, the client's own error text kept as it is."""
     devices = [d for s in config.inventory.sites for d in s.devices if d.snmp is not None]
     async with SnmpClient(config.snmp) as client:
 
@@ -27,10 +29,10 @@ async def check_devices(config: Config) -> list[tuple[str, bool, str]]:
             try:
                 answer = await session.get([SYS_OBJECT_ID, SYS_UPTIME])  # type: ignore[attr-defined]
             except SnmpError as exc:
-                return device_id, False, f"{where}: {exc}"
+                return device_id, False, say(lang, "snmp_error", where=where, error=exc)
             oid = answer.get(SYS_OBJECT_ID)
             if oid is None or oid.absent:
-                return device_id, False, f"{where}: answers, but has no sysObjectID"
-            return device_id, True, f"{where}: sysObjectID {oid.text()}"
+                return device_id, False, say(lang, "snmp_no_oid", where=where)
+            return device_id, True, say(lang, "snmp_ok", where=where, oid=oid.text())
 
         return list(await asyncio.gather(*(one(d.id, client.session(d.snmp)) for d in devices if d.snmp is not None)))

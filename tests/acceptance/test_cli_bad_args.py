@@ -216,7 +216,7 @@ def test_check_fails_when_the_data_directory_cannot_be_created(workdir: Path) ->
     (workdir / "a-file").write_text("x")
     text = (workdir / "ok.yaml").read_text().replace(str(workdir / "data"), str(workdir / "a-file" / "data"))
     (workdir / "blocked.yaml").write_text(text)
-    proc = sentinelle("check", "-c", "blocked.yaml", "--no-devices", cwd=workdir)
+    proc = sentinelle("check", "-c", "blocked.yaml", "--no-devices", "--lang", "en", cwd=workdir)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("data_dir"))
     assert "FAIL" in row and "a-file" in row, proc.stdout

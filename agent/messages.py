@@ -71,6 +71,26 @@ _MESSAGES: dict[str, dict[Lang, str]] = {
     "mqtt_tls_off": {"fr": "sans TLS", "en": "no TLS"},
     "mqtt_user": {"fr": "utilisateur {name}", "en": "user {name}"},
     "mqtt_anonymous": {"fr": "anonyme", "en": "anonymous"},
+    # `sentinelle import`: the summary of one file, its detail lines, an intensity file, a manifest.
+    "import_done": {"fr": "{path} ({format}, {kind}) : {readings} relevé(s), {intervals} intervalle(s), {kwh} kWh "
+                          "({methods}), {points} point(s) écrit(s)",
+                    "en": "{path} ({format}, {kind}): {readings} readings, {intervals} intervals, {kwh} kWh "
+                          "({methods}), {points} points written"},
+    "import_bad_skipped": {"fr": ", {count} ligne(s) en erreur ignorée(s)", "en": ", {count} bad lines skipped"},
+    "import_none": {"fr": "aucun", "en": "none"},
+    "import_live": {"fr": "  {hours} h déjà couvertes par les données en direct leur ont été laissées",
+                    "en": "  {hours} h already covered by live data were left to it"},
+    "import_ignored": {"fr": "  ignorées : {count} ligne(s) ({why})", "en": "  ignored: {count} rows ({why})"},
+    "import_quality": {"fr": "  indicateurs de qualité : {flags}", "en": "  quality flags: {flags}"},
+    "import_steps": {"fr": "  pas de temps : {steps}", "en": "  steps: {steps}"},
+    "import_factor": {"fr": "  facteur BEGES {factor}", "en": "  BEGES factor {factor}"},
+    "import_intensity": {"fr": "{path} ({layout}) : {count} point(s) grid_intensity écrit(s)",
+                         "en": "{path} ({layout}): {count} grid_intensity points written"},
+    "import_manifest": {"fr": "{manifest} : {done} fichier(s) importé(s) sur {rows} ({meters} compteur(s), {jobs} "
+                              "processus) : {readings} relevé(s), {kwh} kWh, {points} point(s) écrit(s) en {seconds} s",
+                        "en": "{manifest}: {done} of {rows} files imported ({meters} meters, {jobs} jobs): "
+                              "{readings} readings, {kwh} kWh, {points} points written in {seconds} s"},
+    "import_manifest_failed": {"fr": " ; {count} en échec (voir plus haut)", "en": "; {count} failed (see above)"},
     "report_summary": {
         "fr": "{label} : {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e réseau, complétude {completeness} %",
         "en": "{label}: {kwh} kWh, {beges} tCO2e BEGES (± {u} %), {grid} tCO2e grid, completeness {completeness} %",
@@ -90,3 +110,8 @@ def number(lang: str, value: float, decimals: int) -> str:
     if lang == "en":
         return text
     return text.replace(",", "\u202f").replace(".", ",")
+
+
+def fixed(lang: str, value: float, decimals: int) -> str:
+    """`1234.500` in English (as the command always printed it, for scripts), `1 234,500` in French."""
+    return f"{value:.{decimals}f}" if lang == "en" else number(lang, value, decimals)

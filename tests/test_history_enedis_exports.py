@@ -70,7 +70,7 @@ def contiguous(points: list[Point]) -> bool:
 
 def test_autumn_load_curve_is_50_half_hours_each_ending_at_its_date(cfg: Path, capsys):
     assert detect_format(AUTUMN) == "enedis"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(AUTUMN)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(AUTUMN)]) == 0
     assert "(enedis, interval): 50 readings" in capsys.readouterr().out
     energy = stored(cfg)
     watts = [200 + 20 * i for i in range(50)]  # the file's values, in order
@@ -91,7 +91,7 @@ def test_autumn_load_curve_is_50_half_hours_each_ending_at_its_date(cfg: Path, c
 
 def test_spring_load_curve_on_one_line_is_46_half_hours(cfg: Path):
     assert SPRING.read_text().count("\n") == 0  # minified, as the API answers
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", "--format", "enedis", str(SPRING)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", "--format", "enedis", str(SPRING)]) == 0
     energy = stored(cfg)
     assert len(energy) == 46
     assert sum(p.fields["kwh"] for p in energy) == pytest.approx((23 * 600 + 23 * 1000) * 0.5 / 1000)  # 18.4
@@ -103,7 +103,7 @@ def test_spring_load_curve_on_one_line_is_46_half_hours(cfg: Path):
 
 def test_daily_consumption_days_are_french_days_of_23_24_or_25_hours(cfg: Path, capsys):
     assert enedis_kind(DAILY) == "interval"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(DAILY)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(DAILY)]) == 0
     assert "(enedis, interval): 5 readings" in capsys.readouterr().out
     energy = stored(cfg)
     assert [p.fields["kwh"] for p in energy] == pytest.approx([10.0, 11.0, 12.0, 13.0, 14.0])  # Wh / 1000
@@ -148,12 +148,12 @@ def test_a_bad_entry_refuses_the_file_then_skip_bad_imports_the_rest(cfg: Path, 
     text = BAD.read_text().splitlines()
     line = next(n for n, ln in enumerate(text, start=1) if '"1O00"' in ln) - 1  # the entry's "{"
     assert text[line - 1].strip() == "{"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(BAD)]) == 1
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(BAD)]) == 1
     err = capsys.readouterr().err
     assert f"{BAD}:{line}: interval_reading[3]: value: could not convert string to float: '1O00'" in err
     assert "1 bad line(s), nothing imported" in err
     assert stored(cfg) == []
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", "--skip-bad", str(BAD)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", "--skip-bad", str(BAD)]) == 0
     out = capsys.readouterr().out
     assert "1 bad lines skipped" in out
     energy = stored(cfg)
@@ -168,7 +168,7 @@ def test_an_unparseable_json_file_is_a_clear_error_naming_the_file(cfg: Path, tm
     broken = tmp_path / "truncated.json"
     broken.write_text(AUTUMN.read_text()[:700])  # cut in the middle of an entry
     assert detect_format(broken) == "enedis"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(broken)]) == 1
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(broken)]) == 1
     err = capsys.readouterr().err
     assert f"sentinelle import: {broken}: not valid JSON:" in err and "(truncated.json, line " in err
     assert stored(cfg) == []
@@ -202,7 +202,7 @@ def test_a_data_connect_file_imported_as_a_counter_is_refused(tmp_path: Path):
 
 def test_xlsx_load_curve_with_corrected_value_injection_and_reactive_rows(cfg: Path, capsys):
     assert detect_format(XLSX) == "enedis" and enedis_kind(XLSX) == "interval"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(XLSX)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(XLSX)]) == 0
     out = capsys.readouterr().out
     assert "(enedis, interval): 48 readings" in out
     assert "ignored: 2 rows (grandeur métier PROD)" in out and "ignored: 2 rows (grandeur physique PRI)" in out

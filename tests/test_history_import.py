@@ -147,8 +147,8 @@ def test_a_year_of_counter_and_power_readings_gives_the_hand_computed_report(set
     counter_csv, power_csv = tmp_path / "pdu-1.csv", tmp_path / "ups-1.csv"
     write_counter_csv(counter_csv, times)
     write_power_csv(power_csv, times)
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", str(counter_csv)]) == 0
-    assert main(["import", "-c", str(cfg), "--meter", "ups-1", str(power_csv)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", str(counter_csv)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "ups-1", str(power_csv)]) == 0
     out = capsys.readouterr().out
     assert "pdu-1.csv (csv, counter): 100477 readings" in out and "ups-1.csv (csv, power)" in out
 
@@ -176,7 +176,7 @@ def test_a_year_of_counter_and_power_readings_gives_the_hand_computed_report(set
     # the same import again changes no figure and no stored point
     with LocalStore.open_readonly(store_path) as store:
         before = store.count()
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", str(counter_csv)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", str(counter_csv)]) == 0
     with LocalStore.open_readonly(store_path) as store:
         assert store.count() == before
     again = report(cfg)
@@ -207,7 +207,7 @@ def test_an_import_overlapping_live_data_counts_each_kwh_once(setup, tmp_path: P
         store.write_points(_live_points(week))
     f = tmp_path / "jan.csv"
     write_counter_csv(f, jan)  # no reset in January: the same counter as the live one
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", str(f)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", str(f)]) == 0
     assert "168.00 h already covered by live data were left to it" in capsys.readouterr().out
     with LocalStore.open_readonly(store_path) as store:
         energy = list(store.query("energy", tags={"meter": "pdu-1"}))
@@ -224,16 +224,32 @@ def test_a_file_with_a_bad_line_is_refused_whole_then_imported_with_skip_bad(set
     f = tmp_path / "bad.csv"
     f.write_text("time;kwh\n2026-01-01T00:00:00+01:00;1000\n2026-01-01T00:05:00+01:00;1010\n"
                  "2026-01-01T00:10:00+01:00;douze\n2026-01-01T00:15:00+01:00;1030\n")
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", str(f)]) == 1
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", str(f)]) == 1
     err = capsys.readouterr().err
     assert f"{f}:4: value: could not convert string to float: 'douze'" in err
     assert "1 bad line(s), nothing imported" in err
     assert not store_path.exists() or LocalStore.open_readonly(store_path).count() == 0
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--skip-bad", str(f)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--skip-bad", str(f)]) == 0
     captured = capsys.readouterr()
     assert f"skipped {f}:4:" in captured.err and "1 bad lines skipped" in captured.out
     with LocalStore.open_readonly(store_path) as store:
         assert sum(p.fields["kwh"] for p in store.query("energy")) == pytest.approx(30.0)
+
+
+def test_import_summary_follows_the_language(setup, tmp_path: Path, capsys):
+    """Before: the summary was English in a French run. French by default (decimal comma,
+    French words), `--lang en` prints today's English; the same file, the same figures."""
+    cfg, _, _ = setup
+    f = tmp_path / "lang.csv"
+    f.write_text("time;kwh\n2026-01-01T00:00:00+01:00;1000\n2026-01-01T00:05:00+01:00;1010.25\n"
+                 "2026-01-01T00:10:00+01:00;douze\n2026-01-01T00:15:00+01:00;1030.5\n")
+    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--skip-bad", str(f)]) == 0
+    fr = capsys.readouterr().out.splitlines()[0]
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--skip-bad", str(f)]) == 0
+    en = capsys.readouterr().out.splitlines()[0]
+    assert en.startswith(f"{f} (csv, counter): 3 readings, ") and "30.500 kWh" in en and "1 bad lines skipped" in en
+    assert fr.startswith(f"{f} (csv, counter) : 3 relevé(s), ") and "30,500 kWh" in fr, fr
+    assert "1 ligne(s) en erreur ignorée(s)" in fr and "readings" not in fr and "written" not in fr
 
 
 @pytest.mark.parametrize(("day", "hours"), [((2025, 3, 30), 23), ((2025, 10, 26), 25)])
@@ -246,7 +262,7 @@ def test_dst_days_of_naive_local_readings(setup, tmp_path: Path, day: tuple[int,
     with f.open("w") as out:  # naive local wall times, in order: the repeated hour appears twice
         for t in times:
             out.write(f"{datetime.fromtimestamp(t, PARIS).strftime('%Y-%m-%d %H:%M:%S')},{energy_j(t) / 3.6e6:.9f}\n")
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--tz", "Europe/Paris", str(f)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", "--unit", "kWh", "--tz", "Europe/Paris", str(f)]) == 0
     with LocalStore.open_readonly(store_path) as store:
         energy = list(store.query("energy"))
     assert len(energy) == hours * 12
@@ -261,7 +277,7 @@ def test_enedis_load_curve_through_the_cli_and_the_report(tmp_path: Path, capsys
         "inventory:\n  sites:\n    - id: nro-e\n      devices:\n        - {id: prm-1, kind: linky, meter: facility}\n"
     )
     curve = Path(__file__).resolve().parent.parent / "carbon/history/testdata/enedis_load_curve_2025-10-26_autumn.csv"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(curve)]) == 0  # kind from the file
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(curve)]) == 0  # kind from the file
     out = capsys.readouterr().out
     assert "(enedis, interval): 242 readings" in out and "54.640 kWh" in out
     assert "ignored: 4 rows (grandeur métier PROD)" in out and "steps: 10 min: 144, 30 min: 98" in out
@@ -274,9 +290,9 @@ def test_enedis_load_curve_through_the_cli_and_the_report(tmp_path: Path, capsys
 
 def test_usage_and_config_errors(setup, tmp_path: Path, capsys):
     cfg, _, _ = setup
-    assert main(["import", "-c", str(cfg), "--meter", "nope", str(tmp_path / "x.csv")]) == 2
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "nope", str(tmp_path / "x.csv")]) == 2
     assert "no device 'nope' in the inventory" in capsys.readouterr().err
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", "--unit", "W", str(tmp_path / "x.csv")]) == 2
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", "--unit", "W", str(tmp_path / "x.csv")]) == 2
     assert "unit 'W' does not fit a counter meter" in capsys.readouterr().err
-    assert main(["import", "-c", str(cfg), "--meter", "pdu-1", str(tmp_path / "missing.csv")]) == 1
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "pdu-1", str(tmp_path / "missing.csv")]) == 1
     assert "missing.csv" in capsys.readouterr().err

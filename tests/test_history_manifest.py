@@ -62,7 +62,7 @@ def test_a_manifest_imports_every_meter_once_whatever_the_jobs(site, jobs: int, 
     manifest.write_text("meter,file,kind\n# the PDU of the shelter, two exports\npdu-1,pdu-1-a.csv,\n"
                         "pdu-2,pdu-2.csv,\n\nups-1,ups-1.csv,power\npdu-1,pdu-1-b.csv,counter\n")
     for _ in range(2):  # the second run changes nothing
-        assert main(["import", "-c", str(cfg), "--manifest", str(manifest), "--jobs", str(jobs)]) == 0
+        assert main(["import", "--lang", "en", "-c", str(cfg), "--manifest", str(manifest), "--jobs", str(jobs)]) == 0
         got = energy(cfg)
         # two days of 5-minute intervals (each file is imported alone: the second one starts
         # where the first ends, nothing is invented between them)
@@ -82,7 +82,7 @@ def test_a_bad_manifest_names_every_problem_and_writes_nothing(site, capsys) -> 
     manifest = exports / "meters.csv"
     manifest.write_text("meter;file;kind;modulus\npdu-1;pdu-1-a.csv;;\npdu-9;pdu-2.csv;;\nsw-1;ups-1.csv;;\n"
                         "pdu-2;missing.csv;;\nups-1;ups-1.csv;watts;-3\npdu-2;pdu-2.csv\n")
-    assert main(["import", "-c", str(cfg), "--manifest", str(manifest), "--jobs", "2"]) == 2
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--manifest", str(manifest), "--jobs", "2"]) == 2
     err = capsys.readouterr().err
     assert f"{manifest}: 6 problem(s), nothing imported" in err
     assert f"{manifest}:3: meter: no device 'pdu-9' in the inventory" in err
@@ -95,7 +95,7 @@ def test_a_bad_manifest_names_every_problem_and_writes_nothing(site, capsys) -> 
     assert not Path(config.local_store_path()).exists()
 
     manifest.write_text("meter,path\npdu-1,pdu-1-a.csv\n")
-    assert main(["import", "-c", str(cfg), "--manifest", str(manifest)]) == 2
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--manifest", str(manifest)]) == 2
     assert f"{manifest}:1: unknown column(s) 'path'; missing column(s) file" in capsys.readouterr().err
 
 
@@ -104,7 +104,7 @@ def test_a_refused_file_fails_the_run_but_not_the_other_meters(site, capsys) -> 
     (exports / "pdu-2.csv").write_text((exports / "pdu-2.csv").read_text().replace(f"{T0 + 600};", f"{T0 + 600};abc"))
     manifest = exports / "meters.csv"
     manifest.write_text("meter,file\npdu-1,pdu-1-a.csv\npdu-2,pdu-2.csv\n")
-    assert main(["import", "-c", str(cfg), "--manifest", str(manifest), "--jobs", "2"]) == 1
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--manifest", str(manifest), "--jobs", "2"]) == 1
     captured = capsys.readouterr()
     assert f"{exports / 'pdu-2.csv'}:4:" in captured.err and "nothing imported" in captured.err
     assert "1 of 2 files imported" in captured.out and "1 failed" in captured.out

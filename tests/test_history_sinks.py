@@ -37,7 +37,7 @@ def test_import_into_influxdb1_and_victoria_metrics_directly(tmp_path: Path, inf
         f"  - {{type: influxdb2, url: {victoria_metrics.url}, org: o, bucket: b, token: not-a-secret, gzip: false}}\n"
     )
     for _ in range(2):  # the second run must change nothing
-        assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(CURVE)]) == 0
+        assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(CURVE)]) == 0
     assert "726 points written" in capsys.readouterr().out  # 242 energy + 242 beges + 242 grid
     rows = influxdb1.points('SELECT count("kwh"), sum("kwh") FROM "energy" WHERE "meter"=\'prm-1\'')
     assert rows[0]["count"] == 242 and rows[0]["sum"] == pytest.approx(54.64)
@@ -77,7 +77,7 @@ def test_recompute_after_a_factor_table_change_moves_beges_by_the_ratio(tmp_path
     f = tmp_path / "pdu.csv"
     f.write_text("\n".join(lines) + "\n")
     # the inventory says prm-1 is a load curve in W; flags override kind and unit
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", "--kind", "counter", "--unit", "kWh", str(f)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", "--kind", "counter", "--unit", "kWh", str(f)]) == 0
     config = parse_config(cfg.read_text(), str(cfg))
     start, end, _ = report_period(2024)
 
@@ -116,17 +116,17 @@ def test_recompute_after_a_factor_table_change_moves_beges_by_the_ratio(tmp_path
 def test_grid_intensity_history_is_imported_and_used_by_recompute(tmp_path: Path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"agent: {{name: t, data_dir: {tmp_path / 'data'}}}\n{INVENTORY}")
-    assert main(["import", "-c", str(cfg), "--intensity", str(ODRE)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--intensity", str(ODRE)]) == 0
     assert "(odre-eco2mix):" in capsys.readouterr().out
     config = parse_config(cfg.read_text(), str(cfg))
     with LocalStore.open_readonly(config.local_store_path()) as store:
         grid = list(store.query("grid_intensity"))
     assert grid and {p.tags["provider"] for p in grid} == {"odre-eco2mix"}
-    assert main(["import", "-c", str(cfg), "--intensity", str(ODRE)]) == 0  # idempotent
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--intensity", str(ODRE)]) == 0  # idempotent
     with LocalStore.open_readonly(config.local_store_path()) as store:
         assert store.count("grid_intensity") == len(grid)
     curve = REPO / "carbon/history/testdata/enedis_load_curve_2026-03-29_spring.csv"
-    assert main(["import", "-c", str(cfg), "--meter", "prm-1", str(curve)]) == 0
+    assert main(["import", "--lang", "en", "-c", str(cfg), "--meter", "prm-1", str(curve)]) == 0
     assert main(["recompute", "-c", str(cfg), "--from", "2026-03-29", "--to", "2026-03-31"]) == 0
     with LocalStore.open_readonly(config.local_store_path()) as store:
         carbon = [p for p in store.query("carbon") if p.tags["track"] == "grid"]

@@ -20,6 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.messages import fixed, say
+
 log = logging.getLogger("sentinelle.carbon.history")
 
 
@@ -167,7 +169,7 @@ def import_one(config: Any, args: argparse.Namespace, summary: list[dict[str, fl
 
     try:
         if args.intensity:
-            return asyncio.run(_import_intensity(config, args.intensity))
+            return asyncio.run(_import_intensity(config, args.intensity, _lang(args, config)))
         if not args.meter or not args.file:
             print("sentinelle import: give --meter METER FILE (or --manifest CSV, or --intensity FILE)", file=sys.stderr)
             return 2
@@ -239,23 +241,29 @@ async def _import_meter(config: Any, args: argparse.Namespace, summary: list[dic
         print(f"sentinelle import: {args.file}: no readings found (right file? check --format, --time-column, "
               "--value-column)", file=sys.stderr)
         return 1
-    kwh = ", ".join(f"{m} {v:.3f}" for m, v in sorted(result.kwh.items())) or "none"
-    print(f"{result.path} ({result.format}, {target.kind}): {result.readings} readings, {result.intervals} intervals, "
-          f"{result.total_kwh:.3f} kWh ({kwh}), {result.points} points written"
-          + (f", {result.problem_count} bad lines skipped" if result.problem_count else ""))
+    lang = _lang(args, config)
+    methods = ", ".join(f"{m} {fixed(lang, v, 3)}" for m, v in sorted(result.kwh.items())) or say(lang, "import_none")
+    print(say(lang, "import_done", path=result.path, format=result.format, kind=target.kind, readings=result.readings,
+              intervals=result.intervals, kwh=fixed(lang, result.total_kwh, 3), methods=methods, points=result.points)
+          + (say(lang, "import_bad_skipped", count=result.problem_count) if result.problem_count else ""))
     if result.live_s:
-        print(f"  {result.live_s / 3600:.2f} h already covered by live data were left to it")
+        print(say(lang, "import_live", hours=fixed(lang, result.live_s / 3600, 2)))
     for why, n in sorted(result.stats.skipped.items()):
-        print(f"  ignored: {n} rows ({why})")
+        print(say(lang, "import_ignored", count=n, why=why))
     if result.stats.quality:
-        print("  quality flags: " + ", ".join(f"{k}: {n}" for k, n in sorted(result.stats.quality.items())))
+        print(say(lang, "import_quality", flags=", ".join(f"{k}: {n}" for k, n in sorted(result.stats.quality.items()))))
     if len(result.stats.steps) > 1:
-        print("  steps: " + ", ".join(f"{s // 60} min: {n}" for s, n in sorted(result.stats.steps.items())))
+        print(say(lang, "import_steps", steps=", ".join(f"{s // 60} min: {n}" for s, n in sorted(result.stats.steps.items()))))
     for f in sorted(result.factors):
-        print(f"  BEGES factor {f}")
+        print(say(lang, "import_factor", factor=f))
     for err in sorted(carbon.errors):
         print(f"  no BEGES carbon point: {err}", file=sys.stderr)
     return 0
+
+
+def _lang(args: argparse.Namespace, config: Any) -> str:
+    """`--lang`, else `agent.lang` of the file (French by default), as every command."""
+    return getattr(args, "lang", None) or config.agent.lang
 
 
 def export_file_problem(path: Path) -> str | None:
@@ -293,7 +301,7 @@ def _is_enedis(path: Path, fmt: str) -> bool:
     return fmt == "enedis" or (fmt == "auto" and detect_format(path) == "enedis")
 
 
-async def _import_intensity(config: Any, path: str) -> int:
+async def _import_intensity(config: Any, path: str, lang: str = "fr") -> int:
     from sentinelle.carbon.history.delivery import Delivery
     from sentinelle.carbon.history.recompute import intensity_points
 
@@ -301,7 +309,7 @@ async def _import_intensity(config: Any, path: str) -> int:
     async with Delivery(config) as delivery:
         for i in range(0, len(points), 20_000):
             await delivery.write(points[i:i + 20_000])
-    print(f"{path} ({layout}): {len(points)} grid_intensity points written")
+    print(say(lang, "import_intensity", path=path, layout=layout, count=len(points)))
     return 0
 
 

@@ -33,6 +33,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.messages import fixed, say
 from sentinelle.carbon.history.importer import find_meter
 from sentinelle.carbon.history.readers import FORMATS, KINDS
 from sentinelle.carbon.history.timeparse import TimeFormatError, parse_duration_s, zone
@@ -181,9 +182,10 @@ def import_manifest(config: Any, args: argparse.Namespace) -> int:
             points += int(summary.get("points", 0))
             kwh += summary.get("kwh", 0.0)
     elapsed = time.perf_counter() - started
-    print(f"{manifest}: {len(rows) - failed} of {len(rows)} files imported ({len(groups)} meters, {jobs} jobs): "
-          f"{readings} readings, {kwh:.3f} kWh, {points} points written in {elapsed:.1f} s"
-          + (f"; {failed} failed (see above)" if failed else ""))
+    lang = getattr(args, "lang", None) or config.agent.lang
+    print(say(lang, "import_manifest", manifest=manifest, done=len(rows) - failed, rows=len(rows), meters=len(groups),
+              jobs=jobs, readings=readings, kwh=fixed(lang, kwh, 3), points=points, seconds=fixed(lang, elapsed, 1))
+          + (say(lang, "import_manifest_failed", count=failed) if failed else ""))
     return 1 if failed else 0
 
 

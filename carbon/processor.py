@@ -20,13 +20,13 @@ import asyncio
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.point import Point
+from sentinelle.agent.statefile import write_json
 from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
 from sentinelle.carbon.energy import (
     CounterReading,
@@ -102,10 +102,7 @@ class CarbonProcessor:
         return meters if isinstance(meters, dict) else {}
 
     def _save(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": STATE_VERSION, "meters": self._state}), encoding="utf-8")
-        os.replace(tmp, self.state_path)
+        write_json(self.state_path, {"version": STATE_VERSION, "meters": self._state})
 
     # --- processing -----------------------------------------------------------------------------
 

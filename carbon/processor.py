@@ -50,11 +50,10 @@ from sentinelle.carbon.intensity import (
     StaticIntensity,
     grid_for_zone,
 )
-from sentinelle.carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
+from sentinelle.carbon.meters import POWER_FIELDS, SKIP_MEASUREMENTS, MeterSpec, meters_from_inventory
 
 log = logging.getLogger("sentinelle.carbon.processor")
 
-SKIP_MEASUREMENTS = frozenset({"pdu_outlet", "pdu_phase", "energy", "carbon", "event", "agent_internal"})
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation
 STATE_VERSION = 1
 

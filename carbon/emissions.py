@@ -13,14 +13,13 @@ earlier year, an unverified table row or a stale online value is flagged in `fac
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sentinelle.agent.point import Point
 from sentinelle.carbon.energy import NS, EnergyInterval
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.intensity import Intensity
+from sentinelle.carbon.localtime import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 # Tags an energy point carries from its source reading (identity, DESIGN section 2).
 IDENTITY_TAGS = ("site", "site_kind", "member", "contract", "operator", "device", "device_kind")
 

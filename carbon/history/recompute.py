@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.point import NS, Point
 from sentinelle.carbon.emissions import carbon_points, local_year
-from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
 from sentinelle.carbon.report.source import ReportSource

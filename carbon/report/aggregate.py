@@ -27,12 +27,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sentinelle.agent.point import Point
 from sentinelle.carbon.energy import METHODS, NS, EnergyInterval, coverage
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.overlap import resolve
+from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.meters import (
     GROUPINGS,
     MeterInconsistency,
@@ -43,7 +43,6 @@ from sentinelle.carbon.meters import (
 )
 from sentinelle.carbon.report.source import ReportSource
 
-PARIS = ZoneInfo("Europe/Paris")
 DEFAULT_UNCERTAINTY = {"measured": 2.0, "integrated": 5.0, "imported": 2.0, "estimated": 30.0, "missing": 100.0}
 LOOKAHEAD_NS = 31 * 86400 * NS  # an interval ending this long after the period may still overlap it
 

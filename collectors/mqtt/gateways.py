@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.events import event_point
-from sentinelle.agent.point import Point
+from sentinelle.agent.point import NS, Point
 from sentinelle.agent.statefile import write_atomic
-
-NS = 1_000_000_000
 
 
 @dataclass(slots=True)

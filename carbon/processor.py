@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.logs import Problems
 from sentinelle.agent.point import Point
 from sentinelle.agent.statefile import write_json
 from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
@@ -83,7 +84,7 @@ class CarbonProcessor:
         self._state: dict[str, dict[str, Any]] = self._load()
         self._refresh_task: asyncio.Task[int] | None = None
         self._last_refresh = 0.0
-        self._warned: dict[str, float] = {}
+        self._problems = Problems(log)  # one line per problem per 5 min, repeats counted
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -187,10 +188,7 @@ class CarbonProcessor:
         return [energy, *carbon_points(energy, factor, grid)]
 
     def _warn(self, key: str, message: str) -> None:
-        now = time.monotonic()
-        if now - self._warned.get(key, -1e9) >= 300:
-            self._warned[key] = now
-            log.warning("%s", message)
+        self._problems.report(("carbon", key), "%s", message)
 
     def _maybe_refresh_grid(self) -> None:
         """Online providers refresh in the background; `process` itself never waits on I/O."""

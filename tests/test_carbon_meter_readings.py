@@ -47,3 +47,20 @@ def test_import_skips_the_same_measurements(measurement: str) -> None:
     stats = ReadStats()
     rows = list(read_lp(io.StringIO(lines), "counter", "pdu-1", stats))
     assert len(rows) == 1
+
+
+def test_a_meter_sending_bad_readings_is_logged_once_and_its_repeats_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    proc = _processor(tmp_path)
+    bad = [Point("pdu", TAGS, {"energy_kwh_total": -1.0}, (T0 + 300 * i) * NS) for i in range(5)]
+    with caplog.at_level("WARNING", logger="sentinelle.carbon.processor"):
+        for p in bad:
+            proc.process([p])
+    lines = [r for r in caplog.records if "reading ignored" in r.getMessage()]
+    held = proc.rejected
+    assert held >= 4 and len(lines) == 1 and "meter pdu-1" in lines[0].getMessage()
+    # The shared limiter (agent.logs.Problems) reports how many were held back when it reopens.
+    proc._problems.clock = lambda: 1e12
+    with caplog.at_level("WARNING", logger="sentinelle.carbon.processor"):
+        proc.process([Point("pdu", TAGS, {"energy_kwh_total": -1.0}, (T0 + 3000) * NS)])
+    assert proc.rejected == held + 1 and getattr(caplog.records[-1], "repeats", None) == held - 1

@@ -39,6 +39,12 @@ def energy_point(interval: EnergyInterval, tags: dict[str, str]) -> Point:
     )
 
 
+def emitted_g(kwh: float, g_per_kwh: float) -> float:
+    """gCO2e of `kwh` at a factor in gCO2e/kWh: the one place kWh become CO2e (live carbon
+    points, history import, recompute and the annual report), so their figures agree to the bit."""
+    return kwh * g_per_kwh
+
+
 def beges_flag(factor: EmissionFactor) -> str:
     flags = []
     if factor.fallback:
@@ -65,7 +71,7 @@ def carbon_points(energy: Point, factor: EmissionFactor | None, grid: Intensity 
                     "factor_version": factor.version_tag,
                     "factor_flag": beges_flag(factor),
                 },
-                {"gco2e": kwh * factor.g_per_kwh, "factor_gco2e_per_kwh": factor.g_per_kwh, "kwh": kwh},
+                {"gco2e": emitted_g(kwh, factor.g_per_kwh), "factor_gco2e_per_kwh": factor.g_per_kwh, "kwh": kwh},
                 energy.time_ns,
             )
         )
@@ -80,7 +86,7 @@ def carbon_points(energy: Point, factor: EmissionFactor | None, grid: Intensity 
                     "factor_version": grid.version,
                     "factor_flag": grid.flag,
                 },
-                {"gco2e": kwh * grid.g_per_kwh, "factor_gco2e_per_kwh": float(grid.g_per_kwh), "kwh": kwh},
+                {"gco2e": emitted_g(kwh, grid.g_per_kwh), "factor_gco2e_per_kwh": float(grid.g_per_kwh), "kwh": kwh},
                 energy.time_ns,
             )
         )

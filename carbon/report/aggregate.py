@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sentinelle.agent.point import Point
+from sentinelle.carbon.emissions import emitted_g
 from sentinelle.carbon.energy import METHODS, NS, EnergyInterval, coverage
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.overlap import resolve
@@ -320,9 +321,9 @@ def build_report(
             except FactorError as exc:
                 raise FactorError(f"site {site}: {exc}") from None
             factors_used[(zone, year)] = factor
-            beges_t = kwh * factor.kg_per_kwh / 1000.0
+            beges_t = emitted_g(kwh, factor.g_per_kwh) / 1e6
             g = grid_sum.get((meter, month))
-            grid_t = kwh * g[0] / g[1] / 1e6 if g and g[1] > 0 else 0.0
+            grid_t = emitted_g(kwh, g[0] / g[1]) / 1e6 if g and g[1] > 0 else 0.0  # mean g/kWh of the month
             grid_kwh = kwh if g and g[1] > 0 else 0.0
             for m in METHODS:
                 row.kwh[m] += mcov.kwh[m]

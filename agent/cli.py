@@ -27,6 +27,7 @@ from sentinelle.agent.config import Config, ConfigError, installed_parts, load_c
 from sentinelle.agent.configtypes import parse_duration
 from sentinelle.agent.logs import setup_logging
 from sentinelle.agent.messages import LANGS, say
+from sentinelle.agent.redaction import Redactor
 
 log = logging.getLogger("sentinelle.agent.cli")
 
@@ -191,10 +192,7 @@ async def _check_brokers(config: Config, timeout_s: float, lang: str) -> list[tu
 
 
 def _redact(config: Config, text: str) -> str:
-    for secret in config.secrets():
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
+    return Redactor(config.secrets())(text)
 
 
 def _inventory_summary(config: Config, lang: str = "en") -> str:

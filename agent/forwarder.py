@@ -7,7 +7,7 @@ grows its own backlog in the spool and never slows collection or the other sinks
 
 Failure policies:
 - `SinkUnavailable` (network, 5xx, 429, credentials, missing database): exponential backoff with
-  full jitter, capped at `retry_max_delay` (8 s by default, so that a server answering errors is
+  jitter (`agent/backoff.py`), capped at `retry_max_delay` (8 s by default, so that a server answering errors is
   retried within seconds of its recovery), never shorter than the server's Retry-After.
 - `SinkUnreachable` (no HTTP answer at all): the same backoff for the data, but in between the
   forwarder polls the sink's cheap `probe()` (`/ping`) every `probe_interval` and resends the
@@ -29,6 +29,7 @@ import logging
 import random
 import time
 
+from sentinelle.agent.backoff import backoff_delay
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks.base import (
@@ -45,24 +46,11 @@ from sentinelle.agent.spool import Spool, SpoolError
 
 log = logging.getLogger("sentinelle.agent.forwarder")
 
-# Upper bound on how long a server's Retry-After may hold us (a broken proxy can send days).
-RETRY_AFTER_CEILING = 3600.0
 # Data retries after an HTTP error answer are at most this far apart by default: the server's
 # recovery is only seen by the next write, so this bounds how late writes resume after it.
 DEFAULT_RETRY_MAX_DELAY = 8.0
 PROBE_INTERVAL = 1.0  # one `/ping` a second while a sink is unreachable: cheap, and resumes fast
 STATUS_INTERVAL = 60.0  # while down, one line a minute with backlog, oldest point, next attempt
-
-
-def backoff_delay(failures: int, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
-    """Wait before the next attempt after `failures` consecutive failures. Full jitter (uniform
-    in [0, min(cap, base * 2^(failures-1))]) so that agents cut off together do not all retry
-    at the same instant; never shorter than the server's Retry-After (up to an hour)."""
-    ceiling = min(cap, base * (2 ** min(failures - 1, 30)))
-    delay = rng.uniform(0.0, ceiling)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, RETRY_AFTER_CEILING))
-    return delay
 
 
 class Forwarder:

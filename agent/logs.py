@@ -16,22 +16,21 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from sentinelle.agent.redaction import Redactor
+
 CONTEXT_KEYS = ("device", "site", "sink", "broker", "topic", "target", "reason")
 
 
 class SecretRedactor(logging.Filter):
+    """The logging side of `agent.redaction.Redactor`: message, traceback and context fields."""
+
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        self.redact = Redactor(secrets)
+        self.secrets = self.redact.secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if not self.redact:
             return True
         message = self.redact(record.getMessage())
         record.msg, record.args = message, None

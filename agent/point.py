@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+NS = 1_000_000_000  # Point.time_ns is in nanoseconds: the one seconds-to-time_ns factor
+
 FieldValue = float | int | bool | str
 
 INT64_MIN = -(2**63)

@@ -13,14 +13,13 @@ earlier year, an unverified table row or a stale online value is flagged in `fac
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sentinelle.agent.point import Point
 from sentinelle.carbon.energy import NS, EnergyInterval
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.intensity import Intensity
+from sentinelle.carbon.localtime import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 # Tags an energy point carries from its source reading (identity, DESIGN section 2).
 IDENTITY_TAGS = ("site", "site_kind", "member", "contract", "operator", "device", "device_kind")
 
@@ -38,6 +37,12 @@ def energy_point(interval: EnergyInterval, tags: dict[str, str]) -> Point:
         {"kwh": float(interval.kwh), "duration_s": float(interval.duration_s)},
         interval.end_ns,
     )
+
+
+def emitted_g(kwh: float, g_per_kwh: float) -> float:
+    """gCO2e of `kwh` at a factor in gCO2e/kWh: the one place kWh become CO2e (live carbon
+    points, history import, recompute and the annual report), so their figures agree to the bit."""
+    return kwh * g_per_kwh
 
 
 def beges_flag(factor: EmissionFactor) -> str:
@@ -66,7 +71,7 @@ def carbon_points(energy: Point, factor: EmissionFactor | None, grid: Intensity 
                     "factor_version": factor.version_tag,
                     "factor_flag": beges_flag(factor),
                 },
-                {"gco2e": kwh * factor.g_per_kwh, "factor_gco2e_per_kwh": factor.g_per_kwh, "kwh": kwh},
+                {"gco2e": emitted_g(kwh, factor.g_per_kwh), "factor_gco2e_per_kwh": factor.g_per_kwh, "kwh": kwh},
                 energy.time_ns,
             )
         )
@@ -81,7 +86,7 @@ def carbon_points(energy: Point, factor: EmissionFactor | None, grid: Intensity 
                     "factor_version": grid.version,
                     "factor_flag": grid.flag,
                 },
-                {"gco2e": kwh * grid.g_per_kwh, "factor_gco2e_per_kwh": float(grid.g_per_kwh), "kwh": kwh},
+                {"gco2e": emitted_g(kwh, grid.g_per_kwh), "factor_gco2e_per_kwh": float(grid.g_per_kwh), "kwh": kwh},
                 energy.time_ns,
             )
         )

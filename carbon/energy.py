@@ -30,11 +30,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sentinelle.agent.point import NS
+
 Method = Literal["measured", "integrated", "imported", "estimated", "missing"]
 METHODS: tuple[Method, ...] = ("measured", "integrated", "imported", "estimated", "missing")
 # Methods whose intervals are data (not gap filling): they count towards completeness.
 DATA_METHODS: frozenset[str] = frozenset({"measured", "integrated", "imported"})
-NS = 1_000_000_000
 J_PER_KWH = 3_600_000.0
 
 

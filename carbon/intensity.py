@@ -37,14 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from sentinelle.agent.point import NS
+from sentinelle.carbon.localtime import PARIS
+
 log = logging.getLogger("sentinelle.carbon.intensity")
 
-NS = 1_000_000_000
-PARIS = ZoneInfo("Europe/Paris")
 MAX_SLOT_S = 3600  # a value never stands for more than an hour past its timestamp
 
 

@@ -169,6 +169,12 @@ def hierarchy_inconsistencies(
 
 
 POWER_FIELDS = ("power_w", "output_power_w")  # what the carbon processor integrates
+# Measurements that are never a device's own meter reading, for the live processor and the
+# history import alike: what carbon derives itself (energy, carbon, grid_intensity: reading them
+# back would count a kWh twice), per-outlet and per-phase figures (parts of the device total),
+# events, identity records and the agent's own metrics.
+SKIP_MEASUREMENTS = frozenset({"energy", "carbon", "grid_intensity", "pdu_outlet", "pdu_phase", "event",
+                               "inventory", "agent_internal"})
 
 
 def power_readings(points: Iterable[Any], specs: Mapping[str, MeterSpec]) -> dict[str, float]:

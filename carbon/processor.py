@@ -20,13 +20,14 @@ import asyncio
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.logs import Problems
 from sentinelle.agent.point import Point
+from sentinelle.agent.statefile import write_json
 from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
 from sentinelle.carbon.energy import (
     CounterReading,
@@ -50,11 +51,10 @@ from sentinelle.carbon.intensity import (
     StaticIntensity,
     grid_for_zone,
 )
-from sentinelle.carbon.meters import POWER_FIELDS, MeterSpec, meters_from_inventory
+from sentinelle.carbon.meters import POWER_FIELDS, SKIP_MEASUREMENTS, MeterSpec, meters_from_inventory
 
 log = logging.getLogger("sentinelle.carbon.processor")
 
-SKIP_MEASUREMENTS = frozenset({"pdu_outlet", "pdu_phase", "energy", "carbon", "event", "agent_internal"})
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation
 STATE_VERSION = 1
 
@@ -84,7 +84,7 @@ class CarbonProcessor:
         self._state: dict[str, dict[str, Any]] = self._load()
         self._refresh_task: asyncio.Task[int] | None = None
         self._last_refresh = 0.0
-        self._warned: dict[str, float] = {}
+        self._problems = Problems(log)  # one line per problem per 5 min, repeats counted
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -102,10 +102,7 @@ class CarbonProcessor:
         return meters if isinstance(meters, dict) else {}
 
     def _save(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": STATE_VERSION, "meters": self._state}), encoding="utf-8")
-        os.replace(tmp, self.state_path)
+        write_json(self.state_path, {"version": STATE_VERSION, "meters": self._state})
 
     # --- processing -----------------------------------------------------------------------------
 
@@ -191,10 +188,7 @@ class CarbonProcessor:
         return [energy, *carbon_points(energy, factor, grid)]
 
     def _warn(self, key: str, message: str) -> None:
-        now = time.monotonic()
-        if now - self._warned.get(key, -1e9) >= 300:
-            self._warned[key] = now
-            log.warning("%s", message)
+        self._problems.report(("carbon", key), "%s", message)
 
     def _maybe_refresh_grid(self) -> None:
         """Online providers refresh in the background; `process` itself never waits on I/O."""

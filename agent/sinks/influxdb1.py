@@ -13,8 +13,9 @@ import json
 
 import aiohttp
 
+from sentinelle.agent.redaction import Redactor
 from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, gzip_body, http_probe
-from sentinelle.agent.sinks.status import Redactor, SinkAuthRefused, SinkNotFound, error_for_status
+from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound, error_for_status
 
 
 class InfluxDB1Sink:

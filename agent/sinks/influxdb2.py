@@ -19,8 +19,9 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
+from sentinelle.agent.redaction import Redactor
 from sentinelle.agent.sinks.base import SinkError, SinkUnavailable, SinkUnreachable, gzip_body, http_probe
-from sentinelle.agent.sinks.status import Redactor, error_for_status
+from sentinelle.agent.sinks.status import error_for_status
 
 
 class InfluxDB2Sink:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterable
 
 from sentinelle.agent.sinks.base import SinkError, SinkRejected, SinkTooLarge, SinkUnavailable
 
@@ -64,18 +63,6 @@ def server_reason(body: bytes | str | None) -> str:
                 break
     text = " ".join(text.split())
     return text[:MAX_REASON] + ("…" if len(text) > MAX_REASON else "")
-
-
-class Redactor:
-    """Removes a sink's own secrets from any text it is about to put in an error."""
-
-    def __init__(self, secrets: Iterable[str | None]):
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 def error_for_status(sink: str, status: int, body: bytes | str | None, retry_after: str | None,

@@ -10,7 +10,7 @@ only cost time: it held imports into VictoriaMetrics at 10,000 readings/s.
   transaction per batch);
 - **InfluxDB / VictoriaMetrics / file** sinks get line protocol encoded per series
   (`agent.point.encode_columns`) and written with the live forwarder's policies: batches of
-  the sink's `batch_size`, retries with full-jitter backoff (`agent.forwarder.backoff_delay`)
+  the sink's `batch_size`, retries with full-jitter backoff (`agent.backoff.backoff_delay`)
   honouring Retry-After, halves on 413. A batch a sink still refuses after `FLUSH_TIMEOUT_S`,
   or rejects as malformed (400: a field type conflict with older data, say), stops the import
   with a `DeliveryError` naming the sink and the reason; what was written stays, and a rerun
@@ -30,12 +30,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.backoff import backoff_delay
 from sentinelle.agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
-from sentinelle.agent.forwarder import backoff_delay
-from sentinelle.agent.point import Point, encode_columns, encode_point
+from sentinelle.agent.point import NS, Point, encode_columns, encode_point
 from sentinelle.agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
 from sentinelle.agent.sinks.local import LocalStore
-from sentinelle.carbon.energy import NS
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
 from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sentinelle.agent.point import Point
-from sentinelle.carbon.emissions import PARIS, beges_flag, carbon_points, local_year
+from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g, local_year
 from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy, clip
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.readers import (
@@ -53,6 +53,7 @@ from sentinelle.carbon.history.readers import (
 from sentinelle.carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
 from sentinelle.carbon.history.timeparse import LocalClock, zone
 from sentinelle.carbon.intensity import GridIntensity, Intensity, grid_for_zone
+from sentinelle.carbon.localtime import PARIS
 
 IMPORTED = "imported"
 MEASURED = ("measured", "integrated")  # what an import calls `imported`
@@ -354,11 +355,11 @@ class CarbonStep:
         rows = batch.rows
         if factor is not None:
             g = factor.g_per_kwh
-            rows.append((self._beges_series(batch, factor, method, energy_tags), end_ns, (kwh * g, g, kwh)))
+            rows.append((self._beges_series(batch, factor, method, energy_tags), end_ns, (emitted_g(kwh, g), g, kwh)))
         grid = self.grid.intensity(start_ns, end_ns) if self.grid is not None else None
         if grid is not None:
             g = grid.g_per_kwh
-            rows.append((self._grid_series(batch, grid, method, energy_tags), end_ns, (kwh * g, float(g), kwh)))
+            rows.append((self._grid_series(batch, grid, method, energy_tags), end_ns, (emitted_g(kwh, g), float(g), kwh)))
 
     def add_many(self, batch: PointBatch, energy_tags: dict[str, str], method: str, starts: list[int],
                  ends: list[int], kwhs: list[float]) -> None:
@@ -376,7 +377,7 @@ class CarbonStep:
         factor = self._current
         if factor is not None:
             i, g = self._beges_series(batch, factor, method, energy_tags), factor.g_per_kwh
-            rows.extend(zip(itertools.repeat(i), ends, [(k * g, g, k) for k in kwhs]))
+            rows.extend(zip(itertools.repeat(i), ends, [(emitted_g(k, g), g, k) for k in kwhs]))
         if self.grid is None:
             return
         intensity = self.grid.intensity
@@ -390,7 +391,7 @@ class CarbonStep:
             if grid is not prev:
                 gi, prev = self._grid_series(batch, grid, method, energy_tags), grid
             g = grid.g_per_kwh
-            append((gi, e, (k * g, float(g), k)))
+            append((gi, e, (emitted_g(k, g), float(g), k)))
 
 
 async def import_file(

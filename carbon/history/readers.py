@@ -41,6 +41,7 @@ from sentinelle.carbon.history.timeparse import (
     parse_number,
     parse_time,
 )
+from sentinelle.carbon.meters import SKIP_MEASUREMENTS
 
 Kind = Literal["counter", "power", "interval"]
 KINDS: tuple[Kind, ...] = ("counter", "power", "interval")
@@ -873,9 +874,6 @@ def _table_kind(rows: Iterable[list[str]]) -> Kind | None:
 
 
 # --- line protocol ------------------------------------------------------------------------
-
-SKIP_MEASUREMENTS = frozenset({"energy", "carbon", "grid_intensity", "event", "agent_internal", "pdu_outlet", "pdu_phase"})
-
 
 def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row | Problem]:
     """Raw readings as the collectors write them; lines of other devices are skipped."""

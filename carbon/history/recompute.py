@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sentinelle.agent.point import Point
-from sentinelle.carbon.emissions import carbon_points, local_year
-from sentinelle.carbon.energy import NS
+from sentinelle.agent.point import NS, Point
+from sentinelle.carbon.emissions import carbon_points, emitted_g, local_year
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
 from sentinelle.carbon.report.source import ReportSource
@@ -90,7 +89,7 @@ async def recompute_carbon(
         result.energy_points += 1
         result.kwh += float(kwh)
         if factor is not None:
-            result.beges_g += float(kwh) * factor.g_per_kwh
+            result.beges_g += emitted_g(float(kwh), factor.g_per_kwh)
         batch.extend(pts)
         if len(batch) >= BATCH:
             await writer.write(batch)

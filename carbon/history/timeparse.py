@@ -18,7 +18,7 @@ import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-NS = 1_000_000_000
+from sentinelle.agent.point import NS
 
 
 class TimeFormatError(ValueError):

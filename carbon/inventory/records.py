@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.point import NS, Point
 
 MEASUREMENT = "inventory"
-NS = 1_000_000_000
 DAY_S = 86400.0
 YEAR_DAYS = 365.25
 

@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sentinelle.carbon.inventory.factors import load_lifetimes, load_manufacturing
 from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, manufacturing_section
 from sentinelle.carbon.inventory.records import MEASUREMENT, NS, DeviceSite, build_records
 from sentinelle.carbon.inventory.tables import SCOPE_NOTE, manufacturing_tables
+from sentinelle.carbon.localtime import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 HISTORY_NS = 10 * 366 * 86400 * NS  # first sightings up to ten years before the period
 
 

@@ -27,12 +27,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sentinelle.agent.point import Point
+from sentinelle.carbon.emissions import emitted_g
 from sentinelle.carbon.energy import METHODS, NS, EnergyInterval, coverage
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.overlap import resolve
+from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.meters import (
     GROUPINGS,
     MeterInconsistency,
@@ -43,7 +44,6 @@ from sentinelle.carbon.meters import (
 )
 from sentinelle.carbon.report.source import ReportSource
 
-PARIS = ZoneInfo("Europe/Paris")
 DEFAULT_UNCERTAINTY = {"measured": 2.0, "integrated": 5.0, "imported": 2.0, "estimated": 30.0, "missing": 100.0}
 LOOKAHEAD_NS = 31 * 86400 * NS  # an interval ending this long after the period may still overlap it
 
@@ -321,9 +321,9 @@ def build_report(
             except FactorError as exc:
                 raise FactorError(f"site {site}: {exc}") from None
             factors_used[(zone, year)] = factor
-            beges_t = kwh * factor.kg_per_kwh / 1000.0
+            beges_t = emitted_g(kwh, factor.g_per_kwh) / 1e6
             g = grid_sum.get((meter, month))
-            grid_t = kwh * g[0] / g[1] / 1e6 if g and g[1] > 0 else 0.0
+            grid_t = emitted_g(kwh, g[0] / g[1]) / 1e6 if g and g[1] > 0 else 0.0  # mean g/kWh of the month
             grid_kwh = kwh if g and g[1] > 0 else 0.0
             for m in METHODS:
                 row.kwh[m] += mcov.kwh[m]

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from sentinelle.carbon.energy import NS
+from sentinelle.agent.point import NS
 from sentinelle.carbon.factors import EmissionFactor
+from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.quantities import (
     NBSP,
     Lang,
@@ -44,7 +44,6 @@ from sentinelle.carbon.report.tables import Table, Value, factor_provenance
 if TYPE_CHECKING:
     from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, Totals
 
-PARIS = ZoneInfo("Europe/Paris")
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")  # Okabe-Ito
 
 STYLE = """

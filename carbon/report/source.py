@@ -15,9 +15,8 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.point import NS, Point
 
-NS = 1_000_000_000
 WINDOW_NS = 31 * 86400 * NS
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from sentinelle.carbon.energy import NS
+from sentinelle.agent.point import NS
 from sentinelle.carbon.factors import EmissionFactor
+from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.quantities import number
 from sentinelle.carbon.report.aggregate import AnnualReport, Figures
 from sentinelle.carbon.report.labels import Lang, flags_text, label, statement
 
-PARIS = ZoneInfo("Europe/Paris")
 Value = str | float | int | None
 
 FIGURE_COLUMNS = (

@@ -52,6 +52,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from sentinelle.agent.backoff import Backoff
 from sentinelle.agent.config import MqttBroker, MqttSubscription
 from sentinelle.agent.configtypes import secret_value
 from sentinelle.agent.events import event_point
@@ -59,7 +60,6 @@ from sentinelle.agent.logs import Problems
 from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.base import Emit
-from sentinelle.collectors.mqtt.backoff import Backoff
 from sentinelle.collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory

@@ -14,16 +14,14 @@ A retained message is old news: it never refreshes last-seen nor ends an outage.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.events import event_point
-from sentinelle.agent.point import Point
-
-NS = 1_000_000_000
+from sentinelle.agent.point import NS, Point
+from sentinelle.agent.statefile import write_atomic
 
 
 @dataclass(slots=True)
@@ -80,16 +78,10 @@ class GatewayHealth:
         return json.dumps(data, sort_keys=True).encode()
 
     def write(self, data: bytes) -> None:
-        """Write dumped state atomically (temp file, fsync, rename): never a half-written file."""
+        """Write dumped state durably (`agent.statefile`): never a half-written file."""
         if self.state_path is None:
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
+        write_atomic(self.state_path, data)
 
     def save(self) -> None:
         data = self.dump()

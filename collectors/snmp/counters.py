@@ -15,9 +15,7 @@ A `-1` "unsupported" sentinel or a negative value never reaches this module (dec
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from sentinelle.collectors.snmp.decode import CounterSample, Reading, scaled
@@ -134,19 +132,3 @@ class CounterBook:
                 except (KeyError, TypeError, ValueError):
                     continue  # a damaged entry costs one delta, nothing more
         return book
-
-
-def load_json(path: Path) -> Any:
-    """Read a state file; a missing or damaged file is an empty state (never a crash)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def save_json(path: Path, data: Any) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    tmp.replace(path)

@@ -19,8 +19,9 @@ from sentinelle.agent.config import Config, ConfigError, Device
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
+from sentinelle.agent.statefile import read_json, write_json
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from sentinelle.collectors.snmp.counters import CounterBook, load_json, save_json, uptime_went_back
+from sentinelle.collectors.snmp.counters import CounterBook, uptime_went_back
 from sentinelle.collectors.snmp.decode import (
     SYS_DESCR,
     SYS_NAME,
@@ -246,7 +247,7 @@ class SnmpDevice:
     def _load_state(self) -> None:
         if self.state_path is None:
             return
-        data = load_json(self.state_path)
+        data = read_json(self.state_path)
         if not isinstance(data, dict):
             return
         self.counters = CounterBook.from_json(data.get("counters"))
@@ -306,7 +307,7 @@ class SnmpDevice:
         if self.state_path is None:
             return
         try:
-            await asyncio.to_thread(save_json, self.state_path, self._state_data())
+            await asyncio.to_thread(write_json, self.state_path, self._state_data())
         except OSError as exc:
             self.problems.report(("snmp-state", self.id), "cannot save SNMP state to %s: %s", str(self.state_path),
                                  type(exc).__name__, device=self.id)
@@ -316,7 +317,7 @@ class SnmpDevice:
             return
         data = self._state_data()
         try:
-            save_json(self.state_path, data)
+            write_json(self.state_path, data)
         except OSError as exc:
             self.problems.report(("snmp-state", self.id), "cannot save SNMP state to %s: %s", str(self.state_path),
                                  type(exc).__name__, device=self.id)

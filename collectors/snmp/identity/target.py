@@ -20,8 +20,8 @@ from sentinelle.agent.config import Config, Device
 from sentinelle.agent.events import event_point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.point import Point
+from sentinelle.agent.statefile import read_json, write_json
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from sentinelle.collectors.snmp.counters import load_json, save_json
 from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID
 from sentinelle.collectors.snmp.identity.parts import DECIDING, Part, device_parts, sparse_group, wanted_rows
 from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
@@ -187,7 +187,7 @@ class IdentityTarget:
     def _load_state(self) -> None:
         if self.state_path is None:
             return
-        data = load_json(self.state_path)
+        data = read_json(self.state_path)
         if isinstance(data, dict):
             last, parts = data.get("last_ns"), data.get("parts")
             self.last_ns = last if isinstance(last, int) else None
@@ -197,7 +197,7 @@ class IdentityTarget:
         if self.state_path is None:
             return
         try:
-            save_json(self.state_path, {"last_ns": self.last_ns, "parts": self.parts})
+            write_json(self.state_path, {"last_ns": self.last_ns, "parts": self.parts})
         except OSError as exc:
             self.problems.report(("inventory-state", self.device.id), "cannot save inventory state to %s: %s",
                                  str(self.state_path), type(exc).__name__, device=self.device.id)

@@ -140,8 +140,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
                 with contextlib.suppress(Exception):
                     await sink.close()
     if not args.no_devices:
-        rows.extend(await _check_devices(config))
-        rows.extend(await _check_brokers(config, args.timeout))
+        rows.extend(await _check_collectors(config, args.timeout))
     width = max(len(r[0]) for r in rows)
     for what, status, detail in rows:
         print(f"{what:<{width}}  {status:<4}  {detail}")
@@ -163,23 +162,17 @@ def _accepts_create(func: Any) -> bool:
     return "create" in inspect.signature(func).parameters
 
 
-async def _check_devices(config: Config) -> list[tuple[str, str, str]]:
-    devices = [(s, d) for s in config.inventory.sites for d in s.devices if d.snmp is not None]
-    if not devices:
-        return []
-    from sentinelle.collectors.snmp.check import check_devices
+async def _check_collectors(config: Config, timeout_s: float) -> list[tuple[str, str, str]]:
+    """The `check` rows of every registered collector this configuration uses, in order."""
+    from sentinelle.agent.runtime import registered_collectors
 
-    results = await check_devices(config)
-    return [(f"device {dev_id}", "ok" if ok else "FAIL", _redact(config, detail)) for dev_id, ok, detail in results]
-
-
-async def _check_brokers(config: Config, timeout_s: float) -> list[tuple[str, str, str]]:
-    if not config.mqtt:
-        return []
-    from sentinelle.collectors.mqtt.check import check_brokers
-
-    results = await check_brokers(config, timeout_s)
-    return [(f"mqtt {label}", "ok" if ok else "FAIL", _redact(config, detail)) for label, ok, detail in results]
+    rows: list[tuple[str, str, str]] = []
+    for collector in registered_collectors():
+        check = getattr(collector, "check", None)
+        if check is None or not collector.wanted(config):
+            continue
+        rows.extend((label, "ok" if ok else "FAIL", _redact(config, detail)) for label, ok, detail in await check(config, timeout_s))
+    return rows
 
 
 def _redact(config: Config, text: str) -> str:

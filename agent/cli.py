@@ -141,8 +141,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
                 with contextlib.suppress(Exception):
                     await sink.close()
     if not args.no_devices:
-        rows.extend(await _check_devices(config, lang))
-        rows.extend(await _check_brokers(config, args.timeout, lang))
+        rows.extend(await _check_collectors(config, args.timeout, lang))
     _print_check_table(rows, lang)
     return EXIT_OK if all(ok for _, ok, _ in rows) else EXIT_PROBLEMS
 
@@ -172,23 +171,18 @@ def _accepts_create(func: Any) -> bool:
     return "create" in inspect.signature(func).parameters
 
 
-async def _check_devices(config: Config, lang: str) -> list[tuple[str, bool, str]]:
-    devices = [(s, d) for s in config.inventory.sites for d in s.devices if d.snmp is not None]
-    if not devices:
-        return []
-    from sentinelle.collectors.snmp.check import check_devices
+async def _check_collectors(config: Config, timeout_s: float, lang: str = "en") -> list[tuple[str, bool, str]]:
+    """The `check` rows of every registered collector this configuration uses, in order, in the
+    run's language; details redacted with the file's secrets."""
+    from sentinelle.agent.runtime import registered_collectors
 
-    results = await check_devices(config, lang)
-    return [(say(lang, "check_device", name=dev_id), ok, _redact(config, detail)) for dev_id, ok, detail in results]
-
-
-async def _check_brokers(config: Config, timeout_s: float, lang: str) -> list[tuple[str, bool, str]]:
-    if not config.mqtt:
-        return []
-    from sentinelle.collectors.mqtt.check import check_brokers
-
-    results = await check_brokers(config, timeout_s, lang)
-    return [(say(lang, "check_mqtt", name=label), ok, _redact(config, detail)) for label, ok, detail in results]
+    rows: list[tuple[str, bool, str]] = []
+    for collector in registered_collectors():
+        check = getattr(collector, "check", None)
+        if check is None or not collector.wanted(config):
+            continue
+        rows.extend((label, ok, _redact(config, detail)) for label, ok, detail in await check(config, timeout_s, lang=lang))
+    return rows
 
 
 def _redact(config: Config, text: str) -> str:

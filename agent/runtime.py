@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sentinelle.agent.config import Config, sink_name
+from sentinelle.agent.config import Config, installed_parts, sink_name
 from sentinelle.agent.forwarder import Forwarder
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.pipeline import InventoryTags, Pipeline, Processor
@@ -26,9 +26,18 @@ from sentinelle.agent.sinks import build_sink
 from sentinelle.agent.sinks.base import Sink
 from sentinelle.agent.spool import Spool
 from sentinelle.agent.status import StatusServer
-from sentinelle.collectors.base import PollTarget, Source
+from sentinelle.collectors.base import Collector, CollectorContext, PollTarget, Source
 
 log = logging.getLogger("sentinelle.agent.runtime")
+
+#: The collectors, by module; each exposes `COLLECTOR` (see `collectors/base.py`, `Collector`).
+#: The runtime and `check` know no collector but through this tuple.
+COLLECTORS = ("sentinelle.collectors.snmp.collector", "sentinelle.collectors.mqtt.collector")
+
+
+def registered_collectors() -> list[Collector]:
+    """The installed collectors, in `COLLECTORS` order (a part this build lacks is skipped)."""
+    return [module.COLLECTOR for module in installed_parts(COLLECTORS)]
 
 
 class Agent:
@@ -130,22 +139,20 @@ class Agent:
         return {i for i in ids if in_shard(i, shard.index, shard.count)}
 
     async def _open_collectors(self) -> None:
-        cfg = self.config
+        """Open each registered collector this configuration wants, each with its own state
+        directory `<data_dir>/state/<name>`; resources they open close with the agent."""
         mine = self._devices_in_shard()
-        if any(d.snmp is not None for s in cfg.inventory.sites for d in s.devices):
-            from sentinelle.collectors.snmp.client import SnmpClient
-            from sentinelle.collectors.snmp.device import build_targets
-            from sentinelle.collectors.snmp.identity.target import build_identity_targets
-
-            client = await self._stack.enter_async_context(SnmpClient(cfg.snmp))
-            targets = build_targets(cfg, client, self.metrics, self.problems)
-            self.targets = [t for t in targets if t.id in mine]
-            # Identity (issue 17) on its own slow cadence; not counted as polled devices.
-            self.inventory_targets = [t for t in build_identity_targets(cfg, client, self.problems) if t.device.id in mine]
-        if cfg.mqtt:
-            from sentinelle.collectors.mqtt import build_sources
-
-            self.sources = list(build_sources(cfg, self.metrics, self.problems, self.state_dir))
+        for collector in registered_collectors():
+            if not collector.wanted(self.config):
+                continue
+            state_dir = self.state_dir / collector.name
+            state_dir.mkdir(parents=True, exist_ok=True)
+            context = CollectorContext(self.config, self.metrics, self.problems, self._stack, state_dir, mine.__contains__)
+            parts = await collector.open(context)
+            self.targets.extend(parts.targets)
+            # Slow targets (equipment identity) share the scheduler but are not polled devices.
+            self.inventory_targets.extend(parts.slow_targets)
+            self.sources.extend(parts.sources)
 
     # --- data path ----------------------------------------------------------------------------
 

@@ -323,6 +323,11 @@ class SnmpDevice:
                                  type(exc).__name__, device=self.id)
 
 
+def legacy_state_dir(config: Config) -> Path:
+    """Where releases before the collector registry kept SNMP state (adopted on open)."""
+    return Path(config.agent.data_dir) / "snmp-state"
+
+
 def _state_file_name(device_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", device_id) + ".json"
 
@@ -333,8 +338,10 @@ def build_targets(
     metrics: AgentMetrics,
     problems: Problems,
     catalog: ProfileCatalog | None = None,
+    state_dir: Path | None = None,
 ) -> list[SnmpDevice]:
-    """One `SnmpDevice` per inventory device with an `snmp:` section.
+    """One `SnmpDevice` per inventory device with an `snmp:` section, its state file in
+    `state_dir` (the runtime passes the collector's own; default `<data_dir>/snmp-state`).
 
     Raises `ConfigError` for an unusable profile directory, a broken profile file or a device
     naming an unknown profile: these are configuration mistakes to fix before starting.
@@ -343,7 +350,7 @@ def build_targets(
         catalog = catalog or ProfileCatalog.load(config.snmp.profiles_dirs)
     except ProfileError as exc:
         raise ConfigError("snmp.profiles_dirs", [str(exc)]) from None
-    state_dir = config.agent.data_dir / "snmp-state"
+    state_dir = state_dir if state_dir is not None else legacy_state_dir(config)
     targets: list[SnmpDevice] = []
     errors: list[str] = []
     for site in config.inventory.sites:

@@ -203,14 +203,20 @@ class IdentityTarget:
                                  str(self.state_path), type(exc).__name__, device=self.device.id)
 
 
+def legacy_identity_state_dir(config: Config) -> Path:
+    """Where releases before the collector registry kept identity state (adopted on open)."""
+    return Path(config.agent.data_dir) / "inventory-state"
+
+
 def build_identity_targets(config: Config, client: SnmpClient, problems: Problems | None,
-                           catalog: IdentityCatalog | None = None) -> list[IdentityTarget]:
+                           catalog: IdentityCatalog | None = None, state_dir: Path | None = None) -> list[IdentityTarget]:
     """One `IdentityTarget` per inventory device with an `snmp:` section. Users' identity
-    profiles live in an `identity/` folder of each `snmp.profiles_dirs` entry."""
+    profiles live in an `identity/` folder of each `snmp.profiles_dirs` entry. State files go to
+    `state_dir` (the runtime passes the collector's own; default `<data_dir>/inventory-state`)."""
     catalog = catalog or IdentityCatalog.load(
         [d / "identity" for d in config.snmp.profiles_dirs if (Path(d) / "identity").is_dir()])
     every_s = float(getattr(config.snmp, "inventory_interval", DEFAULT_EVERY_S))
-    state_dir = config.agent.data_dir / "inventory-state"
+    state_dir = state_dir if state_dir is not None else legacy_identity_state_dir(config)
     targets: list[IdentityTarget] = []
     for site in config.inventory.sites:
         for dev in site.devices:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -357,24 +357,34 @@ class Profile(_Model):
         )
 
 
-def load_profile_file(path: Path) -> Profile:
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[_M], error: type[ValueError], shape: str) -> _M:
+    """One declarative YAML file (a profile, an identity profile) as `model`; every problem is
+    raised as `error` naming the file (`shape` says what the top level must be). The file's
+    stem is its default name."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {type(exc).__name__}") from None
+        raise error(f"{path}: cannot read: {type(exc).__name__}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise error(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a mapping with 'name' and 'groups'")
+        raise error(f"{path}: {shape}")
     data.setdefault("name", path.stem)
     try:
-        return Profile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors(include_url=False)
         )
-        raise ProfileError(f"{path}: {problems}") from None
+        raise error(f"{path}: {problems}") from None
+
+
+def load_profile_file(path: Path) -> Profile:
+    return load_yaml_model(path, Profile, ProfileError, "a profile is a mapping with 'name' and 'groups'")
 
 
 class ProfileCatalog:

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sentinelle.collectors.snmp.profiles import load_yaml_model
 
 SHIPPED_DIR = Path(__file__).parent / "profiles"
 
@@ -106,23 +107,8 @@ class IdentityProfile(_Model):
 
 
 def load_identity_profile(path: Path) -> IdentityProfile:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IdentityProfileError(f"{path}: cannot read: {type(exc).__name__}") from None
-    except yaml.YAMLError as exc:
-        raise IdentityProfileError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise IdentityProfileError(f"{path}: an identity profile is a mapping with 'name', 'source' and 'groups'")
-    data.setdefault("name", path.stem)
-    try:
-        return IdentityProfile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False)
-        )
-        raise IdentityProfileError(f"{path}: {problems}") from None
+    return load_yaml_model(path, IdentityProfile, IdentityProfileError,
+                           "an identity profile is a mapping with 'name', 'source' and 'groups'")
 
 
 class IdentityCatalog:

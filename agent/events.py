@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from sentinelle.agent.point import FieldValue, Point
+from sentinelle.agent.core import FieldValue, Point
 
 EventState = Literal["start", "end", "instant"]
 

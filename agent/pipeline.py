@@ -11,20 +11,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
 
 from sentinelle.agent.config import Inventory
+from sentinelle.agent.core import Point, Processor
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 
 log = logging.getLogger("sentinelle.agent.pipeline")
-
-
-class Processor(Protocol):
-    """A step after tagging: returns the points it was given plus any it derives."""
-
-    def process(self, points: list[Point]) -> list[Point]: ...
 
 
 class InventoryTags:

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.config import Config, installed_parts, sink_name
+from sentinelle.agent.core import Collector, CollectorContext, Point, PollTarget, Processor, Source
 from sentinelle.agent.forwarder import Forwarder
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.pipeline import InventoryTags, Pipeline, Processor
-from sentinelle.agent.point import Point
+from sentinelle.agent.pipeline import InventoryTags, Pipeline
 from sentinelle.agent.scheduler import Scheduler, in_shard
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks import build_sink
 from sentinelle.agent.sinks.base import Sink
 from sentinelle.agent.spool import Spool
 from sentinelle.agent.status import StatusServer
-from sentinelle.collectors.base import Collector, CollectorContext, PollTarget, Source
 
 log = logging.getLogger("sentinelle.agent.runtime")
 

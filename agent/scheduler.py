@@ -19,10 +19,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from sentinelle.agent.core import Point, PollTarget
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.collectors.base import PollTarget
 
 log = logging.getLogger("sentinelle.agent.scheduler")
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 
 PREFIX = "sentinelle_"
 

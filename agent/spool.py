@@ -59,7 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sentinelle.agent.point import LineProtocolError, Point, encode_point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import LineProtocolError, encode_point
 from sentinelle.agent.selfmetrics import AgentMetrics
 
 log = logging.getLogger("sentinelle.agent.spool")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,16 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def adopt_legacy_state(files: Iterable[Path], state_dir: Path) -> None:
+    """Move state files an older release kept elsewhere into `state_dir`, so an upgrade loses no
+    counter or gateway history. A file already present in `state_dir` wins (it is newer)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for old in files:
+        if not old.is_file():
+            continue
+        new = state_dir / old.name
+        if new.exists():
+            continue
+        os.replace(old, new)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentinelle.agent.point import Point  # noqa: E402
+from sentinelle.agent.core import Point  # noqa: E402
 
 BATCH = 5000  # the sinks' default batch_size, for the agent and the baseline alike
 INTERVAL_S = 60  # the agent's default poll interval

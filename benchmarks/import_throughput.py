@@ -177,7 +177,7 @@ def vm_ceiling(url: str, readings: int) -> dict[str, float]:
     two requests in flight (as the import keeps one in flight per job)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sentinelle.agent.point import encode_columns
+    from sentinelle.agent.lineprotocol import encode_columns
 
     series, rows = _ceiling_rows(CEILING_METERS, readings)
     lines = encode_columns(series, rows)

@@ -73,7 +73,8 @@ def peak_rss_mib() -> float:
 
 def run_phase(phase: str, n: int, code: str) -> dict[str, float]:
     sys.path.insert(0, code)
-    from sentinelle.agent.point import Point, encode_point, parse_line
+    from sentinelle.agent.core import Point
+    from sentinelle.agent.lineprotocol import encode_point, parse_line
 
     points = make_points(n, Point)
     lines = [encode_point(p) for p in points]

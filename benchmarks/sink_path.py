@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentinelle.agent.point import Point, encode_point  # noqa: E402
+from sentinelle.agent.core import Point  # noqa: E402
+from sentinelle.agent.lineprotocol import encode_point  # noqa: E402
 
 BATCH = 5000  # points per HTTP write, the same for the agent and the baseline
 COLLECT_BATCH = 500  # points per pipeline emit, about one PDU or switch poll

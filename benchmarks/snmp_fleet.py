@@ -86,8 +86,8 @@ def inventory_yaml(ports: list[int], data_dir: Path) -> str:
 
 async def phase_agent(ports: list[int], cycles: int, sim_pid: int, workdir: Path) -> dict:
     from sentinelle.agent.config import parse_config
+    from sentinelle.agent.core import Point
     from sentinelle.agent.logs import Problems
-    from sentinelle.agent.point import Point
     from sentinelle.agent.scheduler import Scheduler
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.collectors.snmp import client as snmp_client

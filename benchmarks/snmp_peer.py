@@ -125,8 +125,8 @@ def rss_mb() -> float:
 
 async def agent_cycles(config_path: Path, cycles: int) -> list[dict]:
     from sentinelle.agent.config import load_config
+    from sentinelle.agent.core import Point
     from sentinelle.agent.logs import Problems
-    from sentinelle.agent.point import Point
     from sentinelle.agent.scheduler import Scheduler
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.collectors.snmp.client import SnmpClient

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.carbon.energy import NS, EnergyInterval
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.intensity import Intensity

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sentinelle.agent.point import NS
+from sentinelle.agent.core import NS
 
 Method = Literal["measured", "integrated", "imported", "estimated", "missing"]
 METHODS: tuple[Method, ...] = ("measured", "integrated", "imported", "estimated", "missing")

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from sentinelle.agent.point import NS
+from sentinelle.agent.core import NS
 from sentinelle.carbon.localtime import PARIS
 
 log = logging.getLogger("sentinelle.carbon.intensity")

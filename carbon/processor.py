@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.statefile import write_json
 from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
 from sentinelle.carbon.energy import (

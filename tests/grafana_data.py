@@ -34,7 +34,8 @@ import random
 import time
 from collections.abc import Iterator
 
-from sentinelle.agent.point import Point, encode_point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 
 MINUTE_NS = 60 * 10**9
 DAY_MIN = 24 * 60

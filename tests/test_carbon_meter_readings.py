@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.point import Point, encode_point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import FactorTable
 from sentinelle.carbon.history.readers import ReadStats, read_lp

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sentinelle.agent.config import ConfigError, parse_config
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.meters import (

@@ -16,8 +16,8 @@ import yaml
 
 from sentinelle.agent import cli, runtime
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Collector, CollectorContext, CollectorParts
 from sentinelle.agent.runtime import Agent, registered_collectors
-from sentinelle.collectors.base import Collector, CollectorContext, CollectorParts
 
 
 def raw_config(snmpsim: Any, tmp_path: Path, mqtt: bool = True) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.forwarder import Forwarder
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems, SecretRedactor
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
@@ -94,7 +95,7 @@ async def test_a_rejected_line_is_dead_lettered_with_the_reason_and_the_rest_wri
         assert await forwarder.flush(timeout=20)
         await sink.close()
         letters = await spool.dead_letters("influx")
-        assert [d.line for d in letters] == [bad.encode().encode()]
+        assert [d.line for d in letters] == [encode_point(bad).encode()]
         assert "field type conflict" in letters[0].reason
         assert metrics.value("spool_dead_letters", {"sink": "influx"}) == 1
         assert metrics.value("sink_write_errors", {"sink": "influx", "kind": "rejected"}) >= 2
@@ -151,7 +152,7 @@ async def test_too_large_batches_are_split_until_accepted(tmp_path: Path, stand_
         assert await forwarder.flush(timeout=20)
         await sink.close()
         assert await spool.dead_letters() == []
-    assert received == [p.encode().encode() for p in points]
+    assert received == [encode_point(p).encode() for p in points]
     assert metrics.value("sink_write_errors", {"sink": "s", "kind": "too_large"}) >= 7
 
 
@@ -166,7 +167,7 @@ async def test_retry_after_is_honoured(tmp_path: Path, stand_in: Any) -> None:
         await sink.close()
     (first, _, _), (second, _, body) = server.requests
     assert second - first >= 0.95  # the server's Retry-After, not our 50 ms cap
-    assert body == ups(1).encode().encode()
+    assert body == encode_point(ups(1)).encode()
 
 
 async def test_a_dead_sink_does_not_hold_back_the_others(tmp_path: Path) -> None:

@@ -120,7 +120,8 @@ async def _run_agent(data_dir: Path, snmp_port: int, influx_url: str) -> None:
 
 async def _evictions(data_dir: Path, influx_url: str) -> None:
     """spool_evicted_total from the agent's own spool, full, and its metrics snapshot."""
-    from sentinelle.agent.point import Point, encode_point
+    from sentinelle.agent.core import Point
+    from sentinelle.agent.lineprotocol import encode_point
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
     from sentinelle.agent.spool import Spool

@@ -18,7 +18,7 @@ import pytest
 from openpyxl import Workbook
 
 from sentinelle.agent.cli import main
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.history.readers import ImportFormatError, detect_format, enedis_kind, json_step_s

@@ -15,7 +15,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.emissions import carbon_points, energy_point
 from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.carbon.energy import (
     NS,
     CounterReading,

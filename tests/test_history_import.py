@@ -21,7 +21,7 @@ import pytest
 
 from sentinelle.agent.cli import main
 from sentinelle.agent.config import parse_config
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import FactorTable

@@ -140,7 +140,7 @@ def test_grid_intensity_history_is_imported_and_used_by_recompute(tmp_path: Path
 
 
 def _lines(n: int, t0: int = 1_700_000_000_000_000_000) -> list[bytes]:
-    from sentinelle.agent.point import encode_columns
+    from sentinelle.agent.lineprotocol import encode_columns
 
     return encode_columns([("energy", {"meter": "m1", "method": "imported"}, ("kwh", "duration_s"))],
                           [(0, t0 + i * 300 * 10**9, (0.25 + i, 300.0)) for i in range(n)])

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.demo import DEMO_DEVICES, DEMO_SITES
-from sentinelle.agent.point import Point
 from sentinelle.agent.runtime import Agent
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.inventory.factors import load_lifetimes, load_manufacturing
@@ -286,7 +286,7 @@ def test_html_report_shows_scope3_in_its_own_section_in_the_run_language(tmp_pat
 async def test_inventory_reads_influxdb_through_influxql(influxdb1, tmp_path) -> None:
     """The same command on an InfluxDB 1.6 sink (InfluxQL over /query, the report's reader):
     first/last seen across daily readings, the swapped serial gone, strings and booleans intact."""
-    from sentinelle.agent.point import encode_point
+    from sentinelle.agent.lineprotocol import encode_point
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 
     day = 86400

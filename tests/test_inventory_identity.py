@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.identity.normalise import clean_date_and_time, clean_date_text, clean_text
 from sentinelle.collectors.snmp.identity.parts import vendor_of

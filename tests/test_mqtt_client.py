@@ -30,8 +30,8 @@ from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
 from sentinelle.agent.config import MqttBroker, parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt import build_sources
 from sentinelle.collectors.mqtt.client import MqttSource

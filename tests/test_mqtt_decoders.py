@@ -10,7 +10,8 @@ from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
 from sentinelle.agent.config import GenericJsonMapping, MqttSubscription
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.collectors.mqtt.decoders import (
     DecodeError,
     GenericJsonDecoder,
@@ -71,7 +72,7 @@ def test_chirpstack_uplink_every_field():
     # Types are stable whatever the JSON looks like: counters int, radio floats.
     assert isinstance(p.fields["rssi_dbm"], float) and isinstance(p.fields["decoded_humidity"], float)
     assert isinstance(p.fields["f_cnt"], int) and not isinstance(p.fields["f_cnt"], bool)
-    p.encode()
+    encode_point(p)
 
 
 def test_chirpstack_status_gives_battery_and_margin():

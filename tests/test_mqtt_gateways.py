@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sentinelle.agent.config import parse_config
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt import build_sources
 from sentinelle.collectors.mqtt.sim import (
@@ -65,4 +66,4 @@ async def test_simulated_site_decodes_into_tagged_points(prefer_mosquitto, tmp_p
     gateway = [p for p in points if p.measurement == "lora_gateway" and "rx_ok" in p.fields]
     assert gateway and all(p.tags["device"] == "lora-gw-nro-lannion" for p in gateway)
     for p in points:
-        p.encode()
+        encode_point(p)

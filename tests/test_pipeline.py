@@ -4,8 +4,8 @@ processor never loses readings."""
 from __future__ import annotations
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags, Pipeline
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 
 CONFIG = """

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.forwarder import Forwarder
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.spool import Spool

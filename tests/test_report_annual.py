@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.pipeline import InventoryTags
-from sentinelle.agent.point import Point
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore
 from sentinelle.carbon.energy import NS
@@ -137,8 +138,8 @@ def stored(tmp_path_factory, influxdb1):
     lines: list[bytes] = []
     for batch in readings():
         for p in processor.process(tagger.process(batch)):
-            lines.append(p.encode().encode())
-    lines += [p.encode().encode() for p in tagger.process(resilience_points())]
+            lines.append(encode_point(p).encode())
+    lines += [encode_point(p).encode() for p in tagger.process(resilience_points())]
     db = influxdb1.db or "sentinelle"
 
     async def write_all() -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags
-from sentinelle.agent.point import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import FactorTable

@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags
-from sentinelle.agent.point import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon import cli
 from sentinelle.carbon.energy import NS

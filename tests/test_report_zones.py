@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sentinelle.agent.config import ConfigError, parse_config
+from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags
-from sentinelle.agent.point import Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon import cli
 from sentinelle.carbon.energy import NS

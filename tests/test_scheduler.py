@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.scheduler import Scheduler, in_shard, next_tick, stable_fraction
 from sentinelle.agent.selfmetrics import AgentMetrics
 

@@ -22,7 +22,8 @@ import pytest
 from aiohttp import web
 
 from sentinelle.agent.config import parse_config
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.sinks import (
     SinkAuthRefused,
     SinkNotFound,
@@ -61,7 +62,7 @@ def new_db(influxdb1: Any) -> str:
 
 
 def lines(points: list[Point]) -> list[bytes]:
-    return [p.encode().encode() for p in points]
+    return [encode_point(p).encode() for p in points]
 
 
 # --- InfluxDB 1.x (real influxd) ----------------------------------------------------------

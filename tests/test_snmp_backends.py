@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from sentinelle.agent.config import Device, SnmpTarget
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.collectors.snmp.cli import probe
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.device import SnmpDevice

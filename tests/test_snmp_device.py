@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 
 from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget, parse_config
+from sentinelle.agent.core import Point, PollTarget
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.collectors.base import PollTarget
 from sentinelle.collectors.snmp import cli
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
 from sentinelle.collectors.snmp.device import SnmpDevice, build_targets
@@ -225,7 +225,7 @@ async def test_snmpv3_wrong_key_is_a_clear_error_without_the_key(snmpd, catalog,
     assert only(points, "device_status").fields == {"reachable": False, "error": "auth"}
     assert "wrong digest" in caplog.text
     assert wrong not in caplog.text and snmpd.priv_key not in caplog.text
-    assert wrong not in str(err.value) and all(wrong not in p.encode() for p in points)
+    assert wrong not in str(err.value) and all(wrong not in encode_point(p) for p in points)
     assert metrics.value("snmp_errors", {"device": "srv", "kind": "auth"}) == 1
 
 

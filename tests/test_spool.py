@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.spool import PriorityRules, Spool, measurement_of, time_of
 
@@ -47,11 +48,11 @@ async def test_two_sinks_each_get_every_point_and_ack_independently(tmp_path: Pa
         assert result.stored == 10 and not result.invalid and result.evicted == 0
 
         first = await spool.read_batch("a", 4)
-        assert [line for _, line in first] == [iface(i).encode().encode() for i in range(4)]
+        assert [line for _, line in first] == [encode_point(iface(i)).encode() for i in range(4)]
         await spool.ack("a", [i for i, _ in first])
         assert spool.pending("a") == 6 and spool.pending("b") == 10
         # Sink b is unaffected by a's acks and still reads from the oldest.
-        assert (await spool.read_batch("b", 1))[0][1] == iface(0).encode().encode()
+        assert (await spool.read_batch("b", 1))[0][1] == encode_point(iface(0)).encode()
 
         # Acking twice, or acking ids that do not exist, changes nothing.
         await spool.ack("a", [i for i, _ in first] + [999_999])
@@ -82,7 +83,7 @@ async def test_pending_points_survive_close_and_reopen(tmp_path: Path) -> None:
     async with Spool.opened(path, sinks=["a", "b"], max_bytes=10**7) as spool:
         assert spool.pending("a") == 70 and spool.pending("b") == 100
         lines = await drain(spool, "a")
-        assert lines == [energy(i).encode().encode() for i in range(30, 100)]
+        assert lines == [encode_point(energy(i)).encode() for i in range(30, 100)]
         # New ids keep growing after a reopen: no id is ever reused.
         await spool.append([energy(1000)])
         assert (await spool.read_batch("a", 10))[0][0] > batch[-1][0]
@@ -132,7 +133,7 @@ async def test_full_spool_evicts_low_priority_first_and_keeps_energy(tmp_path: P
 
         lines = await drain(spool, "a")
         kept_energy = [line for line in lines if line.startswith(b"energy")]
-        assert kept_energy == [p.encode().encode() for p in energy_points]
+        assert kept_energy == [encode_point(p).encode() for p in energy_points]
         kept_iface = [line for line in lines if line.startswith(b"interface")]
         # Oldest interface points went first: what is left is the newest contiguous run.
         times = [time_of(line) for line in kept_iface]
@@ -162,7 +163,7 @@ async def test_full_of_high_priority_refuses_lower_priority_incoming(tmp_path: P
         result = await spool.append([energy(5000)])
         assert result.stored == 1 and result.evicted >= 1
         lines = await drain(spool, "a")
-        assert lines[-1] == energy(5000).encode().encode()
+        assert lines[-1] == encode_point(energy(5000)).encode()
         assert lines[0] != before[0][1]
         stats = await spool.stats()
         assert stats.dropped_by_measurement["interface"] == 5
@@ -249,7 +250,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from sentinelle.agent.point import Point
+    from sentinelle.agent.core import Point
     from sentinelle.agent.spool import Spool
 
     async def main(path):
@@ -310,7 +311,7 @@ async def test_file_stays_bounded_under_constant_eviction(tmp_path: Path) -> Non
     async with Spool.opened(path, sinks=["a", "b"], max_bytes=100_000) as spool:
         for k in range(100):
             batch = [iface(k * 200 + i) for i in range(200)]
-            appended += sum(len(p.encode()) for p in batch)
+            appended += sum(len(encode_point(p)) for p in batch)
             await spool.append(batch)
             assert spool.bytes <= 100_000
     assert appended > 2_000_000

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.forwarder import Forwarder
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore

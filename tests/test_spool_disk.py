@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.agent.spool import Spool
 
 T0 = 1_700_000_000_000_000_000

@@ -32,7 +32,8 @@ try:
 except ImportError:  # not POSIX: SQLite's own busy handler alone
     fcntl = None  # type: ignore[assignment]
 
-from sentinelle.agent.point import LineProtocolError, Point, parse_line
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import LineProtocolError, parse_line
 from sentinelle.agent.sinks.base import SinkRejected, SinkUnavailable
 from sentinelle.agent.sinks.file import writable_problem
 

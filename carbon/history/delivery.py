@@ -32,7 +32,8 @@ from typing import Any
 
 from sentinelle.agent.backoff import backoff_delay
 from sentinelle.agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
-from sentinelle.agent.point import NS, Point, encode_columns, encode_point
+from sentinelle.agent.core import NS, Point
+from sentinelle.agent.lineprotocol import encode_columns, encode_point
 from sentinelle.agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch

@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g, local_year
 from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy, clip
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear

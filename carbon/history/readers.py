@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
-from sentinelle.agent.point import LineProtocolError, parse_line
+from sentinelle.agent.lineprotocol import LineProtocolError, parse_line
 from sentinelle.carbon.history.timeparse import (
     NS,
     LocalClock,

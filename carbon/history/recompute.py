@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sentinelle.agent.point import NS, Point
+from sentinelle.agent.core import NS, Point
 from sentinelle.carbon.emissions import carbon_points, emitted_g, local_year
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone

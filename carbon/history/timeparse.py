@@ -18,7 +18,7 @@ import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sentinelle.agent.point import NS
+from sentinelle.agent.core import NS
 
 
 class TimeFormatError(ValueError):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sentinelle.agent.point import NS, Point
+from sentinelle.agent.core import NS, Point
 
 MEASUREMENT = "inventory"
 DAY_S = 86400.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.carbon.inventory.manufacturing import ManufacturingSection
 from sentinelle.carbon.inventory.obsolescence import Ageing, age_distribution, firmware_per_model
 from sentinelle.carbon.inventory.records import NS, Completeness, Equipment

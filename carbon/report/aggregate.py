@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.carbon.emissions import emitted_g
 from sentinelle.carbon.energy import METHODS, NS, EnergyInterval, coverage
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear

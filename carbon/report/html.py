@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.agent.point import NS
+from sentinelle.agent.core import NS
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.quantities import (

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from sentinelle.agent.point import NS, Point
+from sentinelle.agent.core import NS, Point
 
 WINDOW_NS = 31 * 86400 * NS
 

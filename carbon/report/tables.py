@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sentinelle.agent.point import NS
+from sentinelle.agent.core import NS
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.quantities import number

@@ -55,11 +55,10 @@ from paho.mqtt.properties import Properties
 from sentinelle.agent.backoff import Backoff
 from sentinelle.agent.config import MqttBroker, MqttSubscription
 from sentinelle.agent.configtypes import secret_value
+from sentinelle.agent.core import Emit, Point
 from sentinelle.agent.events import event_point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.collectors.base import Emit
 from sentinelle.collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sentinelle.collectors.base import CheckRow, CollectorContext, CollectorParts, adopt_legacy_state
+from sentinelle.agent.core import CheckRow, CollectorContext, CollectorParts
+from sentinelle.agent.statefile import adopt_legacy_state
 from sentinelle.collectors.mqtt import build_sources
 from sentinelle.collectors.mqtt.check import check_brokers
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sentinelle.agent.point import FieldValue, Point
+from sentinelle.agent.core import FieldValue, Point
 from sentinelle.collectors.snmp.identity.normalise import clean_text
 
 MEASUREMENT = "inventory"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentinelle.agent.core import NS, Point
 from sentinelle.agent.events import event_point
-from sentinelle.agent.point import NS, Point
 from sentinelle.agent.statefile import write_atomic
 
 

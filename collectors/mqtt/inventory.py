@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sentinelle.agent.config import Inventory, LoraMeterField
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.decoders.common import as_float, flat_name
 
 DECODED_PREFIX = "decoded_"

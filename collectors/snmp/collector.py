@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sentinelle.collectors.base import CheckRow, CollectorContext, CollectorParts, adopt_legacy_state
+from sentinelle.agent.core import CheckRow, CollectorContext, CollectorParts
+from sentinelle.agent.statefile import adopt_legacy_state
 from sentinelle.collectors.snmp.check import check_devices
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.device import build_targets, legacy_state_dir

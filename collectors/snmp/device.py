@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from sentinelle.agent.config import Config, ConfigError, Device
+from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.statefile import read_json, write_json
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind

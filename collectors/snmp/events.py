@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.events import EventState, event_point
-from sentinelle.agent.point import Point
 
 MESSAGES = {
     "unreachable": ("device stopped answering SNMP", "device answers SNMP again"),

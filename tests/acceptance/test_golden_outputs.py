@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sentinelle.agent.config import parse_config
+from sentinelle.agent.core import NS, Point
 from sentinelle.agent.demo import summarise_devices
 from sentinelle.agent.pipeline import InventoryTags
-from sentinelle.agent.point import NS, Point
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.processor import build_processors
 from sentinelle.carbon.report import summarise

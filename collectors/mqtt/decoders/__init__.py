@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sentinelle.agent.config import MqttFormat, MqttSubscription
-from sentinelle.agent.point import Point
+from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.decoders.chirpstack import decode_chirpstack
 from sentinelle.collectors.mqtt.decoders.common import DecodeError
 from sentinelle.collectors.mqtt.decoders.generic import GenericJsonDecoder

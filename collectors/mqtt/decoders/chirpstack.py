@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sentinelle.agent.core import FieldValue, Point
 from sentinelle.agent.events import event_point
-from sentinelle.agent.point import FieldValue, Point
 from sentinelle.collectors.mqtt.decoders.common import (
     DECODED_PREFIX,
     EUI,

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from sentinelle.agent.point import INT64_MAX, INT64_MIN, FieldValue
+from sentinelle.agent.core import FieldValue
+from sentinelle.agent.lineprotocol import INT64_MAX, INT64_MIN
 
 # Above this, a message is not a LoRaWAN event or a sensor reading: refuse before parsing.
 MAX_PAYLOAD_BYTES = 256 * 1024

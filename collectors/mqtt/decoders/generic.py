@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from sentinelle.agent.config import GenericJsonField, GenericJsonMapping
-from sentinelle.agent.point import FieldValue, Point
+from sentinelle.agent.core import FieldValue, Point
 from sentinelle.collectors.mqtt.decoders.common import (
     DecodeError,
     as_float,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from sentinelle.agent.point import FieldValue, Point
+from sentinelle.agent.core import FieldValue, Point
 from sentinelle.collectors.snmp.client import Varbind
 from sentinelle.collectors.snmp.identity.normalise import (
     Clean,

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.config import Config, Device
+from sentinelle.agent.core import Point
 from sentinelle.agent.events import event_point
 from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
 from sentinelle.agent.statefile import read_json, write_json
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
 from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID

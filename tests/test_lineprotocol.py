@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sentinelle.agent.point import LineProtocolError, Point, encode_columns, encode_point, parse_line
+from sentinelle.agent.core import Point
+from sentinelle.agent.lineprotocol import LineProtocolError, encode_columns, encode_point, parse_line
 
 
 def test_escaping_follows_the_spec() -> None:

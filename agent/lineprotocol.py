@@ -1,12 +1,10 @@
-"""The one data model every part shares: an InfluxDB point, and its line protocol.
-
-`Point` is what collectors emit, what the pipeline tags, what carbon/ computes on and what the
-spool stores (as line protocol, so a sink can send stored bytes without re-encoding).
+"""InfluxDB line protocol for `Point`s: the encoder the spool and sinks use, and its parser.
 
 The encoder follows the InfluxDB line protocol escaping rules exactly and *refuses* what the
 protocol cannot carry (a NaN, an empty field set, a backslash that would swallow a delimiter,
 a newline in a key) rather than writing a line a server would misread. `parse_line` is its
-inverse; together they round-trip everything `encode` accepts.
+inverse; together they round-trip everything `encode_point` accepts. The spool stores points as
+line protocol, so a sink can send stored bytes without re-encoding.
 """
 
 from __future__ import annotations
@@ -15,12 +13,9 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
 
-NS = 1_000_000_000  # Point.time_ns is in nanoseconds: the one seconds-to-time_ns factor
-
-FieldValue = float | int | bool | str
+from sentinelle.agent.core import FieldValue, Point
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -30,28 +25,6 @@ RESERVED_KEYS = frozenset({"time", "_field", "_measurement"})
 
 class LineProtocolError(ValueError):
     """A point that line protocol cannot represent, or a line that is not valid line protocol."""
-
-
-@dataclass(slots=True)
-class Point:
-    """One measurement at one time: `measurement,tags fields time_ns`.
-
-    `time_ns` is nanoseconds since the Unix epoch (UTC). For polled data it is the *scheduled*
-    poll time, so a replayed write lands on the same series and timestamp (idempotent).
-    """
-
-    measurement: str
-    tags: dict[str, str] = field(default_factory=dict)
-    fields: dict[str, FieldValue] = field(default_factory=dict)
-    time_ns: int = 0
-
-    def encode(self) -> str:
-        """This point as one line of line protocol (no trailing newline)."""
-        return encode_point(self)
-
-    def with_tags(self, extra: Mapping[str, str]) -> Point:
-        """A copy with `extra` tags added; the point's own tags win on a clash."""
-        return Point(self.measurement, {**extra, **self.tags}, dict(self.fields), self.time_ns)
 
 
 # --- encoding -------------------------------------------------------------------------------

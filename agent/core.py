@@ -1,23 +1,57 @@
-"""What the agent expects of a collector. Collectors know protocols and devices, not storage.
+"""The core every part shares: the data model and the interfaces between parts.
 
-Two shapes:
-- a `PollTarget` is polled by the agent's scheduler at aligned times (SNMP devices);
-- a `Source` runs on its own and pushes what arrives (MQTT brokers).
-Both hand `Point`s to an `Emit` callback: the pipeline, which tags, processes and spools them.
+- `Point`: one measurement at one time, what collectors emit, the pipeline tags, carbon/
+  computes on and the spool stores (its line protocol is `agent/lineprotocol.py`);
+- `Emit`: how a collector hands points to the pipeline;
+- `PollTarget` / `Source`: the two shapes of collector work (polled on a schedule, or pushing);
+- `Processor`: a step of the pipeline after tagging (carbon/'s energy and emissions);
+- `Collector`, `CollectorContext`, `CollectorParts`: the registry contract the runtime and
+  `check` use, so they name no collector.
+
+This module imports nothing from the rest of Sentinelle: every package may depend on it, it
+depends on none.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sentinelle.agent.logs import Problems
-from sentinelle.agent.point import Point
-from sentinelle.agent.selfmetrics import AgentMetrics
+if TYPE_CHECKING:  # types only: the core must not import the agent's machinery
+    from sentinelle.agent.logs import Problems
+    from sentinelle.agent.selfmetrics import AgentMetrics
+
+NS = 1_000_000_000  # Point.time_ns is in nanoseconds: the one seconds-to-time_ns factor
+
+FieldValue = float | int | bool | str
+
+
+@dataclass(slots=True)
+class Point:
+    """One measurement at one time: `measurement,tags fields time_ns`.
+
+    `time_ns` is nanoseconds since the Unix epoch (UTC). For polled data it is the *scheduled*
+    poll time, so a replayed write lands on the same series and timestamp (idempotent).
+    """
+
+    measurement: str
+    tags: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    time_ns: int = 0
+
+    def with_tags(self, extra: Mapping[str, str]) -> Point:
+        """A copy with `extra` tags added; the point's own tags win on a clash."""
+        return Point(self.measurement, {**extra, **self.tags}, dict(self.fields), self.time_ns)
+
+
+class Processor(Protocol):
+    """A step after tagging: returns the points it was given plus any it derives."""
+
+    def process(self, points: list[Point]) -> list[Point]: ...
+
 
 Emit = Callable[[list[Point]], Awaitable[None]]
 
@@ -113,16 +147,3 @@ class Collector(Protocol):
         ...
 
     async def open(self, context: CollectorContext) -> CollectorParts: ...
-
-
-def adopt_legacy_state(files: Iterable[Path], state_dir: Path) -> None:
-    """Move state files an older release kept elsewhere into `state_dir`, so an upgrade loses no
-    counter or gateway history. A file already present in `state_dir` wins (it is newer)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    for old in files:
-        if not old.is_file():
-            continue
-        new = state_dir / old.name
-        if new.exists():
-            continue
-        os.replace(old, new)

@@ -108,6 +108,11 @@ def test_grid_track_of_a_zone_without_time_varying_source_is_its_annual_factor_f
     assert sites["pop-kourou"]["grid_t"] == pytest.approx(KWH * GUYANE[0] / 1000)
     assert "grid:zone-annual-factor" in sites["pop-kourou"]["flags"]
     assert "grid:zone-annual-factor" not in sites["nro-lannion"]["flags"]
+    # Each site names the grid source of its own meters only (a continental site used to list
+    # the Guyane annual factor too, because sources were pooled over the whole report).
+    assert sites["nro-lannion"]["grid_source"] == "static:config [static]"
+    assert "24307" in sites["pop-kourou"]["grid_source"] and "static" not in sites["pop-kourou"]["grid_source"]
+    assert "static" in sites["Total"]["grid_source"] and "24307" in sites["Total"]["grid_source"]
 
 
 def test_check_refuses_an_unknown_zone_with_its_line():

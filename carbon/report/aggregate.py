@@ -252,6 +252,7 @@ def build_report(
     # grid intensity per meter and month: Σ gCO2e / Σ kWh of the stored grid points
     grid_sum: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     grid_sources: set[str] = set()
+    meter_grid_sources: dict[str, set[str]] = defaultdict(set)  # a site lists its own meters' sources only
     grid_flags: dict[str, set[str]] = defaultdict(set)
     for p in source.points("carbon", start_ns, end_ns + LOOKAHEAD_NS):
         if p.tags.get("track") != "grid":
@@ -268,6 +269,7 @@ def build_report(
         acc[1] += float(k)
         src = f"{p.tags.get('factor_source', '?')} [{p.tags.get('factor_version', '?')}]"
         grid_sources.add(src)
+        meter_grid_sources[meter].add(src)
         if p.tags.get("factor_flag"):
             grid_flags[meter].add(f"grid:{p.tags['factor_flag']}")
 
@@ -380,7 +382,7 @@ def build_report(
         row.completeness = sum(values) / len(values) if values else 0.0
         if row.completeness < 0.999 and "no-data" not in row.flags:
             row.flags.add("incomplete")
-        row.grid_sources = set(grid_sources)
+        row.grid_sources = set().union(*(meter_grid_sources[m.meter] for m in meter_figs if m.site == site))
         if not values and "no-data" not in row.flags:
             row.flags.add("no-primary-meter")
     for key, mr in month_rows.items():

@@ -235,6 +235,20 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
     assert "manufacturing" not in main.read_text()
 
 
+def test_scope3_files_of_a_date_range_have_plain_ascii_names(tmp_path) -> None:
+    """Before: `--from/--to` named the scope 3 files after the period label
+    ("manufacturing-2024-01-01 → 2024-02-01.json"), an arrow and spaces that Windows shares,
+    Excel and zip tools mangle, while the electricity report's files were ASCII already."""
+    cfg = _scope3_year(tmp_path)
+    out = tmp_path / "out"
+    done = sentinelle("report", "-c", str(cfg), "--from", "2024-01-01", "--to", "2024-02-01", "--format", "json,csv",
+                      "--out", str(out), "--allow-empty", "--lang", "en")
+    assert done.returncode == 0, done.stderr
+    names = [p.name for p in (out / "scope3").iterdir()]
+    assert "manufacturing-2024-01-01-2024-02-01.json" in names
+    assert all(n.isascii() and " " not in n for n in names), names
+
+
 def test_html_report_shows_scope3_in_its_own_section_in_the_run_language(tmp_path) -> None:
     """Before: the scope 3 figures were only in scope3/ files, the HTML document a signatory
     reads had none, and the summary line was English in a French run. Now the document has its

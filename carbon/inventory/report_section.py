@@ -41,12 +41,12 @@ def build_section(config: Any, source: Any, start_ns: int, end_ns: int, factors_
 def write_section(section: ManufacturingSection, out: str | Path, formats: Sequence[str], label: str, lang: str) -> list[Path]:
     import json
 
-    from sentinelle.carbon.report.outputs import write_csv, write_xlsx
+    from sentinelle.carbon.report.outputs import ascii_slug, write_csv, write_xlsx
 
     out = Path(out) / "scope3"
     out.mkdir(parents=True, exist_ok=True)
     tables = manufacturing_tables(section, lang)
-    stem = f"manufacturing-{label}"
+    stem = "manufacturing-" + ascii_slug(label)  # plain ASCII, as every other report file
     paths: list[Path] = []
     if "csv" in formats:
         paths += write_csv(tables, out, stem)

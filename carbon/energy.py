@@ -16,11 +16,20 @@ Methods (the `method` tag of `energy` points):
   restarted counter counted since its restart), so totals are lower bounds and completeness
   shows the hole.
 
+This is the one place a meter counter is differenced (docs/meter-readings.md): collectors
+emit the raw cumulative value and what the device knows about it, never a delta.
+
 Counter decreases: a reading flagged `reset` by the collector (reboot, user reset of an energy
 meter) restarts from zero, so the energy of that interval is the new value (a lower bound: the
 energy between the previous reading and the restart is lost, at most one poll interval). A
 decrease without the flag is a wrap when the counter modulus is known and the wrapped delta is
-plausible, otherwise it is handled as an unflagged reset. No negative energy is ever produced.
+below half of it, otherwise it is handled as an unflagged reset. No negative energy is ever
+produced.
+
+Implausible jumps: an increase above the counter's own ceiling (`max_rate_kwh_s`, declared by
+the collector's profile) or the policy's `max_power_w` over the elapsed time is a glitch or a
+swapped meter, not energy: the interval is a gap (`missing`, or estimated per the policy) and
+the next reading is differenced from the new value.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from typing import Literal
 from sentinelle.agent.core import NS
 
 Method = Literal["measured", "integrated", "imported", "estimated", "missing"]
+# How the increase between two counter readings was judged (`counter_increment`).
+CounterOutcome = Literal["counted", "wrapped", "restarted", "implausible"]
 METHODS: tuple[Method, ...] = ("measured", "integrated", "imported", "estimated", "missing")
 # Methods whose intervals are data (not gap filling): they count towards completeness.
 DATA_METHODS: frozenset[str] = frozenset({"measured", "integrated", "imported"})
@@ -49,12 +60,15 @@ class CounterReading:
 
     `reset`: the collector saw the counter restart before this reading (device reboot,
     user reset). `wrap_kwh`: the counter's modulus in kWh when it can wrap (Counter32 scaled).
+    `max_rate_kwh_s`: the most the meter can plausibly count per second; above it an increase
+    is a glitch, not energy.
     """
 
     time_ns: int
     kwh: float
     reset: bool = False
     wrap_kwh: float | None = None
+    max_rate_kwh_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +101,8 @@ class GapPolicy:
     `max_gap_s`: power samples further apart than this are not integrated, and a counter
     restart across an interval longer than this is a gap. `fill`: `estimate` fills gaps from
     the mean power of up to `neighbours` valid intervals on each side; `missing` leaves them.
-    `max_power_w`: a counter delta implying more than this mean power is a glitch (for example
-    a counter replaced by one with a higher index) and is handled like a reset.
+    `max_power_w`: a counter increase implying more than this mean power is a glitch (for
+    example a counter replaced by one with a higher index): the interval is a gap.
     """
 
     max_gap_s: float = 900.0
@@ -138,6 +152,27 @@ def counter_delta(prev: CounterReading, cur: CounterReading) -> tuple[float, boo
     return cur.kwh, True
 
 
+def counter_increment(
+    prev: CounterReading, cur: CounterReading, max_power_w: float | None = None
+) -> tuple[float, CounterOutcome]:
+    """kWh counted between two readings and how it was judged (see the module docstring).
+
+    `implausible` gives 0 kWh: the jump is above the reading's `max_rate_kwh_s` (or the
+    previous one's) or implies more than `max_power_w`; a restart is never judged so.
+    """
+    kwh, restarted = counter_delta(prev, cur)
+    if restarted:
+        return kwh, "restarted"
+    dt_s = (cur.time_ns - prev.time_ns) / NS
+    if dt_s > 0:
+        rate = cur.max_rate_kwh_s if cur.max_rate_kwh_s is not None else prev.max_rate_kwh_s
+        if rate is not None and kwh > rate * dt_s:
+            return 0.0, "implausible"
+        if max_power_w is not None and kwh * J_PER_KWH / dt_s > max_power_w:
+            return 0.0, "implausible"
+    return kwh, "counted" if cur.kwh >= prev.kwh else "wrapped"
+
+
 def counter_intervals(readings: Iterable[CounterReading], policy: GapPolicy = GapPolicy()) -> list[EnergyInterval]:
     """Energy intervals between consecutive counter readings (see the module docstring)."""
     ordered: list[CounterReading] = _ordered(readings)
@@ -151,14 +186,12 @@ def counter_intervals(readings: Iterable[CounterReading], policy: GapPolicy = Ga
     gaps: list[_Gap] = []
     max_power_w, max_gap_s = policy.max_power_w, policy.max_gap_s
     for prev, cur in zip(ordered, ordered[1:], strict=False):
-        if not cur.reset and cur.kwh >= prev.kwh:  # the common case of counter_delta
-            kwh, restarted = cur.kwh - prev.kwh, False
+        if (not cur.reset and cur.kwh >= prev.kwh and max_power_w is None
+                and cur.max_rate_kwh_s is None and prev.max_rate_kwh_s is None):  # the common case
+            kwh, outcome = cur.kwh - prev.kwh, "counted"
         else:
-            kwh, restarted = counter_delta(prev, cur)
-        dt_s = (cur.time_ns - prev.time_ns) / NS
-        if not restarted and max_power_w is not None and kwh * J_PER_KWH / dt_s > max_power_w:
-            kwh, restarted = cur.kwh, True
-        if restarted and dt_s > max_gap_s:
+            kwh, outcome = counter_increment(prev, cur, max_power_w)
+        if outcome == "implausible" or (outcome == "restarted" and (cur.time_ns - prev.time_ns) / NS > max_gap_s):
             gaps.append((len(out), prev.time_ns, cur.time_ns, kwh))
             append(EnergyInterval(prev.time_ns, cur.time_ns, kwh, "missing"))
         else:

@@ -3,9 +3,10 @@
 Which readings: only devices whose inventory entry sets `meter:` (explicit, so a UPS feeding
 metered PDUs is never counted twice by accident). For such a device the processor uses:
 - a cumulative counter: field `energy_kwh_total` on any measurement except per-outlet and
-  per-phase ones (`pdu_outlet`, `pdu_phase`); the collector's contract: a true
-  `counter_reset` field marks a restarted counter, an optional `energy_kwh_wrap` field gives
-  the counter's modulus in kWh;
+  per-phase ones (`pdu_outlet`, `pdu_phase`), with what the collector knows about it
+  (docs/meter-readings.md): a true `counter_reset` marks a restarted counter,
+  `energy_kwh_total_wrap` the counter's modulus in kWh, `energy_kwh_total_max_rate` the most
+  it can count per second (a larger jump is a gap, logged and counted in `implausible`);
 - otherwise power samples: `power_w` or `output_power_w` (integrated by trapezoid).
 Once a device has shown a counter its power samples are ignored (measured beats integrated).
 
@@ -35,6 +36,7 @@ from sentinelle.carbon.energy import (
     EnergyInterval,
     GapPolicy,
     PowerSample,
+    counter_increment,
     counter_intervals,
     estimate_gap,
     neighbour_power_w,
@@ -57,6 +59,12 @@ log = logging.getLogger("sentinelle.carbon.processor")
 
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation
 STATE_VERSION = 1
+# The meter-reading contract (docs/meter-readings.md).
+COUNTER_FIELD = "energy_kwh_total"
+RESET_FIELD = "counter_reset"
+WRAP_FIELD = f"{COUNTER_FIELD}_wrap"
+MAX_RATE_FIELD = f"{COUNTER_FIELD}_max_rate"
+LEGACY_WRAP_FIELD = "energy_kwh_wrap"  # the modulus' spelling before the contract; still read
 
 
 class CarbonProcessor:
@@ -81,6 +89,7 @@ class CarbonProcessor:
         self._zone_grids: dict[str, GridIntensity] = {}  # the grid provider of each site zone
         self.state_path = Path(state_dir) / "carbon-energy.json"
         self.rejected = 0
+        self.implausible = 0  # counter jumps above the meter's max rate, made gaps
         self._state: dict[str, dict[str, Any]] = self._load()
         self._refresh_task: asyncio.Task[int] | None = None
         self._last_refresh = 0.0
@@ -133,17 +142,23 @@ class CarbonProcessor:
     def _step(self, device: str, point: Point) -> EnergyInterval | None:
         st = self._state.setdefault(device, {"hist": []})
         t = int(point.time_ns)
-        if "energy_kwh_total" in point.fields:
-            value = _number(point.fields["energy_kwh_total"], "energy_kwh_total", t)
-            wrap = point.fields.get("energy_kwh_wrap")
+        if COUNTER_FIELD in point.fields:
             cur = CounterReading(
-                t, value, bool(point.fields.get("counter_reset", False)), float(wrap) if isinstance(wrap, int | float) else None
+                t, _number(point.fields[COUNTER_FIELD], COUNTER_FIELD, t), bool(point.fields.get(RESET_FIELD, False)),
+                _optional_number(point.fields.get(WRAP_FIELD, point.fields.get(LEGACY_WRAP_FIELD))),
+                _optional_number(point.fields.get(MAX_RATE_FIELD)),
             )
             prev = st.get("counter")
-            st["counter"] = [cur.time_ns, cur.kwh, cur.wrap_kwh]
+            st["counter"] = [cur.time_ns, cur.kwh, cur.wrap_kwh, cur.max_rate_kwh_s]
             if prev is None or prev[0] >= t:
                 return None
-            ivs = counter_intervals([CounterReading(prev[0], prev[1], False, prev[2]), cur], self._no_fill)
+            before = CounterReading(prev[0], prev[1], False, prev[2], prev[3] if len(prev) > 3 else None)
+            if counter_increment(before, cur, self.policy.max_power_w)[1] == "implausible":
+                self.implausible += 1
+                self._warn(f"implausible:{device}", (
+                    f"meter {device}: {point.measurement}.{COUNTER_FIELD} went from {before.kwh} to {cur.kwh} kWh in "
+                    f"{(t - before.time_ns) / 1e9:g} s, above its plausible rate: a gap, not energy"))
+            ivs = counter_intervals([before, cur], self._no_fill)
             return self._fill(st, ivs[0]) if ivs else None
         if st.get("counter") is not None:
             return None
@@ -210,6 +225,13 @@ class CarbonProcessor:
 def _number(value: Any, what: str, time_ns: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise EnergyInputError(f"{what} at {time_ns} is not a finite number: {value!r}")
+    return float(value)
+
+
+def _optional_number(value: Any) -> float | None:
+    """A descriptive field (modulus, max rate) when it is a usable positive number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
     return float(value)
 
 

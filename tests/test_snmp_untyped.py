@@ -1,12 +1,13 @@
 """Untyped integers (the gufo-snmp backend): counter width comes from the profile's `bits:` /
-`fallback_bits:`, and an undeclared counter never wraps (a drop gives no delta, never an
-invented one). Decoded with the shipped IF-MIB profile, the answers built as gufo returns them."""
+`fallback_bits:`, and an undeclared counter never wraps (a drop is a restart for carbon, never
+an invented wrap). Decoded with the shipped IF-MIB profile, the answers built as gufo returns them."""
 
 from __future__ import annotations
 
+from sentinelle.carbon.energy import NS, CounterReading, counter_increment
 from sentinelle.collectors.snmp.client import UNTYPED_INT, Varbind
-from sentinelle.collectors.snmp.counters import CounterState, counter_step
-from sentinelle.collectors.snmp.decode import SYS_UPTIME, CounterSample, decode
+from sentinelle.collectors.snmp.counters import ResetMarkers
+from sentinelle.collectors.snmp.decode import SYS_UPTIME, CounterSample, Reading, decode
 from sentinelle.collectors.snmp.profiles import FieldSpec, ProfileCatalog
 
 IF = "1.3.6.1.2.1.2.2.1"
@@ -34,14 +35,22 @@ def test_declared_widths_reach_the_counter_samples() -> None:
     assert readings["2"].counters["in_octets"].raw == 6
 
 
+def _increment(spec: FieldSpec, syntax: str, prev_raw: int, raw: int) -> tuple[float, str]:
+    """Two samples of a meter counter through the collector's markers and carbon's maths."""
+    markers, out = ResetMarkers(), []
+    for i, value in enumerate((prev_raw, raw)):
+        r = Reading("pdu", {}, {spec.name: float(value)}, counters={spec.name: CounterSample(spec, value, syntax)})
+        markers.apply(r, False)
+        out.append(CounterReading(i * 60 * NS, r.fields[spec.name], bool(r.fields.get("counter_reset", False)),
+                                  r.fields.get(f"{spec.name}_wrap")))
+    return counter_increment(out[0], out[1])
+
+
 def test_untyped_counter32_wraps_and_undeclared_does_not() -> None:
-    declared = FieldSpec(name="in_errors", oid=f"{IF}.14", type="counter", bits=32)
-    undeclared = FieldSpec(name="in_errors", oid=f"{IF}.14", type="counter")
-    prev = CounterState(2**32 - 100, None, 0.0)
+    declared = FieldSpec(name="energy_kwh_total", oid=f"{IF}.14", type="counter", bits=32)
+    undeclared = FieldSpec(name="energy_kwh_total", oid=f"{IF}.14", type="counter")
     syntax = declared.counter_syntax(f"{IF}.14.3")
     assert syntax == "Counter32"
-    step = counter_step(prev, CounterSample(declared, 50, syntax), 60.0, rebooted=False)
-    assert (step.delta, step.reason) == (150, "wrap")
+    assert _increment(declared, syntax, 2**32 - 100, 50) == (150.0, "wrapped")
     assert undeclared.counter_syntax(f"{IF}.14.3") is None
-    step = counter_step(prev, CounterSample(undeclared, 50, UNTYPED_INT), 60.0, rebooted=False)
-    assert step.delta is None and step.reason == "decrease"
+    assert _increment(undeclared, UNTYPED_INT, 2**32 - 100, 50) == (50.0, "restarted")  # never an invented wrap

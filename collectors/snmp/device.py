@@ -21,7 +21,7 @@ from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.statefile import read_json, write_json
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
-from sentinelle.collectors.snmp.counters import CounterBook, uptime_went_back
+from sentinelle.collectors.snmp.counters import ResetMarkers, uptime_went_back
 from sentinelle.collectors.snmp.decode import (
     SYS_DESCR,
     SYS_NAME,
@@ -47,8 +47,9 @@ log = logging.getLogger("sentinelle.collectors.snmp")
 
 STATUS = "device_status"
 class SnmpDevice:
-    """Polls one inventory device. State (counters, episodes, last uptime) lives here, and in
-    `state_path` (JSON) when given, so deltas and outage durations survive agent restarts."""
+    """Polls one inventory device. State (counter reset markers, episodes, last uptime) lives
+    here, and in `state_path` (JSON) when given, so resets and outage durations survive agent
+    restarts."""
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class SnmpDevice:
         self.profiles: list[Profile] | None = None
         self._plan: tuple[list[Profile], PollPlan] | None = None
         self.sys_object_id: str | None = None
-        self.counters = CounterBook()
+        self.reset_markers = ResetMarkers()
         self.events = EventBook(device.id)
         self._uptime_cs: int | None = None
         self._uptime_at_s: float | None = None
@@ -202,11 +203,9 @@ class SnmpDevice:
             readings.insert(0, status)
         for reading in readings:
             before = "counter_reset" in reading.fields
-            self.counters.apply(reading, time_s, rebooted)
-            if not before and reading.fields.get("counter_reset") and not rebooted:
-                reasons = {self.counters.last_reasons.get(self.counters._key(reading, n)) for n in reading.counters}
-                if "meter_reset" in reasons:
-                    points.append(self.events.instant("counter_reset", scheduled_ns, reading.tags))
+            reasons = self.reset_markers.apply(reading, rebooted)
+            if not before and "meter_reset" in reasons and not rebooted:
+                points.append(self.events.instant("counter_reset", scheduled_ns, reading.tags))
             for spec, value in reading.watched.values():
                 ev = spec.event
                 assert ev is not None
@@ -250,7 +249,10 @@ class SnmpDevice:
         data = read_json(self.state_path)
         if not isinstance(data, dict):
             return
-        self.counters = CounterBook.from_json(data.get("counters"))
+        if "markers" in data:
+            self.reset_markers = ResetMarkers.from_json(data.get("markers"))
+        else:  # a state file written before the meter-reading contract
+            self.reset_markers = ResetMarkers.from_counters_state(data.get("counters"))
         self.events = EventBook.from_json(self.id, data.get("events"))
         self.discovery = Discovery.from_json(data.get("discovery"))
         self._load_identity(data.get("identity"))  # after the discovery: it depends on it
@@ -266,7 +268,7 @@ class SnmpDevice:
         if self.profiles is not None:
             identity = {"sys_object_id": self.sys_object_id, "profiles": [p.name for p in self.profiles],
                         "quirks": list(self.quirks), "selection": self._selection_key()}
-        return {"counters": self.counters.to_json(), "events": self.events.to_json(),
+        return {"markers": self.reset_markers.to_json(), "events": self.events.to_json(),
                 "discovery": self.discovery.to_json() if self.discovery else None,
                 "uptime": [self._uptime_cs, self._uptime_at_s] if self._uptime_cs is not None else None,
                 "identity": identity}

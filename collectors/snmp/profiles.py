@@ -13,6 +13,7 @@ user profile with the name of a shipped one replaces it, or extends it with `ext
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Annotated, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+log = logging.getLogger("sentinelle.collectors.snmp")
+
 SHIPPED_DIR = Path(__file__).parent / "profiles"
 
 OID_RE = re.compile(r"^\.?[0-2](\.\d+)+$")
@@ -28,10 +31,10 @@ NAME_RE = r"^[a-z][a-z0-9_]*$"
 
 # Field-name suffix -> unit shown by `probe` (the unit is part of the name: DESIGN section 2).
 UNIT_SUFFIXES = (
-    ("_kwh_total", "kWh"), ("_kwh_delta", "kWh"), ("_kwh", "kWh"), ("_wh", "Wh"), ("_kw", "kW"),
+    ("_kwh_total", "kWh"), ("_kwh", "kWh"), ("_wh", "Wh"), ("_kw", "kW"),
     ("_w", "W"), ("_va", "VA"), ("_dbm", "dBm"), ("_db", "dB"), ("_pct", "%"), ("_c", "°C"),
     ("_a", "A"), ("_v", "V"), ("_hz", "Hz"), ("_s", "s"), ("_minutes_remaining", "min"),
-    ("_minutes", "min"), ("_octets", "octets"), ("_octets_delta", "octets"), ("_bps", "bit/s"),
+    ("_minutes", "min"), ("_octets", "octets"), ("_bps", "bit/s"),
     ("_rpm", "rpm"),
 )
 
@@ -142,10 +145,12 @@ class FieldSpec(_Model):
     reset_marker: Oid | None = None
     # counter: keeps its value across device reboots (energy meters in NVRAM).
     persistent: bool = False
-    # counter: most plausible increase per second (scaled units); above it, no delta.
+    # counter: most plausible increase per second (scaled units); a meter counter writes it
+    # as `<name>_max_rate` and carbon makes a larger jump a gap (docs/meter-readings.md).
     max_rate: float | None = None
-    # counter: emit `<name>_delta` next to the raw cumulative value.
-    delta: bool = True
+    # Deprecated, ignored: counters no longer get a `<name>_delta` (carbon differences the raw
+    # value). Accepted so older user profiles still load; `load_profile_file` warns once.
+    delta: bool | None = None
     # counter: SMI width of `oid` / `fallback` (Counter32 wraps at 2^32). Needed because the
     # gufo-snmp backend returns plain ints without their type; pysnmp's type wins when known.
     bits: Literal[32, 64] | None = None
@@ -383,8 +388,28 @@ def load_yaml_model(path: Path, model: type[_M], error: type[ValueError], shape:
         raise error(f"{path}: {problems}") from None
 
 
+DELTA_KEY_RE = re.compile(r"(?<![\w-])delta\s*:")
+
+
 def load_profile_file(path: Path) -> Profile:
-    return load_yaml_model(path, Profile, ProfileError, "a profile is a mapping with 'name' and 'groups'")
+    profile = load_yaml_model(path, Profile, ProfileError, "a profile is a mapping with 'name' and 'groups'")
+    _warn_deprecated_delta(path, profile)
+    return profile
+
+
+def _warn_deprecated_delta(path: Path, profile: Profile) -> None:
+    """One warning per profile file that still sets the ignored `delta:` key (FILE:LINE)."""
+    names = [f"{g.measurement}.{f.name}" for g in profile.groups for f in g.fields if f.delta is not None]
+    if not names:
+        return
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    line = next((n for n, text in enumerate(lines, 1) if DELTA_KEY_RE.search(text.split("#", 1)[0])), None)
+    where = f"{path}:{line}" if line is not None else str(path)
+    log.warning("%s: delta: is deprecated and ignored (fields %s): counters carry no _delta any more, "
+                "carbon derives energy from the raw counter (docs/meter-readings.md)", where, ", ".join(names))
 
 
 class ProfileCatalog:

@@ -86,11 +86,11 @@ def collector_stream() -> list[list[Point]]:
         load = 1.0 + 0.5 * (8 <= hour < 20)  # a day/night profile, so integration order matters
         gap = 40 <= i < 48  # 2 h without any answer from the site's devices
         if not gap:
-            tgbt_fields: dict[str, float | bool] = {"energy_kwh_total": round(tgbt % wrap_kwh, 3), "energy_kwh_wrap": wrap_kwh,
+            tgbt_fields: dict[str, float | bool] = {"energy_kwh_total": round(tgbt % wrap_kwh, 3), "energy_kwh_total_wrap": wrap_kwh,
                                                     "power_w": 4000.0 * load}
             if i == 120:  # a user reset the meter: the collector flags it, the count restarts
                 tgbt = 12.0
-                tgbt_fields = {"energy_kwh_total": tgbt, "energy_kwh_wrap": wrap_kwh, "counter_reset": True,
+                tgbt_fields = {"energy_kwh_total": tgbt, "energy_kwh_total_wrap": wrap_kwh, "counter_reset": True,
                                "power_w": 4000.0 * load}
             batch.append(Point("meter", {"device": "tgbt-golden"}, tgbt_fields, t))
             batch.append(Point("ups_output", {"device": "ups-golden"}, {"output_power_w": 3000.0 * load}, t))

@@ -2,7 +2,7 @@
 
 One `SnmpClient` for the whole fleet (its in-flight limit is the agent's), the polled devices,
 and their equipment-identity targets (issue 17) on their own slow cadence sharing that client.
-State: `<state_dir>/<device>.json` for counters and episodes, `<state_dir>/identity/` for
+State: `<state_dir>/<device>.json` for counter reset markers and episodes, `<state_dir>/identity/` for
 identity; files of the older `snmp-state/` and `inventory-state/` folders are adopted on open.
 """
 

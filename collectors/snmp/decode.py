@@ -27,7 +27,7 @@ Tables = Mapping[str, Mapping[str, Varbind]]
 
 @dataclass(slots=True)
 class CounterSample:
-    """A counter's raw cumulative value, for delta/wrap/reset handling in counters.py."""
+    """A counter's raw cumulative value, for the reset markers and meter description of counters.py."""
 
     spec: FieldSpec
     raw: int

@@ -389,6 +389,7 @@ def load_yaml_model(path: Path, model: type[_M], error: type[ValueError], shape:
 
 
 DELTA_KEY_RE = re.compile(r"(?<![\w-])delta\s*:")
+_warned_delta: set[Path] = set()  # `check` and `run` both load the catalog: one warning a process
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -400,8 +401,9 @@ def load_profile_file(path: Path) -> Profile:
 def _warn_deprecated_delta(path: Path, profile: Profile) -> None:
     """One warning per profile file that still sets the ignored `delta:` key (FILE:LINE)."""
     names = [f"{g.measurement}.{f.name}" for g in profile.groups for f in g.fields if f.delta is not None]
-    if not names:
+    if not names or path.resolve() in _warned_delta:
         return
+    _warned_delta.add(path.resolve())
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):

@@ -81,3 +81,21 @@ def test_no_map_names_a_module_that_is_gone() -> None:
         if not (readme.parent / name).is_file()
     ]
     assert not stale, "module maps naming moved or deleted modules:\n" + "\n".join(stale)
+
+
+def test_readme_points_at_the_three_places_a_newcomer_looks_for() -> None:
+    """Issue 12: a PDU's energy reading, kWh to CO2e and a point's retry are each at most two
+    hops from the README (its "Where things are" table, then the file)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| ")}
+    expected = {
+        "where a PDU's energy is read": ["collectors/snmp/profiles/", "collectors/snmp/decode.py"],
+        "where kWh become CO2e": ["carbon/emissions.py"],
+        "where a point is retried": ["agent/forwarder.py", "agent/spool.py"],
+    }
+    for question, files in expected.items():
+        assert question in rows, f"README.md, Where things are: no row {question!r}"
+        for name in files:
+            assert f"]({name}" in rows[question], f"README.md, {question!r}: no link to {name}"
+    # That each link resolves is tests/acceptance/test_docs.py's test_links_point_at_files_a_clone_has.

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sentinelle.agent", "sentinelle.collectors", "sentinelle.carbon")
@@ -197,10 +198,22 @@ def _known(kind: str) -> dict[tuple[str, str], str]:
     return {(a, b): why for k, a, b, why in KNOWN_VIOLATIONS if k == kind}
 
 
-def test_the_graph_sees_every_module_and_lazy_imports() -> None:
+def test_the_graph_sees_every_module() -> None:
     assert set(_module_files()) <= set(graph().modules)
-    # A function-level import is an arrow too (carbon/report/__init__.py's summarise is one).
-    assert graph().direct_import_exists(importer="sentinelle.carbon.report", imported="sentinelle.agent.sinks.local")
+
+
+def test_the_graph_sees_lazy_and_typing_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import inside a function or under TYPE_CHECKING is an arrow too."""
+    package = tmp_path / "arrows_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "leaf.py").write_text("")
+    (package / "lazy.py").write_text("def f():\n    from arrows_probe import leaf\n")
+    (package / "typed.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import arrows_probe.leaf\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    probe = grimp.build_graph("arrows_probe", cache_dir=None)
+    assert probe.direct_import_exists(importer="arrows_probe.lazy", imported="arrows_probe.leaf")
+    assert probe.direct_import_exists(importer="arrows_probe.typed", imported="arrows_probe.leaf")
 
 
 def test_no_new_forbidden_arrow() -> None:

@@ -31,6 +31,7 @@ LEAF_HELPERS = (
     "sentinelle.agent.statefile",  # durable JSON state (the live energy step's meter readings)
     "sentinelle.agent.logs",  # rate-limited problems, secrets redacted
     "sentinelle.agent.redaction",  # what logs uses
+    "sentinelle.agent.configtypes",  # the value types every part's settings models are built on
 )
 
 # carbon/ modules that adapt the maths to the agent (commands, import delivery): they may use
@@ -248,6 +249,18 @@ def test_the_core_imports_no_other_module_at_run_time() -> None:
     for (a, b), why in TYPING_ONLY.items():
         assert graph().direct_import_exists(importer=a, imported=b), f"TYPING_ONLY {a} -> {b} is gone: delete the entry"
         assert not runtime.direct_import_exists(importer=a, imported=b), f"{a} -> {b} must stay under TYPE_CHECKING ({why})"
+
+
+def test_leaf_helpers_are_leaves() -> None:
+    """What carbon's maths may import must not pull the agent's machinery in behind it."""
+    runtime = graph(exclude_type_checking=True)
+    heavy = {
+        helper: sorted(m for m in runtime.find_modules_directly_imported_by(helper)
+                       if m.startswith("sentinelle.") and m not in LEAF_HELPERS)
+        for helper in LEAF_HELPERS
+    }  # fmt: skip
+    heavy = {helper: imported for helper, imported in heavy.items() if imported}
+    assert not heavy, f"LEAF_HELPERS that import beyond the leaves: {heavy}"
 
 
 def test_every_known_violation_still_occurs() -> None:

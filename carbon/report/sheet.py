@@ -16,6 +16,9 @@ Value = str | float | int | None
 
 @dataclass
 class Table:
+    """Rows of plain values (numbers stay numbers) with stable column keys and headers in the
+    report's language, so each writer formats for its own medium and JSON keeps the keys."""
+
     name: str  # file / sheet name
     columns: list[str]  # keys (stable, for JSON)
     headers: list[str]  # labels in the report language

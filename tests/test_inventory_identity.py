@@ -12,8 +12,8 @@ import pytest
 
 from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
 from sentinelle.agent.core import Point
+from sentinelle.collectors.identity_values import clean_date_and_time, clean_date_text, clean_text
 from sentinelle.collectors.snmp.client import SnmpClient
-from sentinelle.collectors.snmp.identity.normalise import clean_date_and_time, clean_date_text, clean_text
 from sentinelle.collectors.snmp.identity.parts import vendor_of
 from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
 from sentinelle.collectors.snmp.identity.target import IdentityTarget

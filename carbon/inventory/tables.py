@@ -1,4 +1,4 @@
-"""The inventory and its manufacturing section as tables (carbon.report.tables.Table), so the
+"""The inventory and its manufacturing section as tables (carbon.report.sheet.Table), so the
 report's CSV and XLSX writers serve them unchanged. Labels in French by default."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from sentinelle.agent.core import Point
 from sentinelle.carbon.inventory.manufacturing import ManufacturingSection
 from sentinelle.carbon.inventory.obsolescence import Ageing, age_distribution, firmware_per_model
 from sentinelle.carbon.inventory.records import NS, Completeness, Equipment
-from sentinelle.carbon.report.tables import Table, Value
+from sentinelle.carbon.report.sheet import Table, Value
 
 LABELS: dict[str, tuple[str, str]] = {
     "site": ("Site", "Site"), "member": ("Membre", "Member"), "contract": ("Contrat", "Contract"),

@@ -39,7 +39,8 @@ from sentinelle.carbon.quantities import (
 from sentinelle.carbon.report.aggregate import AnnualReport, Figures
 from sentinelle.carbon.report.labels import flags_text, label, statement
 from sentinelle.carbon.report.posts import posts_html
-from sentinelle.carbon.report.tables import Table, Value, factor_provenance
+from sentinelle.carbon.report.sheet import Table, Value
+from sentinelle.carbon.report.tables import factor_provenance
 
 if TYPE_CHECKING:
     from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, Totals

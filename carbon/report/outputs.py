@@ -16,7 +16,7 @@ from openpyxl.styles import Font
 
 from sentinelle.carbon.report.aggregate import AnnualReport
 from sentinelle.carbon.report.labels import STATEMENTS, Lang, flag_text, statement
-from sentinelle.carbon.report.tables import Table, Value
+from sentinelle.carbon.report.sheet import Table, Value
 
 
 def _cell(v: Value, excel_fr: bool) -> str:

@@ -4,7 +4,7 @@ The ChirpStack gateway bridge adds a `metadata` map to every `event/stats` messa
 key/values from its configuration and the output of metadata commands, which gateway makers
 and integrators fill with the model, serial number and firmware. Those keys are not
 standardised, so a few usual spellings are read; a value that is a placeholder or garbage is
-refused and flagged exactly like an SNMP identity (collectors/snmp/identity/normalise.py).
+refused and flagged exactly like an SNMP identity (collectors/identity_values.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sentinelle.agent.core import FieldValue, Point
-from sentinelle.collectors.snmp.identity.normalise import clean_text
+from sentinelle.collectors.identity_values import clean_text
 
 MEASUREMENT = "inventory"
 # identity field -> metadata keys (compared case-insensitively, `-` and ` ` read as `_`)

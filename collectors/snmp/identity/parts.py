@@ -18,13 +18,13 @@ from pathlib import Path
 import yaml
 
 from sentinelle.agent.core import FieldValue, Point
-from sentinelle.collectors.snmp.client import Varbind
-from sentinelle.collectors.snmp.identity.normalise import (
+from sentinelle.collectors.identity_values import (
     Clean,
     clean_date_and_time,
     clean_date_text,
     clean_text,
 )
+from sentinelle.collectors.snmp.client import Varbind
 from sentinelle.collectors.snmp.identity.spec import IdentityField, IdentityGroup, IdentityProfile
 
 MEASUREMENT = "inventory"

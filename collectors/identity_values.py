@@ -5,6 +5,9 @@ Real agents answer empty serials, blanks padded to the field width, "unknown" / 
 dates, and sometimes bytes read from a transceiver EEPROM that are not text at all. None of
 that may reach the inventory as if it were data (issue 17, "Bad input"): each value is either
 clean, or absent with a flag (`serial:placeholder`) that the inventory shows as such.
+
+Shared by every collector that reads identity (SNMP's ENTITY-MIB and vendor scalars, MQTT's
+gateway metadata), so it sits at the top of collectors/ and no collector imports another.
 """
 
 from __future__ import annotations

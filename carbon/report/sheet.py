@@ -1,0 +1,42 @@
+"""One table of the report: a header and rows of plain values, what every writer (CSV, XLSX,
+JSON, HTML) and every section (figures, BEGES posts, scope 3) shares.
+
+Apart from the tables themselves so that a section module (`posts`, `inventory.tables`) can
+build a `Table` without importing the module that lists all sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentinelle.carbon.report.labels import Lang, flags_text, label
+
+Value = str | float | int | None
+
+
+@dataclass
+class Table:
+    """Rows of plain values (numbers stay numbers) with stable column keys and headers in the
+    report's language, so each writer formats for its own medium and JSON keeps the keys."""
+
+    name: str  # file / sheet name
+    columns: list[str]  # keys (stable, for JSON)
+    headers: list[str]  # labels in the report language
+    rows: list[list[Value]]
+    lang: Lang = "fr"
+
+    def records(self) -> list[dict[str, Value]]:
+        """Rows by column key, flags as stable codes: for programs (JSON)."""
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def human_rows(self) -> list[list[Value]]:
+        """Rows for people (CSV, XLSX, HTML): flags in words, in the table's language."""
+        words = {j: c for j, c in enumerate(self.columns) if c in ("flags", "role", "load")}
+        if not words:
+            return self.rows
+        return [[self._words(words[j], v) if j in words and isinstance(v, str) else v for j, v in enumerate(r)] for r in self.rows]
+
+    def _words(self, column: str, value: str) -> str:
+        if column == "flags":
+            return flags_text(value, self.lang)
+        return label(f"{column}_{value}", self.lang) if value else value

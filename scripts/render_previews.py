@@ -3,7 +3,7 @@
 
 Grafana cannot run everywhere, so this draws the key panels with matplotlib from *the
 dashboards' own InfluxQL queries* run against a real influxd (Debian ``influxdb``) filled
-with the demo data set (tests/grafana_data.py):
+with the demo data set (tests/support/grafana_data.py):
 
     .venv/bin/python scripts/render_previews.py            # -> docs/img/*.png
 
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grafana import dashgen  # noqa: E402
-from tests.grafana_data import write_demo  # noqa: E402
-from tests.servers import InfluxDB1  # noqa: E402
 from tests.support import grafana_queries  # noqa: E402
+from tests.support.grafana_data import write_demo  # noqa: E402
+from tests.support.influxdb1 import InfluxDB1  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 PALETTE = dashgen.OKABE_ITO

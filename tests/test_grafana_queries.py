@@ -14,7 +14,7 @@ and a data-centre facility meter (PUE). After ``agent.stop()`` everything is flu
 The one series a 16 s run cannot produce without starving the others is ``spool_evicted_total``
 (the spool has to be full): it is produced by the agent's own :class:`agent.spool.Spool` with a
 tiny ``max_bytes`` and its ``AgentMetrics`` snapshot, written through the agent's InfluxDB 1 sink.
-``tests/grafana_data.py`` (synthetic) is no longer used here; small hand-written series remain
+``tests/support/grafana_data.py`` (synthetic) is no longer used here; small hand-written series remain
 only in the two tests that prove alert rules fire on what a short run cannot show (a silent
 agent for 40 min, a sink down for 30 min, a gateway silent for 20 min, a whole site down).
 
@@ -40,8 +40,8 @@ from typing import Any
 import pytest
 
 from grafana import dashgen
-from tests.servers import InfluxDB1
 from tests.support import grafana_queries
+from tests.support.influxdb1 import InfluxDB1
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -34,15 +34,17 @@ from sentinelle.carbon.history.readers.common import (
     Row,
     StagedRow,
     detect_format,
+    file_name,
     norm,
     open_text,
+    sniff_bytes,
     to_canonical,
     unit_factor,
 )
 from sentinelle.carbon.history.readers.enedis import enedis_kind, read_enedis
-from sentinelle.carbon.history.readers.enedis_csv import DIRECTIONS, TableRows, read_enedis_table
+from sentinelle.carbon.history.readers.enedis_csv import DIRECTIONS, TableRows, read_enedis_table, table_kind
 from sentinelle.carbon.history.readers.enedis_json import json_step_s, read_enedis_json
-from sentinelle.carbon.history.readers.enedis_xlsx import SheetRows, read_enedis_xlsx
+from sentinelle.carbon.history.readers.enedis_xlsx import SheetRows, read_enedis_xlsx, whole_sheet
 from sentinelle.carbon.history.readers.generic_csv import (
     RESET_FALSE,
     RESET_NAMES,
@@ -60,6 +62,7 @@ __all__ = [
     "DIRECTIONS",
     "enedis_kind",
     "ETAPE_PRIORITY",
+    "file_name",
     "FORMATS",
     "ImportFormatError",
     "json_step_s",
@@ -81,11 +84,14 @@ __all__ = [
     "RESET_TRUE",
     "Row",
     "SheetRows",
+    "sniff_bytes",
     "StagedRow",
+    "table_kind",
     "TableRows",
     "TIME_NAMES",
     "to_canonical",
     "unit_factor",
     "UNITS",
     "VALUE_NAMES",
+    "whole_sheet",
 ]

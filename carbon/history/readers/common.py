@@ -93,7 +93,7 @@ def open_text(path: Path) -> TextIO:
     underneath (`f.buffer`), and a text scan of it finds no header instead of failing."""
     with path.open("rb") as probe:
         head = probe.read(65536)
-    if _sniff_bytes(head[:512]) in ("xlsx", "xls"):
+    if sniff_bytes(head[:512]) in ("xlsx", "xls"):
         return path.open("r", encoding="latin-1", newline="")
     try:
         head.decode("utf-8-sig")
@@ -108,7 +108,7 @@ _ZIP = b"PK\x03\x04"  # .xlsx (Office Open XML is a zip archive)
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
 
 
-def _sniff_bytes(head: bytes) -> str:
+def sniff_bytes(head: bytes) -> str:
     """`xlsx`, `xls`, `json` (a JSON object) or `text` from a file's first bytes."""
     if head.startswith(_ZIP):
         return "xlsx"
@@ -119,7 +119,8 @@ def _sniff_bytes(head: bytes) -> str:
     return "text"
 
 
-def _file_name(f: object) -> str:
+def file_name(f: object) -> str:
+    """The name a message gives the stream being read (its file's base name, if it has one)."""
     name = getattr(f, "name", None)
     return Path(name).name if isinstance(name, str) else "the file"
 
@@ -132,7 +133,7 @@ def detect_format(path: Path) -> str:
     """`lp`, `enedis` or `csv` from the first bytes and lines of the file: an .xlsx workbook
     and a JSON object (Data Connect response) are `enedis`."""
     with path.open("rb") as probe:
-        source = _sniff_bytes(probe.read(512))
+        source = sniff_bytes(probe.read(512))
     if source in ("xlsx", "json"):
         return "enedis"
     if source == "xls":

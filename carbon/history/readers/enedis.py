@@ -14,13 +14,13 @@ from sentinelle.carbon.history.readers.common import (
     Problem,
     ReadStats,
     Row,
-    _file_name,
-    _sniff_bytes,
+    file_name,
     open_text,
+    sniff_bytes,
 )
-from sentinelle.carbon.history.readers.enedis_csv import _table_kind, read_enedis_table
+from sentinelle.carbon.history.readers.enedis_csv import read_enedis_table, table_kind
 from sentinelle.carbon.history.readers.enedis_json import read_enedis_json
-from sentinelle.carbon.history.readers.enedis_xlsx import SheetRows, _whole_sheet, read_enedis_xlsx
+from sentinelle.carbon.history.readers.enedis_xlsx import SheetRows, read_enedis_xlsx, whole_sheet
 from sentinelle.carbon.history.timeparse import (
     LocalClock,
 )
@@ -31,7 +31,7 @@ def _sniff_stream(f: TextIO) -> str:
     `open_text` (an .xlsx is binary), else the first characters of a text stream."""
     buf = getattr(f, "buffer", None)
     if buf is not None and hasattr(buf, "peek"):
-        return _sniff_bytes(buf.peek(512)[:512])
+        return sniff_bytes(buf.peek(512)[:512])
     if f.seekable():
         pos = f.tell()
         head = f.read(64)
@@ -59,7 +59,7 @@ def read_enedis(
     elif source == "xlsx":
         yield from read_enedis_xlsx(f, kind, clock, stats, direction=direction, step_s=step_s)
     elif source == "xls":
-        raise ImportFormatError(f"{_file_name(f)} is an old binary .xls workbook: save it as .xlsx or CSV")
+        raise ImportFormatError(f"{file_name(f)} is an old binary .xls workbook: save it as .xlsx or CSV")
     else:
         yield from read_enedis_table(csv.reader(f, delimiter=";"), kind, clock, stats, direction=direction, step_s=step_s)
 
@@ -69,7 +69,7 @@ def enedis_kind(path: Path) -> Kind:
     interval energy; a CSV or .xlsx export is a counter when its unit is Wh/kWh or its
     `Grandeur physique` EA (daily index), else interval energy (load curve)."""
     with path.open("rb") as probe:
-        source = _sniff_bytes(probe.read(512))
+        source = sniff_bytes(probe.read(512))
     if source == "json":
         return "interval"
     if source == "xlsx":
@@ -81,12 +81,12 @@ def enedis_kind(path: Path) -> Kind:
             raise ImportFormatError(f"{path.name} is not a readable .xlsx workbook: {exc}") from None
         try:
             for ws in wb.worksheets:
-                _whole_sheet(ws)
-                found = _table_kind(SheetRows(itertools.islice(ws.iter_rows(values_only=True), 200)))
+                whole_sheet(ws)
+                found = table_kind(SheetRows(itertools.islice(ws.iter_rows(values_only=True), 200)))
                 if found is not None:
                     return found
             return "interval"
         finally:
             wb.close()
     with open_text(path) as f:
-        return _table_kind(csv.reader(itertools.islice(f, 200), delimiter=";")) or "interval"
+        return table_kind(csv.reader(itertools.islice(f, 200), delimiter=";")) or "interval"

@@ -141,7 +141,8 @@ def read_enedis_table(
         yield Row(n, t, to_canonical("interval", factor, v, step), step_s=step, prio=prio)
 
 
-def _table_kind(rows: Iterable[list[str]]) -> Kind | None:
+def table_kind(rows: Iterable[list[str]]) -> Kind | None:
+    """What the first rows of an Enedis table say it holds (for `enedis_kind`); None without a header."""
     header: list[str] | None = None
     meta_header: list[str] | None = None
     for row in rows:

@@ -17,7 +17,7 @@ from sentinelle.carbon.history.readers.common import (
     Problem,
     ReadStats,
     Row,
-    _file_name,
+    file_name,
     norm,
     to_canonical,
     unit_factor,
@@ -159,7 +159,7 @@ def read_enedis_json(
     `--direction` does not apply. The whole document is parsed (a year of half-hours is about
     17,500 entries); a bad entry is a `Problem` on the line where the entry starts, its index
     (`interval_reading[i]`) in the reason: API responses are one line, so that is line 1."""
-    name = _file_name(f)
+    name = file_name(f)
     text = f.read()
     try:
         doc = json.loads(text)

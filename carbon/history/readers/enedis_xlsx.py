@@ -13,7 +13,7 @@ from sentinelle.carbon.history.readers.common import (
     Problem,
     ReadStats,
     Row,
-    _file_name,
+    file_name,
     norm,
 )
 from sentinelle.carbon.history.readers.enedis_csv import read_enedis_table
@@ -56,7 +56,7 @@ class SheetRows:
         return [_cell_text(v) for v in values]
 
 
-def _whole_sheet(ws: Any) -> None:
+def whole_sheet(ws: Any) -> None:
     """Read every row and column whatever the sheet's recorded dimensions say: some writers
     record a wrong `<dimension>`, and openpyxl's read-only mode would cut the sheet to it."""
     if hasattr(ws, "reset_dimensions"):
@@ -86,11 +86,11 @@ def read_enedis_xlsx(
     try:
         wb = load_workbook(binary, read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: the workbook cannot be opened
-        raise ImportFormatError(f"{_file_name(f)} is not a readable .xlsx workbook: {exc}") from None
+        raise ImportFormatError(f"{file_name(f)} is not a readable .xlsx workbook: {exc}") from None
     try:
         sheet = None
         for ws in wb.worksheets:
-            _whole_sheet(ws)
+            whole_sheet(ws)
             head = itertools.islice(ws.iter_rows(values_only=True), 50)
             if any(_is_header(values) for values in head):
                 sheet = ws

@@ -155,7 +155,7 @@ async def run_influxdb1(work: Path, backlog: Path, lines: list[bytes]) -> dict[s
     import shutil
 
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
-    from tests.servers import InfluxDB1
+    from tests.support.influxdb1 import InfluxDB1
 
     server = InfluxDB1(workdir=work / "influxd")
     await asyncio.to_thread(server.start)
@@ -176,7 +176,7 @@ async def run_victoria(work: Path, backlog: Path, lines: list[bytes]) -> dict[st
     import shutil
 
     from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
-    from tests.servers import VictoriaMetrics
+    from tests.support.victoriametrics import VictoriaMetrics
 
     # Two servers: the baseline's points must not make the agent's a no-op rewrite (same series).
     base_server = VictoriaMetrics(workdir=work / "vm-base")

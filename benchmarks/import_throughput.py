@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to measure")
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
-    from tests.servers import VictoriaMetrics
+    from tests.support.victoriametrics import VictoriaMetrics
 
     jobs_list = [int(j) for j in args.jobs.split(",")]
     results: list[tuple[str, dict[str, float]]] = []

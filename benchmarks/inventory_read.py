@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args(argv)
-    from tests.servers import SnmpSim
+    from tests.support.snmpsim import SnmpSim
 
     work = Path(tempfile.mkdtemp(prefix="inventory-bench-"))
     try:

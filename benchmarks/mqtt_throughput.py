@@ -151,7 +151,7 @@ def run_child(args: argparse.Namespace) -> None:
 
 
 def start_broker():
-    from tests.servers import Mosquitto
+    from tests.support.mosquitto import Mosquitto
 
     class BenchMosquitto(Mosquitto):
         def _prepare(self) -> None:

@@ -179,7 +179,7 @@ def main() -> None:
         run_phase(args)
         return
 
-    from tests.servers import VictoriaMetrics
+    from tests.support.victoriametrics import VictoriaMetrics
 
     vm = VictoriaMetrics()
     vm.start()

@@ -257,7 +257,7 @@ def main() -> None:
         return
 
     from benchmarks.sink_path import machine, write_section
-    from tests.servers import SnmpSim
+    from tests.support.snmpsim import SnmpSim
 
     if not shutil.which("snmpbulkwalk"):
         raise SystemExit("snmpbulkwalk not found: apt-get install snmp")

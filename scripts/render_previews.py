@@ -3,7 +3,7 @@
 
 Grafana cannot run everywhere, so this draws the key panels with matplotlib from *the
 dashboards' own InfluxQL queries* run against a real influxd (Debian ``influxdb``) filled
-with the demo data set (tests/grafana_data.py):
+with the demo data set (tests/support/grafana_data.py):
 
     .venv/bin/python scripts/render_previews.py            # -> docs/img/*.png
 
@@ -26,11 +26,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "grafana"))
-import dashgen  # noqa: E402
 
-from tests.grafana_data import write_demo  # noqa: E402
-from tests.servers import InfluxDB1  # noqa: E402
+from grafana import dashgen  # noqa: E402
+from tests.support import grafana_queries  # noqa: E402
+from tests.support.grafana_data import write_demo  # noqa: E402
+from tests.support.influxdb1 import InfluxDB1  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 PALETTE = dashgen.OKABE_ITO
@@ -50,7 +50,7 @@ class Panels:
         self.title = dash["title"]
 
     def rows(self, title: str, ref: str = "A") -> list[dict[str, Any]]:
-        for p, t, q in dashgen.panel_queries(self.dash):
+        for p, t, q in grafana_queries.panel_queries(self.dash):
             if p["title"] == title and t["refId"] == ref:
                 return self.srv.points(q, db="sentinelle")
         raise KeyError(f"{self.title}: no panel {title!r} [{ref}]")
@@ -77,8 +77,8 @@ def _style(ax: Any, title: str, ylabel: str) -> None:
 
 def _events(panels: Panels) -> list[tuple[dt.datetime, dt.datetime, str]]:
     """On-battery episodes from event points (the NOC dashboard's annotations)."""
-    q = dashgen.substitute('SELECT "kind", "state", "device" FROM "event" WHERE "kind" = \'on_battery\' '
-                           'AND $timeFilter', dashgen.variable_defaults(panels.dash))
+    q = grafana_queries.substitute('SELECT "kind", "state", "device" FROM "event" WHERE "kind" = \'on_battery\' '
+                                   'AND $timeFilter', grafana_queries.variable_defaults(panels.dash))
     starts: dict[str, dt.datetime] = {}
     out = []
     for r in panels.srv.points(q, db="sentinelle"):

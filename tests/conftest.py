@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real servers on 127.0.0.1 (see tests/servers.py, DESIGN.md section 9).
+"""Shared pytest fixtures: real servers on 127.0.0.1 (see tests/support/, DESIGN.md section 9).
 
 Fixtures (all yield a started server; teardown stops it even if the test failed, and a
 failed test gets the server's log tail in its report):
@@ -28,15 +28,12 @@ from typing import Any
 
 import pytest
 
-from tests.servers import (
-    InfluxDB1,
-    Mosquitto,
-    ServerError,
-    Snmpd,
-    SnmpSim,
-    VictoriaMetrics,
-    _Server,
-)
+from tests.support.influxdb1 import InfluxDB1
+from tests.support.mosquitto import Mosquitto
+from tests.support.process import ServerError, _Server
+from tests.support.snmpd import Snmpd
+from tests.support.snmpsim import SnmpSim
+from tests.support.victoriametrics import VictoriaMetrics
 
 REPO = Path(__file__).resolve().parent.parent
 SNMP_RECORDINGS = REPO / "collectors" / "snmp" / "testdata"

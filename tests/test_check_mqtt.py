@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
-from tests.servers import HOST, Mosquitto, find_binary, free_tcp_port
+from tests.support.mosquitto import Mosquitto
+from tests.support.ports import HOST, free_tcp_port
+from tests.support.process import find_binary
 
 PASSWORD = "broker-pw-Zq81x"
 

@@ -29,7 +29,7 @@ from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore
 from sentinelle.agent.spool import Spool
-from tests.standin import standin_servers
+from tests.support.standin import standin_servers
 from tests.test_sinks import PASSWORD, TOKEN, closed_port_url, new_db
 
 T0 = 1_700_000_000_000_000_000

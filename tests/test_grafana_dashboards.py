@@ -14,18 +14,17 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from grafana import dashgen
+
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "grafana"
 SCHEMA_CHECK = GRAFANA / "schema-check"
-sys.path.insert(0, str(GRAFANA))
-import dashgen  # noqa: E402
 
 DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
 DATASOURCE_FILE = GRAFANA / "provisioning" / "datasources" / "sentinelle.yaml"
@@ -53,7 +52,7 @@ def walk(obj: Any, key: str) -> list[Any]:
 
 
 def test_committed_files_match_the_generator():
-    assert dashgen.main(["--check"]) == 0, "run: python grafana/dashgen.py"
+    assert dashgen.main(["--check"]) == 0, "run: python -m grafana.dashgen"
     assert {p.name for p in DASHBOARD_FILES} == set(dashgen.DASHBOARDS)
 
 

@@ -14,14 +14,14 @@ and a data-centre facility meter (PUE). After ``agent.stop()`` everything is flu
 The one series a 16 s run cannot produce without starving the others is ``spool_evicted_total``
 (the spool has to be full): it is produced by the agent's own :class:`agent.spool.Spool` with a
 tiny ``max_bytes`` and its ``AgentMetrics`` snapshot, written through the agent's InfluxDB 1 sink.
-``tests/grafana_data.py`` (synthetic) is no longer used here; small hand-written series remain
+``tests/support/grafana_data.py`` (synthetic) is no longer used here; small hand-written series remain
 only in the two tests that prove alert rules fire on what a short run cannot show (a silent
 agent for 40 min, a sink down for 30 min, a gateway silent for 20 min, a whole site down).
 
 Queries are interpolated the way Grafana's InfluxQL datasource does it (``$timeFilter`` for a
 15-minute range or the panel's own ``timeFrom``, ``$__interval`` with the demo's resolution:
 min interval 4 s as the demo polls every 2 s, template variables with their default "All"
-value ``.*``), see ``grafana/dashgen.py:substitute``. A panel that returns nothing fails with
+value ``.*``), see ``tests/support/grafana_queries.py:substitute``. A panel that returns nothing fails with
 its dashboard and title.
 
 The alert rules are also *evaluated* (InfluxQL, then Grafana's reduce / math / threshold
@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers import InfluxDB1
+from grafana import dashgen
+from tests.support import grafana_queries
+from tests.support.influxdb1 import InfluxDB1
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "grafana"))
-import dashgen  # noqa: E402
 
 DB = "sentinelle"
 DASHBOARDS = {name: fn() for name, fn in dashgen.DASHBOARDS.items()}
@@ -166,7 +165,7 @@ def _rows(srv: InfluxDB1, q: str, db: str = DB) -> list[dict[str, Any]]:
 def _panel_cases() -> list[Any]:
     cases = []
     for name, dash in DASHBOARDS.items():
-        for p, t, q in dashgen.panel_queries(dash, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
+        for p, t, q in grafana_queries.panel_queries(dash, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
             cases.append(pytest.param(name, p["title"], t["refId"], q, id=f"{dash['title']} | {p['title']} [{t['refId']}]"))
     return cases
 
@@ -186,10 +185,10 @@ def test_every_panel_has_queries():
 def _annotation_cases() -> list[Any]:
     cases = []
     for name, dash in DASHBOARDS.items():
-        values = dashgen.variable_defaults(dash)
+        values = grafana_queries.variable_defaults(dash)
         for a in dash["annotations"]["list"]:
             if "target" in a:
-                q = dashgen.substitute(a["target"]["query"], values, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S)
+                q = grafana_queries.substitute(a["target"]["query"], values, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S)
                 cases.append(pytest.param(name, a["name"], q, a["target"]["textColumn"],
                                           id=f"{dash['title']} | annotation {a['name']}"))
     return cases
@@ -210,11 +209,11 @@ def test_template_variables_list_demo_values(demo_influx, dashboard):
     from sentinelle.agent.demo import DEMO_SITES
 
     dash = DASHBOARDS[dashboard]
-    values = dashgen.variable_defaults(dash)
+    values = grafana_queries.variable_defaults(dash)
     for v in dash["templating"]["list"]:
         if v["type"] != "query":
             continue
-        got = {r["value"] for r in _rows(demo_influx, dashgen.substitute(v["query"], values))}
+        got = {r["value"] for r in _rows(demo_influx, grafana_queries.substitute(v["query"], values))}
         assert got, f"{dashboard}: variable {v['name']} lists nothing"
         expected = {
             "site": {s["id"] for s in DEMO_SITES},
@@ -233,7 +232,7 @@ def test_site_variable_filters_panels(demo_influx):
 
     def pue_rows(site: str) -> int:
         n = 0
-        for p, _t, q in dashgen.panel_queries(dash, {"site": site}, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
+        for p, _t, q in grafana_queries.panel_queries(dash, {"site": site}, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
             if p["title"] == "PUE des centres de données":
                 n += len(_rows(demo_influx, q))
         return n
@@ -242,7 +241,7 @@ def test_site_variable_filters_panels(demo_influx):
     assert pue_rows("nro-lannion") == 0  # not a data centre
 
     noc = DASHBOARDS["resilience-noc.json"]
-    for p, _t, q in dashgen.panel_queries(noc, {"site": "nro-lannion"}, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
+    for p, _t, q in grafana_queries.panel_queries(noc, {"site": "nro-lannion"}, range_s=RANGE_S, min_interval_s=MIN_INTERVAL_S):
         if p["title"] == "Équipements : joignables ou non":
             sites = {r["site"] for r in _rows(demo_influx, q)}
             assert sites == {"nro-lannion"}
@@ -259,7 +258,7 @@ def test_energy_and_pue_numbers_match_the_data(demo_influx):
     assert primary > 0 and facility > 0
     assert every_meter > primary  # sub-meters exist: summing every meter would double count
     by_title: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for p, t, q in dashgen.panel_queries(DASHBOARDS["energie-decarbonation.json"], range_s=RANGE_S,
+    for p, t, q in grafana_queries.panel_queries(DASHBOARDS["energie-decarbonation.json"], range_s=RANGE_S,
                                          min_interval_s=MIN_INTERVAL_S):
         by_title.setdefault(p["title"], {})[t["refId"]] = _rows(demo_influx, q)
     assert by_title["Énergie consommée"]["A"][0]["sum"] == pytest.approx(primary, rel=1e-6)
@@ -274,7 +273,7 @@ def test_energy_and_pue_numbers_match_the_data(demo_influx):
 
 
 def _rule_cases() -> list[Any]:
-    return [pytest.param(r, node, q, id=f"{r['title']} [{node['refId']}]") for r, node, q in dashgen.rule_queries(RULES)]
+    return [pytest.param(r, node, q, id=f"{r['title']} [{node['refId']}]") for r, node, q in grafana_queries.rule_queries(RULES)]
 
 
 @pytest.mark.parametrize(("rule", "node", "query"), _rule_cases())
@@ -301,7 +300,7 @@ def evaluate(srv: InfluxDB1, rule: dict[str, Any], db: str = DB) -> set[tuple[tu
     for node in rule["data"]:
         m = node["model"]
         if node["datasourceUid"] != "__expr__":
-            q = dashgen.substitute(m["query"], {}, range_s=node["relativeTimeRange"]["from"], interval="1m")
+            q = grafana_queries.substitute(m["query"], {}, range_s=node["relativeTimeRange"]["from"], interval="1m")
             results[node["refId"]] = _series(_rows(srv, q, db))
         elif m["type"] == "reduce":
             fn = {"last": lambda v: v[-1], "sum": sum, "max": max, "min": min, "mean": lambda v: sum(v) / len(v)}

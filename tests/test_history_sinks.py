@@ -193,7 +193,7 @@ async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
 
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
     from sentinelle.carbon.history.delivery import RemoteWriter
-    from tests.standin import standin_servers
+    from tests.support.standin import standin_servers
 
     # No installable server answers 413 on demand: the aiohttp stand-in answers as InfluxDB does.
     received: list[bytes] = []

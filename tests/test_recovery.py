@@ -7,7 +7,7 @@ moment of the restart (asserted), so only the liveness probe can make the deadli
 
 A sink whose probe answers but whose write fails (HTTP 503 from a proxy in front of a sick
 InfluxDB) cannot be produced on demand by a real server here: it uses the aiohttp stand-in of
-`tests.standin`.
+`tests.support.standin`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sentinelle.agent.forwarder import Forwarder
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.spool import Spool
-from tests.standin import standin_servers
+from tests.support.standin import standin_servers
 from tests.test_sinks import new_db
 
 T0 = 1_700_000_000_000_000_000

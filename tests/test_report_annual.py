@@ -114,7 +114,7 @@ def resilience_points() -> list[Point]:
 @pytest.fixture(scope="module")
 def influxdb1(tmp_path_factory):
     """One real influxd 1.6.7 for the module: the year is written once, then read by every test."""
-    from tests.servers import InfluxDB1
+    from tests.support.influxdb1 import InfluxDB1
 
     srv = InfluxDB1(workdir=tmp_path_factory.mktemp("influxd-annual"))
     srv.start()

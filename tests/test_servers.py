@@ -11,16 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SNMP_RECORDINGS
-from tests.servers import (
-    InfluxDB1,
-    Mosquitto,
-    ServerError,
-    Snmpd,
-    SnmpSim,
-    VictoriaMetrics,
-    find_binary,
-    snmpget,
-)
+from tests.support.influxdb1 import InfluxDB1
+from tests.support.mosquitto import Mosquitto
+from tests.support.process import ServerError, find_binary
+from tests.support.snmp_probe import snmpget
+from tests.support.snmpd import Snmpd
+from tests.support.snmpsim import SnmpSim
+from tests.support.victoriametrics import VictoriaMetrics
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -237,7 +234,7 @@ def test_influxdb1_write_query_restart(influxdb1: InfluxDB1) -> None:
 
 
 def test_influxdb1_has_no_v2_write(influxdb1: InfluxDB1) -> None:
-    from tests.servers import http
+    from tests.support.http_client import http
 
     status, _ = http("POST", f"{influxdb1.url}/api/v2/write?bucket=sentinelle&org=x", data=b"m v=1")
     assert status == 404

@@ -37,8 +37,8 @@ from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore, LocalStoreError
 from sentinelle.agent.sinks.status import retry_after_seconds, server_reason
-from tests.servers import free_tcp_port
-from tests.standin import standin_servers
+from tests.support.ports import free_tcp_port
+from tests.support.standin import standin_servers
 
 T0 = 1_700_000_000_000_000_000
 TOKEN = "s3cr3t-t0ken-4f9a1c"

@@ -18,7 +18,10 @@ from pydantic import SecretStr
 
 from sentinelle.agent.config import SnmpSettings, SnmpTarget
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
-from tests.servers import HOST, Snmpd, SnmpSim, find_binary
+from tests.support.ports import HOST
+from tests.support.process import find_binary
+from tests.support.snmpd import Snmpd
+from tests.support.snmpsim import SnmpSim
 
 BACKENDS = ["gufo", "pysnmp"]
 

@@ -41,7 +41,8 @@ from typing import Any
 import aiomqtt
 import yaml
 
-from tests.servers import HOST, SnmpSim
+from tests.support.ports import HOST
+from tests.support.snmpsim import SnmpSim
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES_DIR = REPO / "collectors" / "snmp" / "profiles"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from tests.servers import free_tcp_port
+from tests.support.ports import free_tcp_port
 
 Respond = Callable[[web.Request, bytes], web.Response]
 

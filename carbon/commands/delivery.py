@@ -24,8 +24,9 @@ import contextlib
 import logging
 import random
 import time
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Config, LocalSink, sink_name
+from sentinelle.agent.config import sink_name
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.forwarder import write_halving
 from sentinelle.agent.lineprotocol import encode_columns, encode_point
@@ -42,6 +43,9 @@ from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.commands.sources import readable_source
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
 from sentinelle.carbon.report.source import ReportSourceError
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import Config  # the configuration type, for annotations only
 
 log = logging.getLogger("sentinelle.carbon.history")
 
@@ -101,7 +105,7 @@ class Delivery:
 
     async def open(self) -> Delivery:
         for i, s in enumerate(self.sinks):
-            if isinstance(s, LocalSink):
+            if s.type == "local":
                 self._stores.append(LocalStore(self.config.local_store_path(s)))
             else:
                 self._remotes.append(RemoteWriter(build_sink(s, i, self.config), getattr(s, "batch_size", 5000),

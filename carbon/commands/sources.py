@@ -13,14 +13,17 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sentinelle.agent.config import Config, sink_name
+from sentinelle.agent.config import sink_name
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.sinks import Sink, SinkError, build_sink
 from sentinelle.agent.sinks.base import TagFilter
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.report.source import LocalStoreSource, ReportSource, ReportSourceError
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import Config  # the configuration type, for annotations only
 
 WINDOW_NS = 31 * 86400 * NS
 READABLE_TYPES = ("local", "influxdb1", "influxdb2")

@@ -9,7 +9,6 @@ resends some good lines, which is harmless since a write is idempotent (same ser
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 
@@ -91,17 +90,12 @@ class InfluxDB1Sink:
             async with self._client().get(f"{self.url}/ping") as resp:
                 if resp.status not in (200, 204):
                     raise self._error(resp.status, await resp.read(), resp.headers.get("Retry-After"))
-            async with self._client().post(f"{self.url}/query", data={"q": "SHOW DATABASES"},
-                                           headers=self._auth_headers) as resp:
-                text = await resp.read()
-                if resp.status != 200:
-                    raise self._error(resp.status, text, resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
-        try:
-            result = json.loads(text)["results"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise SinkUnavailable(f"{self.name}: unexpected answer to SHOW DATABASES from {self.url}") from None
+        results = await self._influxql.query("SHOW DATABASES", in_database=False, raise_errors=False)
+        if not results or not isinstance(results[0], dict):
+            raise SinkUnavailable(f"{self.name}: unexpected answer to SHOW DATABASES from {self.url}")
+        result = results[0]
         if "error" in result:
             message = self._redact(str(result["error"]))
             if "authorization" in message.lower() or "not authorized" in message.lower():

@@ -1,5 +1,8 @@
 """InfluxDB 2.x / 3.x (and compatible: VictoriaMetrics) sink via influxdb-client's async API.
 
+Reading back goes through InfluxQL (`agent.sinks.influxql`, the bucket's DBRP mapping), deleting
+through `/api/v2/delete`; VictoriaMetrics has no delete there (`SinkUnsupported`).
+
 `InfluxDBClientAsync.write_api().write()` makes exactly one HTTP request and raises
 `ApiException` for a non-2xx answer (status, body, headers) or aiohttp's errors for the network;
 it has no retry of its own (retries exist only in the synchronous batching API), so the
@@ -125,16 +128,13 @@ class InfluxDB2Sink:
         values = [[v] if isinstance(v, str) else list(v) for v in (tags or {}).values()]
         if any(not v for v in values):
             return
-        if self._probe_session is None or self._probe_session.closed:
-            self._probe_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False))
         headers = {"Authorization": f"Token {self._token}", "Content-Type": "application/json"}
         for combination in itertools.product(*values):
             predicate = " AND ".join([f"_measurement={_predicate_string(measurement)}"] + [
                 f"{_predicate_string(k)}={_predicate_string(v)}" for k, v in zip(keys, combination, strict=True)])
             body = {"start": _rfc3339(start_ns), "stop": _rfc3339(end_ns - 1), "predicate": predicate}
             try:
-                async with self._probe_session.post(f"{self.url}/api/v2/delete", params={"org": self.org, "bucket": self.bucket},
+                async with self._http().post(f"{self.url}/api/v2/delete", params={"org": self.org, "bucket": self.bucket},
                                                     json=body, headers=headers,
                                                     timeout=aiohttp.ClientTimeout(total=max(self.timeout, 30.0))) as resp:
                     text = await resp.read()
@@ -153,10 +153,14 @@ class InfluxDB2Sink:
         """`GET /ping` (InfluxDB 2.x/3.x and VictoriaMetrics answer it without a token): is the
         server back? A plain aiohttp session: influxdb-client's ping would need a token-less
         client of its own and hides the network error we want to report."""
+        await http_probe(self._http(), self.name, f"{self.url}/ping")
+
+    def _http(self) -> aiohttp.ClientSession:
+        """A plain aiohttp session for what influxdb-client does not do our way (probe, delete)."""
         if self._probe_session is None or self._probe_session.closed:
             self._probe_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False))
-        await http_probe(self._probe_session, self.name, f"{self.url}/ping")
+        return self._probe_session
 
     async def close(self) -> None:
         await self._influxql.close()

@@ -72,11 +72,13 @@ class InfluxQLClient:
             return f"{quote_identifier(self.retention_policy)}.{quote_identifier(name)}"
         return quote_identifier(name)
 
-    async def query(self, q: str) -> list[dict[str, Any]]:
-        """The `results` of one statement; an InfluxQL error in them raises `SinkUnavailable`."""
+    async def query(self, q: str, *, in_database: bool = True, raise_errors: bool = True) -> list[dict[str, Any]]:
+        """The `results` of one statement; an InfluxQL error in them raises `SinkUnavailable`
+        unless `raise_errors=False` (the caller words it). `in_database=False` for a
+        server-wide statement (`SHOW DATABASES`)."""
+        form = {"q": q, "epoch": "ns", **({"db": self.database} if in_database else {})}
         try:
-            async with self._client().post(f"{self.url}/query", data={"db": self.database, "q": q, "epoch": "ns"},
-                                           headers=self._headers) as resp:
+            async with self._client().post(f"{self.url}/query", data=form, headers=self._headers) as resp:
                 body = await resp.read()
                 if resp.status != 200:
                     err = error_for_status(self.name, resp.status, body, resp.headers.get("Retry-After"),
@@ -90,7 +92,7 @@ class InfluxQLClient:
             results = json.loads(body).get("results", [])
         except (ValueError, AttributeError):
             raise SinkUnavailable(f"{self.name}: unexpected answer from {self.url}/query") from None
-        for result in results:
+        for result in results if raise_errors else ():
             if "error" in result:
                 raise SinkUnavailable(self._redact(f"{self.name}: InfluxDB {self.url}: {result['error']}"))
         return results

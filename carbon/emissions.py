@@ -12,21 +12,13 @@ earlier year, an unverified table row or a stale online value is flagged in `fac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sentinelle.agent.core import Point
-from sentinelle.carbon.energy import NS, EnergyInterval
+from sentinelle.carbon.energy import EnergyInterval
 from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.intensity import Intensity
-from sentinelle.carbon.localtime import PARIS
 
 # Tags an energy point carries from its source reading (identity, DESIGN section 2).
 IDENTITY_TAGS = ("site", "site_kind", "member", "contract", "operator", "device", "device_kind")
-
-
-def local_year(time_ns: int) -> int:
-    """The French calendar year an interval ending at `time_ns` belongs to."""
-    return datetime.fromtimestamp((time_ns - 1) // NS, tz=UTC).astimezone(PARIS).year
 
 
 def energy_point(interval: EnergyInterval, tags: dict[str, str]) -> Point:

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from sentinelle.agent.core import NS
-from sentinelle.carbon.localtime import PARIS
+from sentinelle.carbon.localtime import PARIS, local_year
 
 log = logging.getLogger("sentinelle.carbon.intensity")
 
@@ -403,7 +403,6 @@ class ZoneAnnualIntensity:
         self._cache: dict[int, Intensity | None] = {}
 
     def intensity(self, start_ns: int, end_ns: int) -> Intensity | None:
-        from sentinelle.carbon.emissions import local_year
         from sentinelle.carbon.factors import FactorError
 
         year = local_year(end_ns)

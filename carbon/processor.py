@@ -28,7 +28,7 @@ from typing import Any
 from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.statefile import write_json
-from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point, local_year
+from sentinelle.carbon.emissions import IDENTITY_TAGS, carbon_points, energy_point
 from sentinelle.carbon.energy import (
     CounterReading,
     EnergyInputError,
@@ -51,6 +51,7 @@ from sentinelle.carbon.intensity import (
     StaticIntensity,
     grid_for_zone,
 )
+from sentinelle.carbon.localtime import local_year
 from sentinelle.carbon.meters import POWER_FIELDS, SKIP_MEASUREMENTS, MeterSpec, meters_from_inventory
 
 log = logging.getLogger("sentinelle.carbon.processor")

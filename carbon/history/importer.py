@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sentinelle.agent.core import Point
-from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g, local_year
+from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g
 from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy, clip
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.readers import (
@@ -53,7 +53,7 @@ from sentinelle.carbon.history.readers import (
 from sentinelle.carbon.history.stream import Staging, fill_gaps, overlapping_rows, staged_intervals
 from sentinelle.carbon.history.timeparse import LocalClock, zone
 from sentinelle.carbon.intensity import GridIntensity, Intensity, grid_for_zone
-from sentinelle.carbon.localtime import PARIS
+from sentinelle.carbon.localtime import PARIS, local_year
 
 IMPORTED = "imported"
 MEASURED = ("measured", "integrated")  # what an import calls `imported`

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Protocol
 
 from sentinelle.agent.core import NS, Point
-from sentinelle.carbon.emissions import carbon_points, emitted_g, local_year
+from sentinelle.carbon.emissions import carbon_points, emitted_g
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.intensity import CsvIntensity, GridIntensity, IntensitySeries, grid_for_zone
+from sentinelle.carbon.localtime import local_year
 from sentinelle.carbon.report.source import ReportSource
 
 BATCH = 20_000

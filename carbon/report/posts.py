@@ -13,7 +13,7 @@ from html import escape
 from sentinelle.carbon.beges_posts import METHOD_CITATION, post_label
 from sentinelle.carbon.report.aggregate import AnnualReport, Figures
 from sentinelle.carbon.report.labels import Lang
-from sentinelle.carbon.report.tables import Table, Value
+from sentinelle.carbon.report.table import Table, Value
 
 COLUMNS = ("key", "zone", "post", "post_label", "parts", "beges_post_t", "share_pct", "beges_t", "factor_source",
            "factor_version")  # fmt: skip

@@ -6,7 +6,6 @@ Numbers stay numbers here; each writer formats them for its medium.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sentinelle.agent.core import NS
@@ -14,40 +13,15 @@ from sentinelle.carbon.factors import EmissionFactor
 from sentinelle.carbon.localtime import PARIS
 from sentinelle.carbon.quantities import number
 from sentinelle.carbon.report.aggregate import AnnualReport, Figures
-from sentinelle.carbon.report.labels import Lang, flags_text, label, statement
-
-Value = str | float | int | None
+from sentinelle.carbon.report.labels import Lang, label, statement
+from sentinelle.carbon.report.posts import method_rows, posts_table
+from sentinelle.carbon.report.table import Table, Value
 
 FIGURE_COLUMNS = (
     "key", "sites", "kwh_total", "kwh_measured", "kwh_integrated", "kwh_imported", "kwh_estimated",
     "kwh_missing", "completeness_pct", "factor_kg", "factor_year", "factor_source", "factor_version", "beges_t",
     "beges_u_pct", "beges_u_t", "grid_t", "grid_g", "grid_source", "pue", "flags",
 )  # fmt: skip
-
-
-@dataclass
-class Table:
-    name: str  # file / sheet name
-    columns: list[str]  # keys (stable, for JSON)
-    headers: list[str]  # labels in the report language
-    rows: list[list[Value]]
-    lang: Lang = "fr"
-
-    def records(self) -> list[dict[str, Value]]:
-        """Rows by column key, flags as stable codes: for programs (JSON)."""
-        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
-
-    def human_rows(self) -> list[list[Value]]:
-        """Rows for people (CSV, XLSX, HTML): flags in words, in the table's language."""
-        words = {j: c for j, c in enumerate(self.columns) if c in ("flags", "role", "load")}
-        if not words:
-            return self.rows
-        return [[self._words(words[j], v) if j in words and isinstance(v, str) else v for j, v in enumerate(r)] for r in self.rows]
-
-    def _words(self, column: str, value: str) -> str:
-        if column == "flags":
-            return flags_text(value, self.lang)
-        return label(f"{column}_{value}", self.lang) if value else value
 
 
 def _r(x: float | None, nd: int) -> float | None:
@@ -161,8 +135,6 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
         rows.append([label("item_warning", lang), statement(note, lang)])
     for inc in report.inconsistencies:
         rows.append([label("item_warning", lang), inc.message(lang)])
-    from sentinelle.carbon.report.posts import method_rows
-
     rows += method_rows(lang)
     for f in report.factors_used:
         rows.append([f"{label('factors_used', lang)} : {f.zone} {f.requested_year}".replace(" :", ":" if lang == "en" else " :"),
@@ -175,7 +147,5 @@ def method_table(report: AnnualReport, lang: Lang) -> Table:
 def all_tables(report: AnnualReport, groupings: list[str], lang: Lang) -> list[Table]:
     tables = [group_table(report, g, lang) for g in groupings]
     tables += [meters_table(report, lang), months_table(report, lang), resilience_table(report, lang), method_table(report, lang)]
-    from sentinelle.carbon.report.posts import posts_table
-
     tables.append(posts_table(report, lang))
     return tables

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 class SinkSource:
-    """A `ReportSource` (and a delete) over one sink. `close()` closes the sink and its loop."""
+    """A `ReportSource` over one sink. `close()` closes the sink and its loop."""
 
     def __init__(self, sink: Sink):
         self.sink = sink
@@ -56,10 +56,6 @@ class SinkSource:
             stop = min(t + WINDOW_NS, end_ns)
             yield from self._call(self.sink.read(measurement, t, stop, tags))
             t = stop
-
-    def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
-        """The sink's delete; `SinkUnsupported` passes through for the caller to word."""
-        asyncio.run_coroutine_threadsafe(self.sink.delete(measurement, start_ns, end_ns, tags), self._loop).result()
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -32,7 +32,9 @@ from sentinelle.agent.redaction import Redactor
 log = logging.getLogger("sentinelle.agent.cli")
 
 # Modules that add subcommands: each has `add_parser(subparsers)`.
-EXTENSIONS = ("sentinelle.collectors.snmp.cli", "sentinelle.carbon.cli", "sentinelle.carbon.history.cli", "sentinelle.carbon.factors_cli", "sentinelle.carbon.inventory.cli")
+EXTENSIONS = ("sentinelle.collectors.snmp.cli", "sentinelle.carbon.commands.report", "sentinelle.carbon.commands.imports",
+              "sentinelle.carbon.commands.recompute", "sentinelle.carbon.commands.factors",
+              "sentinelle.carbon.commands.inventory")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 

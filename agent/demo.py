@@ -382,7 +382,7 @@ async def run_demo(duration_s: float = 20.0, data_dir: Path = Path("sentinelle-d
             end_ns = time.time_ns()
     store_path = config.local_store_path()
     rows = summarise_devices(store_path, DEMO_DEVICES + DEMO_LORA_DEVICES)
-    from sentinelle.carbon.report import summarise
+    from sentinelle.carbon.commands.demo_summary import summarise
 
     carbon = summarise(store_path, data_dir, start_ns - int(2 * config.agent.interval * 1e9), end_ns, lang=lang)  # type: ignore[arg-type]
     year = datetime.now().year

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from sentinelle.agent.backoff import backoff_delay
 from sentinelle.agent.logs import Problems
@@ -288,6 +289,44 @@ class Forwarder:
         self.current_backoff = delay
         self._backoff.set(delay)
         return delay
+
+
+async def write_halving(sink: Sink, lines: list[bytes], deadline: float, *, retry_base_delay: float = 1.0,
+                        retry_max_delay: float = 30.0, rng: random.Random | None = None,
+                        on_written: Callable[[int], None] | None = None,
+                        on_first_retry: Callable[[SinkUnavailable], None] | None = None) -> None:
+    """Write `lines` to `sink` without a spool (imports and recomputes, whose file is the
+    durable copy): the forwarder's policies in one loop. A batch the sink finds too large (413)
+    is halved, recursively; an unavailable sink is retried with the same full-jitter backoff,
+    honouring Retry-After, until `deadline` (monotonic time). `on_written(n)` after each
+    accepted part. Raises `SinkTooLarge` for one line still too large, `SinkRejected` as is,
+    and the last `SinkUnavailable` once the next retry would fall after `deadline`."""
+    rng = rng or random.Random()
+    failures = 0
+    while True:
+        try:
+            await sink.write(lines)
+        except SinkTooLarge:
+            if len(lines) == 1:
+                raise
+            middle = len(lines) // 2
+            for part in (lines[:middle], lines[middle:]):
+                await write_halving(sink, part, deadline, retry_base_delay=retry_base_delay,
+                                    retry_max_delay=retry_max_delay, rng=rng, on_written=on_written,
+                                    on_first_retry=on_first_retry)
+            return
+        except SinkUnavailable as exc:
+            failures += 1
+            delay = backoff_delay(failures, retry_base_delay, retry_max_delay, exc.retry_after, rng)
+            if time.monotonic() + delay > deadline:
+                raise
+            if failures == 1 and on_first_retry is not None:
+                on_first_retry(exc)
+            await asyncio.sleep(delay)
+        else:
+            if on_written is not None:
+                on_written(len(lines))
+            return
 
 
 def _duration(seconds: float) -> str:

@@ -37,13 +37,7 @@ LEAF_HELPERS = (
 # carbon/ modules that adapt the maths to the agent (commands, import delivery): they may use
 # any of agent/. Everything else in carbon/ is maths and uses only LEAF_HELPERS.
 CARBON_ADAPTERS = (
-    "sentinelle.carbon.commands",  # the adapters step gathers the commands here
-    "sentinelle.carbon.cli",
-    "sentinelle.carbon.factors_cli",
-    "sentinelle.carbon.history.cli",
-    "sentinelle.carbon.history.delivery",
-    "sentinelle.carbon.history.manifest",
-    "sentinelle.carbon.inventory.cli",
+    "sentinelle.carbon.commands",  # the command layer: carbon's subcommands and their glue
 )
 
 
@@ -96,18 +90,6 @@ TYPING_ONLY: dict[tuple[str, str], str] = {
 KNOWN_VIOLATIONS: list[tuple[str, str, str, str]] = [
     ("arrow", "sentinelle.agent.config", "sentinelle.collectors.snmp.profiles",
      "the loader validates SNMP profile names itself; settings step moves each part's models next to its code"),
-    ("arrow", "sentinelle.carbon.report", "sentinelle.agent.sinks.local",
-     "summarise() opens the demo's local store itself; the adapters step (carbon/commands/) takes the opening out"),
-    ("cycle", "sentinelle.carbon.history.cli", "sentinelle.carbon.history.manifest",
-     "manifest reuses cli's config loading and cli dispatches to manifest; the adapters step removes it"),
-    ("private", "sentinelle.carbon.history.cli", "sentinelle.carbon.cli._date",
-     "the import command reuses the report command's date parser; adapters step (carbon/commands/)"),
-    ("private", "sentinelle.carbon.history.manifest", "sentinelle.carbon.history.cli._config",
-     "manifest loads the configuration like `import`; adapters step (carbon/commands/)"),
-    ("private", "sentinelle.carbon.inventory.cli", "sentinelle.carbon.cli._choices",
-     "inventory reuses the report command's option words; adapters step (carbon/commands/)"),
-    ("private", "sentinelle.carbon.inventory.cli", "sentinelle.carbon.cli._source",
-     "inventory reads the sink like the report; adapters step (carbon/commands/)"),
 ]  # fmt: skip
 
 

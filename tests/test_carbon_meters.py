@@ -9,6 +9,7 @@ import pytest
 from sentinelle.agent.config import ConfigError, parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.commands.demo_summary import summarise
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.meters import (
     MeterHierarchyError,
@@ -21,7 +22,6 @@ from sentinelle.carbon.meters import (
     pue,
     site_total,
 )
-from sentinelle.carbon.report import summarise
 
 
 def test_sub_meters_are_never_added_and_pue():

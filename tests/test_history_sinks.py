@@ -151,7 +151,7 @@ async def test_remote_writer_waits_out_an_outage_and_writes_each_point_once(infl
     import random
 
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
-    from sentinelle.carbon.history.delivery import RemoteWriter
+    from sentinelle.carbon.commands.delivery import RemoteWriter
 
     sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)
     writer = RemoteWriter(sink, batch_size=50, retry_max_delay=0.3, retry_base_delay=0.05, timeout_s=30,
@@ -174,7 +174,7 @@ async def test_remote_writer_gives_up_with_a_clear_error_and_no_secret(influxdb1
     import random
 
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
-    from sentinelle.carbon.history.delivery import DeliveryError, RemoteWriter
+    from sentinelle.carbon.commands.delivery import DeliveryError, RemoteWriter
     from tests.test_sinks import closed_port_url
 
     sink = InfluxDB1Sink("central", closed_port_url(), "db", username="u", password="pa55-w0rd-secret", timeout=1)
@@ -192,7 +192,7 @@ async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
     from aiohttp import web
 
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
-    from sentinelle.carbon.history.delivery import RemoteWriter
+    from sentinelle.carbon.commands.delivery import RemoteWriter
     from tests.support.standin import standin_servers
 
     # No installable server answers 413 on demand: the aiohttp stand-in answers as InfluxDB does.
@@ -216,7 +216,7 @@ async def test_remote_writer_halves_batches_on_413(tmp_path: Path) -> None:
 
 async def test_remote_writer_stops_on_a_field_type_conflict_naming_it(influxdb1) -> None:
     from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
-    from sentinelle.carbon.history.delivery import DeliveryError, RemoteWriter
+    from sentinelle.carbon.commands.delivery import DeliveryError, RemoteWriter
 
     influxdb1.write('energy,meter=m1,method=imported kwh=1i 1700000000000000000')  # kwh as an integer, same shard
     sink = InfluxDB1Sink("central", influxdb1.url, influxdb1.db, timeout=2)

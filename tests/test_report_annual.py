@@ -23,11 +23,12 @@ from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.pipeline import InventoryTags
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore
+from sentinelle.carbon.commands.sources import SinkSource
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import FactorTable
 from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory
 from sentinelle.carbon.processor import build_processors
-from sentinelle.carbon.report import InfluxQLSource, LocalStoreSource, build_report, report_period
+from sentinelle.carbon.report import LocalStoreSource, build_report, report_period
 
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = 8784
@@ -175,7 +176,11 @@ def reports(stored):
         local = build_report(LocalStoreSource(store), start, end, FactorTable.embedded(), **kwargs)
     finally:
         store.close()
-    influx = build_report(InfluxQLSource(url, db), start, end, FactorTable.embedded(), **kwargs)
+    influx_source = SinkSource(InfluxDB1Sink("influx", url, db))
+    try:
+        influx = build_report(influx_source, start, end, FactorTable.embedded(), **kwargs)
+    finally:
+        influx_source.close()
     return local, influx
 
 

@@ -17,7 +17,7 @@ from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags
 from sentinelle.agent.sinks.local import LocalStore
-from sentinelle.carbon import cli
+from sentinelle.carbon.commands import report as cli
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.factors import FactorTable
 from sentinelle.carbon.meters import meters_from_inventory, sites_from_inventory

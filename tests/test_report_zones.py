@@ -16,7 +16,7 @@ from sentinelle.agent.config import ConfigError, parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.pipeline import InventoryTags
 from sentinelle.agent.sinks.local import LocalStore
-from sentinelle.carbon import cli
+from sentinelle.carbon.commands import report as cli
 from sentinelle.carbon.energy import NS
 from sentinelle.carbon.processor import build_processors
 

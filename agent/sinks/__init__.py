@@ -12,11 +12,12 @@ from sentinelle.agent.sinks.base import (
     SinkTooLarge,
     SinkUnavailable,
     SinkUnreachable,
+    SinkUnsupported,
 )
 from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound
 
 __all__ = [
-    "Sink", "SinkError", "SinkRejected", "SinkTooLarge", "SinkUnavailable", "SinkUnreachable", "SinkAuthRefused",
+    "Sink", "SinkError", "SinkRejected", "SinkTooLarge", "SinkUnavailable", "SinkUnreachable", "SinkUnsupported", "SinkAuthRefused",
     "SinkNotFound",
     "build_sink",
 ]

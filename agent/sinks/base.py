@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import Protocol
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from sentinelle.agent.core import Point
 
 GZIP_MIN_BYTES = 1024  # below this, gzip's header costs more than it saves
 GZIP_THREAD_BYTES = 256 * 1024  # above this, compress off the event loop (zlib releases the GIL)
@@ -42,6 +46,14 @@ class SinkRejected(SinkError):
     the forwarder narrows the batch down and sets the bad lines aside in the dead-letter table."""
 
 
+class SinkUnsupported(SinkError):
+    """The sink cannot do this at all (a file sink cannot be read back or deleted from): the
+    command says so in one line instead of trying."""
+
+
+TagFilter = Mapping[str, Collection[str]]  # a series matches when its tag `k` is one of `filter[k]`
+
+
 class Sink(Protocol):
     name: str
 
@@ -51,6 +63,18 @@ class Sink(Protocol):
 
     async def check(self) -> None:
         """Reachability and credentials, for `sentinelle check`. Raise `SinkError` if not usable."""
+        ...
+
+    async def read(self, measurement: str, start_ns: int, end_ns: int,
+                   tags: TagFilter | None = None) -> list[Point]:
+        """Stored points of `measurement` in [start_ns, end_ns) whose tags match `tags`: what
+        the report, `import` (live coverage) and `recompute` read back. Raise `SinkError`
+        (`SinkUnsupported` for a sink that cannot be read)."""
+        ...
+
+    async def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
+        """Delete the points `read` would return (`recompute` replaces superseded carbon points).
+        Raise `SinkError` (`SinkUnsupported` for a sink without a delete)."""
         ...
 
     # Optional: `async def probe(self) -> None`, a cheap liveness request (no data, no auth

@@ -7,7 +7,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from sentinelle.agent.sinks.base import SinkUnavailable
+from sentinelle.agent.core import Point
+from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnsupported, TagFilter
 
 
 class FileSink:
@@ -49,6 +50,13 @@ class FileSink:
             await asyncio.to_thread(self._append, b"")
         except OSError as exc:
             raise SinkUnavailable(f"{self.name}: cannot write {self.path}: {exc.strerror or exc}") from None
+
+    async def read(self, measurement: str, start_ns: int, end_ns: int,
+                   tags: TagFilter | None = None) -> list[Point]:
+        raise SinkUnsupported(f"{self.name}: a file sink cannot be read back (it only appends line protocol)")
+
+    async def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
+        raise SinkUnsupported(f"{self.name}: a file sink cannot delete points (it only appends line protocol)")
 
     async def close(self) -> None:
         return None

@@ -9,12 +9,13 @@ resends some good lines, which is harmless since a write is idempotent (same ser
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 
+from sentinelle.agent.core import Point
 from sentinelle.agent.redaction import Redactor
-from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, gzip_body, http_probe
+from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, TagFilter, gzip_body, http_probe
+from sentinelle.agent.sinks.influxql import InfluxQLClient
 from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound, error_for_status
 
 
@@ -32,6 +33,9 @@ class InfluxDB1Sink:
         self.timeout = timeout
         self._redact = Redactor([password])
         self._session: aiohttp.ClientSession | None = None
+        self._influxql = InfluxQLClient(name, self.url, database, headers=self._auth_headers,
+                                        retention_policy=retention_policy, verify_tls=verify_tls,
+                                        timeout=max(timeout, 30.0), secrets=[password])
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -62,6 +66,15 @@ class InfluxDB1Sink:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
 
+    async def read(self, measurement: str, start_ns: int, end_ns: int,
+                   tags: TagFilter | None = None) -> list[Point]:
+        """InfluxQL `SELECT` (see `InfluxQLClient.select`)."""
+        return await self._influxql.select(measurement, start_ns, end_ns, tags)
+
+    async def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
+        """InfluxQL `DELETE` (a retention policy does not qualify it: InfluxDB 1.x deletes from all)."""
+        await self._influxql.delete(measurement, start_ns, end_ns, tags)
+
     async def probe(self) -> None:
         """`GET /ping` (InfluxDB 1.x answers 204 without credentials): is the server back?"""
         await http_probe(self._client(), self.name, f"{self.url}/ping")
@@ -77,17 +90,12 @@ class InfluxDB1Sink:
             async with self._client().get(f"{self.url}/ping") as resp:
                 if resp.status not in (200, 204):
                     raise self._error(resp.status, await resp.read(), resp.headers.get("Retry-After"))
-            async with self._client().post(f"{self.url}/query", data={"q": "SHOW DATABASES"},
-                                           headers=self._auth_headers) as resp:
-                text = await resp.read()
-                if resp.status != 200:
-                    raise self._error(resp.status, text, resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
-        try:
-            result = json.loads(text)["results"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise SinkUnavailable(f"{self.name}: unexpected answer to SHOW DATABASES from {self.url}") from None
+        results = await self._influxql.query("SHOW DATABASES", in_database=False, raise_errors=False)
+        if not results or not isinstance(results[0], dict):
+            raise SinkUnavailable(f"{self.name}: unexpected answer to SHOW DATABASES from {self.url}")
+        result = results[0]
         if "error" in result:
             message = self._redact(str(result["error"]))
             if "authorization" in message.lower() or "not authorized" in message.lower():
@@ -101,6 +109,7 @@ class InfluxDB1Sink:
             )
 
     async def close(self) -> None:
+        await self._influxql.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

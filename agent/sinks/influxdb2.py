@@ -1,5 +1,8 @@
 """InfluxDB 2.x / 3.x (and compatible: VictoriaMetrics) sink via influxdb-client's async API.
 
+Reading back goes through InfluxQL (`agent.sinks.influxql`, the bucket's DBRP mapping), deleting
+through `/api/v2/delete`; VictoriaMetrics has no delete there (`SinkUnsupported`).
+
 `InfluxDBClientAsync.write_api().write()` makes exactly one HTTP request and raises
 `ApiException` for a non-2xx answer (status, body, headers) or aiohttp's errors for the network;
 it has no retry of its own (retries exist only in the synchronous batching API), so the
@@ -12,6 +15,8 @@ token removed.
 from __future__ import annotations
 
 import asyncio
+import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -19,8 +24,18 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
+from sentinelle.agent.core import NS, Point
 from sentinelle.agent.redaction import Redactor
-from sentinelle.agent.sinks.base import SinkError, SinkUnavailable, SinkUnreachable, gzip_body, http_probe
+from sentinelle.agent.sinks.base import (
+    SinkError,
+    SinkUnavailable,
+    SinkUnreachable,
+    SinkUnsupported,
+    TagFilter,
+    gzip_body,
+    http_probe,
+)
+from sentinelle.agent.sinks.influxql import InfluxQLClient
 from sentinelle.agent.sinks.status import error_for_status
 
 
@@ -38,6 +53,9 @@ class InfluxDB2Sink:
         self._redact = Redactor([token])
         self._client: InfluxDBClientAsync | None = None
         self._probe_session: aiohttp.ClientSession | None = None
+        # Reading back: InfluxQL through the bucket's DBRP mapping (same reader as InfluxDB 1.x).
+        self._influxql = InfluxQLClient(name, self.url, bucket, headers={"Authorization": f"Token {token}"},
+                                        verify_tls=verify_tls, timeout=max(timeout, 30.0), secrets=[token])
 
     def _api(self) -> InfluxDBClientAsync:
         if self._client is None:
@@ -97,16 +115,55 @@ class InfluxDB2Sink:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
 
+    async def read(self, measurement: str, start_ns: int, end_ns: int,
+                   tags: TagFilter | None = None) -> list[Point]:
+        """InfluxQL `SELECT` on `/query`: the bucket needs a DBRP mapping (InfluxDB 2.x; 3.x has one)."""
+        return await self._influxql.select(measurement, start_ns, end_ns, tags)
+
+    async def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
+        """`POST /api/v2/delete` with a predicate. A predicate has no OR, so one request per
+        combination of allowed tag values. Its stop is inclusive: `end_ns - 1`. A server without
+        the endpoint (VictoriaMetrics) raises `SinkUnsupported`."""
+        keys = list((tags or {}).keys())
+        values = [[v] if isinstance(v, str) else list(v) for v in (tags or {}).values()]
+        if any(not v for v in values):
+            return
+        headers = {"Authorization": f"Token {self._token}", "Content-Type": "application/json"}
+        for combination in itertools.product(*values):
+            predicate = " AND ".join([f"_measurement={_predicate_string(measurement)}"] + [
+                f"{_predicate_string(k)}={_predicate_string(v)}" for k, v in zip(keys, combination, strict=True)])
+            body = {"start": _rfc3339(start_ns), "stop": _rfc3339(end_ns - 1), "predicate": predicate}
+            try:
+                async with self._http().post(f"{self.url}/api/v2/delete", params={"org": self.org, "bucket": self.bucket},
+                                                    json=body, headers=headers,
+                                                    timeout=aiohttp.ClientTimeout(total=max(self.timeout, 30.0))) as resp:
+                    text = await resp.read()
+                    if resp.status in (200, 204):
+                        continue
+                    if resp.status in (404, 405, 501) or b"unsupported path" in text:
+                        raise SinkUnsupported(f"{self.name}: {self.url} has no /api/v2/delete (HTTP {resp.status})")
+                    err = error_for_status(self.name, resp.status, text, resp.headers.get("Retry-After"),
+                                           what=f"bucket {self.bucket!r} or org {self.org!r}")
+                    err.args = (self._redact(str(err)),)
+                    raise err
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise SinkUnreachable(self._redact(f"{self.name}: cannot reach {self.url}: {_describe(exc)}")) from None
+
     async def probe(self) -> None:
         """`GET /ping` (InfluxDB 2.x/3.x and VictoriaMetrics answer it without a token): is the
         server back? A plain aiohttp session: influxdb-client's ping would need a token-less
         client of its own and hides the network error we want to report."""
+        await http_probe(self._http(), self.name, f"{self.url}/ping")
+
+    def _http(self) -> aiohttp.ClientSession:
+        """A plain aiohttp session for what influxdb-client does not do our way (probe, delete)."""
         if self._probe_session is None or self._probe_session.closed:
             self._probe_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False))
-        await http_probe(self._probe_session, self.name, f"{self.url}/ping")
+        return self._probe_session
 
     async def close(self) -> None:
+        await self._influxql.close()
         if self._probe_session is not None:
             await self._probe_session.close()
             self._probe_session = None
@@ -120,3 +177,13 @@ def _describe(exc: BaseException) -> str:
         return "timed out"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _predicate_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _rfc3339(time_ns: int) -> str:
+    """RFC 3339 with nanoseconds, UTC: what `/api/v2/delete` takes for start and stop."""
+    seconds, nanos = divmod(int(time_ns), NS)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"

@@ -34,7 +34,7 @@ except ImportError:  # not POSIX: SQLite's own busy handler alone
 
 from sentinelle.agent.core import Point
 from sentinelle.agent.lineprotocol import LineProtocolError, parse_line
-from sentinelle.agent.sinks.base import SinkRejected, SinkUnavailable
+from sentinelle.agent.sinks.base import SinkRejected, SinkUnavailable, TagFilter
 from sentinelle.agent.sinks.file import writable_problem
 
 _SCHEMA = """
@@ -381,6 +381,34 @@ class LocalSink:
     async def write(self, lines: list[bytes]) -> None:
         if lines:
             await self._run(self._write, lines)
+
+    def _read(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None) -> list[Point]:
+        if self._store is None and not self.path.exists():
+            return []  # nothing stored yet; reading must not create the file
+        try:
+            points = self._store_now().query(measurement, start_ns, end_ns)
+            if not tags:
+                return list(points)
+            allowed = {k: {v} if isinstance(v, str) else set(v) for k, v in tags.items()}
+            return [p for p in points if all(p.tags.get(k) in vs for k, vs in allowed.items())]
+        except (sqlite3.Error, LocalStoreError, OSError) as exc:
+            raise SinkUnavailable(f"{self.name}: cannot read {self.path}: {exc}") from None
+
+    def _delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None) -> None:
+        if self._store is None and not self.path.exists():
+            return
+        try:
+            self._store_now().delete(measurement, start_ns, end_ns,
+                                     {k: [v] if isinstance(v, str) else v for k, v in tags.items()} if tags else None)
+        except (sqlite3.Error, LocalStoreError, OSError) as exc:
+            raise SinkUnavailable(f"{self.name}: cannot delete from {self.path}: {exc}") from None
+
+    async def read(self, measurement: str, start_ns: int, end_ns: int,
+                   tags: TagFilter | None = None) -> list[Point]:
+        return await self._run(self._read, measurement, start_ns, end_ns, tags)
+
+    async def delete(self, measurement: str, start_ns: int, end_ns: int, tags: TagFilter | None = None) -> None:
+        await self._run(self._delete, measurement, start_ns, end_ns, tags)
 
     async def check(self) -> None:
         if not self.create:

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.carbon.factors import FactorTable
 from sentinelle.carbon.quantities import energy_kwh, mass_t, percent
 from sentinelle.carbon.report.aggregate import AnnualReport, build_report, report_period
 from sentinelle.carbon.report.html import write_html
 from sentinelle.carbon.report.labels import Lang
 from sentinelle.carbon.report.outputs import ascii_slug, write_csv, write_json, write_xlsx
-from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+from sentinelle.carbon.report.source import LocalStoreSource, ReportSource, ReportSourceError
 from sentinelle.carbon.report.tables import all_tables
 
 if TYPE_CHECKING:
@@ -21,8 +20,8 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "xlsx", "json", "html")
 
 __all__ = [
-    "AnnualReport", "InfluxQLSource", "LocalStoreSource", "ReportSource", "ReportSourceError", "Summary",
-    "build_report", "report_period", "summarise", "write_report",
+    "AnnualReport", "LocalStoreSource", "ReportSource", "ReportSourceError", "Summary",
+    "build_report", "report_period", "write_report",
 ]  # fmt: skip
 
 
@@ -80,34 +79,3 @@ class Summary:
         lines = [f"Energy: {e} (completeness {c})", f"CO2e BEGES (ADEME): {b} ± {u}", f"CO2e grid (real time): {g}"]
         lines += [f"WARNING: {m}" for m in self.inconsistencies]
         return [*lines, f"HTML report: {self.html}"]
-
-
-def summarise(
-    store_path: str | Path,
-    out_dir: str | Path,
-    start_ns: int,
-    end_ns: int,
-    *,
-    factors: FactorTable | None = None,
-    lang: Lang = "fr",
-) -> Summary:
-    """For the demo: report [start_ns, end_ns) from a local store file, write the HTML, return totals.
-
-    Uses the latest earlier factor year when the period's year is not in the table (flagged in
-    the HTML), so a demo run today always produces a report.
-    """
-    from sentinelle.agent.sinks.local import LocalStore  # the adapter; carbon's maths stays store-agnostic
-
-    store = LocalStore.open_readonly(Path(store_path))
-    try:
-        report = build_report(
-            LocalStoreSource(store), start_ns, end_ns, factors or FactorTable.embedded(), label="demo", missing_year="latest"
-        )
-    finally:
-        store.close()
-    (html,) = write_report(report, out_dir, formats=("html",), lang=lang)
-    total = report.totals()
-    return Summary(
-        total.kwh_total, total.beges_t, total.beges_u_rel * 100, total.grid_t, total.completeness * 100, html,
-        tuple(i.message(lang) for i in report.inconsistencies),
-    )  # fmt: skip

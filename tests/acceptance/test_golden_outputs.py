@@ -29,8 +29,8 @@ from sentinelle.agent.core import NS, Point
 from sentinelle.agent.demo import summarise_devices
 from sentinelle.agent.pipeline import InventoryTags
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.commands.demo_summary import summarise
 from sentinelle.carbon.processor import build_processors
-from sentinelle.carbon.report import summarise
 from tests.acceptance.runner import sentinelle_argv
 
 GOLDEN = Path(__file__).resolve().parent.parent / "testdata" / "golden"

@@ -1,5 +1,5 @@
-"""Where imported and recomputed points go, and what the sinks already hold (the adapter to
-agent/: with carbon/cli.py, the only place in carbon/history that knows the sinks).
+"""Where imported and recomputed points go, and what the sinks already hold (the adapter between
+carbon/history and the agent's sinks).
 
 Delivery decision: imports do **not** go through a spool. The live agent spools because a
 reading it does not store is lost for good; an import's points are recomputed identically from
@@ -9,9 +9,9 @@ only cost time: it held imports into VictoriaMetrics at 10,000 readings/s.
 - the **local store** is written directly (`LocalStore.write_columns`, one SQLite
   transaction per batch);
 - **InfluxDB / VictoriaMetrics / file** sinks get line protocol encoded per series
-  (`agent.point.encode_columns`) and written with the live forwarder's policies: batches of
-  the sink's `batch_size`, retries with full-jitter backoff (`agent.backoff.backoff_delay`)
-  honouring Retry-After, halves on 413. A batch a sink still refuses after `FLUSH_TIMEOUT_S`,
+  (`agent.lineprotocol.encode_columns`) and written with the live forwarder's policies
+  (`agent.forwarder.write_halving`): batches of the sink's `batch_size`, retries with
+  full-jitter backoff honouring Retry-After, halves on 413. A batch a sink still refuses after `FLUSH_TIMEOUT_S`,
   or rejects as malformed (400: a field type conflict with older data, say), stops the import
   with a `DeliveryError` naming the sink and the reason; what was written stays, and a rerun
   when the sink is back completes it without duplicates.
@@ -21,23 +21,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
-import urllib.parse
-import urllib.request
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.backoff import backoff_delay
-from sentinelle.agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
+from sentinelle.agent.config import sink_name
 from sentinelle.agent.core import NS, Point
+from sentinelle.agent.forwarder import write_halving
 from sentinelle.agent.lineprotocol import encode_columns, encode_point
-from sentinelle.agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
+from sentinelle.agent.sinks import (
+    Sink,
+    SinkError,
+    SinkRejected,
+    SinkTooLarge,
+    SinkUnavailable,
+    SinkUnsupported,
+    build_sink,
+)
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.carbon.commands.sources import readable_source
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
-from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+from sentinelle.carbon.report.source import ReportSourceError
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import Config  # the configuration type, for annotations only
 
 log = logging.getLogger("sentinelle.carbon.history")
 
@@ -65,35 +73,24 @@ class RemoteWriter:
 
     async def write(self, lines: list[bytes]) -> None:
         for i in range(0, len(lines), self.batch_size):
-            await self._write(lines[i:i + self.batch_size], time.monotonic() + self.timeout_s)
-
-    async def _write(self, lines: list[bytes], deadline: float) -> None:
-        failures = 0
-        while True:
             try:
-                await self.sink.write(lines)
+                await write_halving(self.sink, lines[i:i + self.batch_size], time.monotonic() + self.timeout_s,
+                                    retry_base_delay=self.retry_base_delay, retry_max_delay=self.retry_max_delay,
+                                    rng=self._rng, on_written=self._count, on_first_retry=self._warn)
             except SinkTooLarge as exc:
-                if len(lines) == 1:
-                    raise DeliveryError(f"sink {self.name}: one line is too large for it ({exc})") from None
-                middle = len(lines) // 2
-                await self._write(lines[:middle], deadline)
-                await self._write(lines[middle:], deadline)
-                return
+                raise DeliveryError(f"sink {self.name}: one line is too large for it ({exc})") from None
             except SinkRejected as exc:
                 raise DeliveryError(f"sink {self.name} refused the points as malformed: {str(exc)[:400]}") from None
             except SinkUnavailable as exc:
-                failures += 1
-                delay = backoff_delay(failures, self.retry_base_delay, self.retry_max_delay, exc.retry_after, self._rng)
-                if time.monotonic() + delay > deadline:
-                    raise DeliveryError(
-                        f"sink {self.name} did not accept the points within {self.timeout_s:.0f} s ({str(exc)[:300]}); "
-                        f"{self.written} points were written; rerun when it is back (reruns are idempotent)") from None
-                if failures == 1:
-                    log.warning("%s; retrying for up to %.0f s", str(exc)[:300], self.timeout_s)
-                await asyncio.sleep(delay)
-            else:
-                self.written += len(lines)
-                return
+                raise DeliveryError(
+                    f"sink {self.name} did not accept the points within {self.timeout_s:.0f} s ({str(exc)[:300]}); "
+                    f"{self.written} points were written; rerun when it is back (reruns are idempotent)") from None
+
+    def _count(self, n: int) -> None:
+        self.written += n
+
+    def _warn(self, exc: SinkUnavailable) -> None:
+        log.warning("%s; retrying for up to %.0f s", str(exc)[:300], self.timeout_s)
 
 
 class Delivery:
@@ -107,10 +104,8 @@ class Delivery:
         self._flushing: asyncio.Task[None] | None = None
 
     async def open(self) -> Delivery:
-        from sentinelle.agent.sinks import build_sink
-
         for i, s in enumerate(self.sinks):
-            if isinstance(s, LocalSink):
+            if s.type == "local":
                 self._stores.append(LocalStore(self.config.local_store_path(s)))
             else:
                 self._remotes.append(RemoteWriter(build_sink(s, i, self.config), getattr(s, "batch_size", 5000),
@@ -171,36 +166,13 @@ class Delivery:
         await self.close()
 
 
-def readable_source(config: Config) -> tuple[ReportSource | None, Any, str]:
-    """(source, closer, name) of the first sink that can be read back: a local store that
-    exists, or an InfluxDB 1.x/2.x sink through InfluxQL."""
-    for i, s in enumerate(config.effective_sinks()):
-        if isinstance(s, LocalSink):
-            path = config.local_store_path(s)
-            if Path(path).exists():
-                store = LocalStore.open_readonly(Path(path))
-                return LocalStoreSource(store), store.close, sink_name(s, i)
-            return None, lambda: None, sink_name(s, i)
-        if isinstance(s, InfluxDB1Sink):
-            pw = s.password.get_secret_value() if s.password else None
-            src = InfluxQLSource(s.url, s.database, username=s.username, password=pw, retention_policy=s.retention_policy)
-            return src, lambda: None, sink_name(s, i)
-        if isinstance(s, InfluxDB2Sink):
-            return InfluxQLSource(s.url, s.bucket, token=s.token.get_secret_value()), lambda: None, sink_name(s, i)
-    return None, lambda: None, "-"
-
-
 def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> LiveCoverage:
     """The time the meter's live (non-imported) energy intervals already cover."""
     source, close, name = readable_source(config)
     if source is None:
         return LiveCoverage()
     try:
-        if isinstance(source, LocalStoreSource):
-            pts = source.store.query("energy", start_ns - LIVE_LOOKBACK_NS, end_ns + LIVE_LOOKBACK_NS, {"meter": meter})
-        else:
-            pts = (p for p in source.points("energy", start_ns - LIVE_LOOKBACK_NS, end_ns + LIVE_LOOKBACK_NS)
-                   if p.tags.get("meter") == meter)
+        pts = source.points("energy", start_ns - LIVE_LOOKBACK_NS, end_ns + LIVE_LOOKBACK_NS, {"meter": meter})
         spans = []
         for p in pts:
             dur = p.fields.get("duration_s")
@@ -219,46 +191,21 @@ def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> Liv
 # --- deleting superseded carbon points (recompute) -----------------------------------------
 
 
-def delete_carbon(config: Config, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
-    """Delete stored `carbon` points of `tracks` in [start, end) from every sink that allows it;
-    returns warnings for sinks that do not (their old points stay beside the new ones)."""
+async def delete_carbon(config: Config, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
+    """Delete stored `carbon` points of `tracks` in [start, end) from every sink that allows it
+    (each sink's `delete`); returns warnings for sinks that do not (their old points stay
+    beside the new ones)."""
     warnings = []
     for i, s in enumerate(config.effective_sinks()):
         name = sink_name(s, i)
-        if isinstance(s, LocalSink):
-            path = config.local_store_path(s)
-            if Path(path).exists():
-                _delete_local(Path(path), start_ns, end_ns, tracks)
-        elif isinstance(s, InfluxDB1Sink):
-            try:
-                _delete_influxql(s, start_ns, end_ns, tracks)
-            except (OSError, ValueError) as exc:
-                raise DeliveryError(f"sink {name}: cannot delete old carbon points: {exc}") from None
-        else:
+        sink = build_sink(s, i, config, create=False)
+        try:
+            await sink.delete("carbon", start_ns, end_ns, {"track": tracks})
+        except SinkUnsupported:
             warnings.append(f"sink {name} ({s.type}): old carbon points are not deleted (no delete API used); "
                             "filter dashboards on factor_version")
+        except SinkError as exc:
+            raise DeliveryError(f"sink {name}: cannot delete old carbon points: {exc}") from None
+        finally:
+            await sink.close()
     return warnings
-
-
-def _delete_local(path: Path, start_ns: int, end_ns: int, tracks: list[str]) -> None:
-    """Points of the `carbon` series whose `track` tag is one of `tracks`."""
-    with LocalStore(path) as store:
-        store.delete("carbon", start_ns, end_ns, {"track": tracks})
-
-
-def _delete_influxql(s: InfluxDB1Sink, start_ns: int, end_ns: int, tracks: list[str]) -> None:
-    import base64
-
-    cond = " OR ".join("\"track\"='" + t.replace("'", "\\'") + "'" for t in tracks)
-    q = f'DELETE FROM "carbon" WHERE ({cond}) AND time >= {start_ns} AND time < {end_ns}'
-    body = urllib.parse.urlencode({"db": s.database, "q": q}).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if s.username:
-        pw = s.password.get_secret_value() if s.password else ""
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{s.username}:{pw}".encode()).decode()
-    req = urllib.request.Request(s.url.rstrip("/") + "/query", data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=s.timeout) as resp:
-        data = json.loads(resp.read())
-    for result in data.get("results", []):
-        if "error" in result:
-            raise ValueError(result["error"])

@@ -6,7 +6,7 @@ written (a typo on row 57 must not leave 56 meters imported and the rest not, wi
 left to work out which), then meters are spread over worker processes: an import is
 CPU-bound Python (parsing, energy maths, encoding) and one process uses one core.
 
-Each meter is imported exactly as `--meter METER FILE` would be (`cli.import_one`: same maths,
+Each meter is imported exactly as `--meter METER FILE` would be (`carbon.commands.imports.import_one`: same maths,
 same output lines, same exit codes), and all rows of one meter go to one worker, in manifest
 order, so two files of the same meter never race. Workers share the local store: SQLite lets
 one of them write at a time (each batch is one short transaction), which costs little because
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.agent.messages import fixed, say
+from sentinelle.carbon.commands.inputs import load_agent_config
+from sentinelle.carbon.commands.meter_import import import_one
 from sentinelle.carbon.history.importer import find_meter
 from sentinelle.carbon.history.readers import FORMATS, KINDS
 from sentinelle.carbon.history.timeparse import TimeFormatError, parse_duration_s, zone
@@ -141,16 +143,12 @@ def _check_row(row: dict[str, str], args: argparse.Namespace, manifest: Path, co
 def _worker_config(config_path: str) -> Any:
     """The configuration, parsed once per worker process (a 100-device inventory takes a
     sixth of a second to parse, once per meter otherwise)."""
-    from sentinelle.carbon.history.cli import _config
-
-    return _config(config_path)
+    return load_agent_config(config_path)
 
 
 def import_one_captured(config_path: str, group: list[argparse.Namespace],
                         config: Any = None) -> list[tuple[int, str, str, dict[str, float]]]:
     """In a worker: import one meter's rows in order; (exit code, stdout, stderr, totals) per row."""
-    from sentinelle.carbon.history.cli import import_one
-
     config = config if config is not None else _worker_config(config_path)
     out = []
     for args in group:

@@ -50,7 +50,8 @@ def _date(text: str) -> date:
 
 def run_inventory(args: argparse.Namespace) -> int:
     from sentinelle.agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
-    from sentinelle.carbon.cli import _choices, _source
+    from sentinelle.carbon.commands.args import comma_choices
+    from sentinelle.carbon.commands.sources import report_source
     from sentinelle.carbon.inventory.factors import InventoryTableError, load_lifetimes, load_manufacturing
     from sentinelle.carbon.inventory.manufacturing import manufacturing_section
     from sentinelle.carbon.inventory.obsolescence import ageing
@@ -64,7 +65,7 @@ def run_inventory(args: argparse.Namespace) -> int:
     from sentinelle.carbon.report import ReportSourceError
 
     try:
-        formats = _choices(args.format, FORMATS, "format")
+        formats = comma_choices(args.format, FORMATS, "format")
         config = load_config(args.config)
         lifetimes = load_lifetimes(Path(args.lifetimes) if args.lifetimes else None)
         factors = load_manufacturing(Path(args.factors) if args.factors else None)
@@ -78,7 +79,7 @@ def run_inventory(args: argparse.Namespace) -> int:
                 devices[dev.id] = DeviceSite(site.id, site.member, site.contract, dev.kind)
                 if dev.snmp is not None:
                     snmp_devices.append(dev.id)
-        source, close = _source(config, args.source)
+        source, close = report_source(config, args.source)
         try:
             end_ns = time.time_ns() + 86400 * 10**9
             points = list(source.points(MEASUREMENT, start_ns, end_ns))

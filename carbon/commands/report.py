@@ -1,7 +1,7 @@
 """`sentinelle report`: the annual (or custom period) energy and carbon report.
 
-This module is the adapter between the agent's config and sinks and carbon/'s report: it is the
-only place in carbon/ that reads the agent configuration.
+The command's glue between the agent's configuration and sinks (`carbon.commands.sources`)
+and carbon/'s report.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("sentinelle.carbon.cli")
+from sentinelle.carbon.commands.args import civil_year, comma_choices, local_datetime
+from sentinelle.carbon.commands.sources import reads_influxdb, report_source
+
+log = logging.getLogger("sentinelle.carbon.commands.report")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,9 +26,9 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks, carbon)")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--year", type=_year, help="civil year (French local time), e.g. 2026")
-    when.add_argument("--from", dest="start", type=_date, help="period start, ISO date or date-time (local time)")
-    p.add_argument("--to", dest="end", type=_date, help="period end (exclusive), with --from")
+    when.add_argument("--year", type=civil_year, help="civil year (French local time), e.g. 2026")
+    when.add_argument("--from", dest="start", type=local_datetime, help="period start, ISO date or date-time (local time)")
+    p.add_argument("--to", dest="end", type=local_datetime, help="period end (exclusive), with --from")
     p.add_argument("--group-by", default="site,member,contract,operator", help="comma list of site, member, contract, operator")
     p.add_argument("--format", default="csv,xlsx,json,html", help="comma list of csv, xlsx, json, html")
     p.add_argument("--excel-fr", action="store_true", help="CSV for French Excel: ';', decimal comma, UTF-8 BOM")
@@ -46,64 +47,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_report)
 
 
-def _year(text: str) -> int:
-    """A four-digit civil year: `--year 26` is a typo for 2026, not the year 26."""
-    try:
-        year = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a year: {text!r} (e.g. 2026)") from None
-    if not 1990 <= year <= 2100:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the year with four digits, between 1990 and 2100 (e.g. 2026)")
-    return year
-
-
-def _date(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (e.g. 2026-01-01 or 2026-01-01T00:00)") from None
-
-
-def _choices(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    bad = [x for x in items if x not in allowed]
-    if bad or not items:
-        raise ValueError(f"--{what}: unknown {', '.join(bad) or '(empty)'}; choose among {', '.join(allowed)}")
-    return items
-
-
-def _reads_influxdb(config: Any, choice: str | None) -> bool:
-    """The rule `_source` applies: --source influxdb, or by default the first InfluxDB sink."""
-    has_influx = any(s.type in ("influxdb1", "influxdb2") for s in config.effective_sinks())
-    return choice == "influxdb" or (choice is None and has_influx)
-
-
-def _source(config: Any, choice: str | None) -> tuple[Any, Any]:
-    """(ReportSource, closer)."""
-    from sentinelle.carbon.report import InfluxQLSource, LocalStoreSource
-
-    sinks = config.effective_sinks()
-    influx = [s for s in sinks if s.type in ("influxdb1", "influxdb2")]
-    if choice == "influxdb" or (choice is None and influx):
-        if not influx:
-            raise ValueError("--source influxdb: no influxdb1 or influxdb2 sink in the configuration")
-        s = influx[0]
-        if s.type == "influxdb1":
-            pw = s.password.get_secret_value() if s.password else None
-            src = InfluxQLSource(s.url, s.database, username=s.username, password=pw, retention_policy=s.retention_policy)
-        else:  # 2.x / 3.x: InfluxQL through the DBRP mapping of the bucket
-            src = InfluxQLSource(s.url, s.bucket, token=s.token.get_secret_value())
-        return src, lambda: None
-    from sentinelle.agent.sinks.local import LocalStore
-
-    local = next((s for s in sinks if s.type == "local"), None)
-    path = config.local_store_path(local)
-    if not Path(path).exists():
-        raise ValueError(f"local store {path} does not exist (has the agent run with a local sink?)")
-    store = LocalStore.open_readonly(Path(path))
-    return LocalStoreSource(store), store.close
-
-
 def run_report(args: argparse.Namespace) -> int:
     from sentinelle.agent.config import load_config  # a ConfigError reaches `sentinelle` (FILE:LINE, exit 2)
     from sentinelle.carbon.factors import FactorError, FactorTable
@@ -117,12 +60,12 @@ def run_report(args: argparse.Namespace) -> int:
     # Secrets are read only when the report reads InfluxDB: a local-store report must not need
     # a token file or a ${VAR} it does not use.
     config = load_config(args.config, read_secrets=False)
-    if _reads_influxdb(config, args.source):
+    if reads_influxdb(config, args.source):
         config = load_config(args.config)
     lang = args.lang or config.agent.lang
     try:
-        groupings = _choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
-        formats = _choices(args.format, FORMATS, "format")
+        groupings = comma_choices(args.group_by, ("site", "member", "contract", "operator"), "group-by")
+        formats = comma_choices(args.format, FORMATS, "format")
         if args.year is None and args.end is None:
             raise ValueError("--from needs --to")
         start_ns, end_ns, label = report_period(args.year, args.start, args.end)
@@ -137,7 +80,7 @@ def run_report(args: argparse.Namespace) -> int:
         c = config.carbon
         factors_path = args.factors or c.factors_file
         factors = FactorTable.from_file(factors_path) if factors_path else FactorTable.embedded()
-        source, close = _source(config, args.source)
+        source, close = report_source(config, args.source)
         try:
             report = build_report(
                 source,

@@ -28,16 +28,25 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.agent.backoff import backoff_delay
-from sentinelle.agent.config import Config, InfluxDB1Sink, InfluxDB2Sink, LocalSink, sink_name
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.lineprotocol import encode_columns, encode_point
 from sentinelle.agent.sinks.base import Sink, SinkRejected, SinkTooLarge, SinkUnavailable
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.agent.sinks.settings import (
+    InfluxDB1SinkSettings,
+    InfluxDB2SinkSettings,
+    LocalSinkSettings,
+    sink_name,
+)
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
 from sentinelle.carbon.report.source import InfluxQLSource, LocalStoreSource, ReportSource, ReportSourceError
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
 
 log = logging.getLogger("sentinelle.carbon.history")
 
@@ -99,7 +108,7 @@ class RemoteWriter:
 class Delivery:
     """`write(points)` / `write_batch(batch)` to every configured sink; `close()` when done."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: AgentConfig):
         self.config = config
         self.sinks = config.effective_sinks()
         self._stores: list[LocalStore] = []
@@ -110,7 +119,7 @@ class Delivery:
         from sentinelle.agent.sinks import build_sink
 
         for i, s in enumerate(self.sinks):
-            if isinstance(s, LocalSink):
+            if isinstance(s, LocalSinkSettings):
                 self._stores.append(LocalStore(self.config.local_store_path(s)))
             else:
                 self._remotes.append(RemoteWriter(build_sink(s, i, self.config), getattr(s, "batch_size", 5000),
@@ -171,26 +180,26 @@ class Delivery:
         await self.close()
 
 
-def readable_source(config: Config) -> tuple[ReportSource | None, Any, str]:
+def readable_source(config: AgentConfig) -> tuple[ReportSource | None, Any, str]:
     """(source, closer, name) of the first sink that can be read back: a local store that
     exists, or an InfluxDB 1.x/2.x sink through InfluxQL."""
     for i, s in enumerate(config.effective_sinks()):
-        if isinstance(s, LocalSink):
+        if isinstance(s, LocalSinkSettings):
             path = config.local_store_path(s)
             if Path(path).exists():
                 store = LocalStore.open_readonly(Path(path))
                 return LocalStoreSource(store), store.close, sink_name(s, i)
             return None, lambda: None, sink_name(s, i)
-        if isinstance(s, InfluxDB1Sink):
+        if isinstance(s, InfluxDB1SinkSettings):
             pw = s.password.get_secret_value() if s.password else None
             src = InfluxQLSource(s.url, s.database, username=s.username, password=pw, retention_policy=s.retention_policy)
             return src, lambda: None, sink_name(s, i)
-        if isinstance(s, InfluxDB2Sink):
+        if isinstance(s, InfluxDB2SinkSettings):
             return InfluxQLSource(s.url, s.bucket, token=s.token.get_secret_value()), lambda: None, sink_name(s, i)
     return None, lambda: None, "-"
 
 
-def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> LiveCoverage:
+def live_coverage(config: AgentConfig, meter: str, start_ns: int, end_ns: int) -> LiveCoverage:
     """The time the meter's live (non-imported) energy intervals already cover."""
     source, close, name = readable_source(config)
     if source is None:
@@ -219,17 +228,17 @@ def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> Liv
 # --- deleting superseded carbon points (recompute) -----------------------------------------
 
 
-def delete_carbon(config: Config, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
+def delete_carbon(config: AgentConfig, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
     """Delete stored `carbon` points of `tracks` in [start, end) from every sink that allows it;
     returns warnings for sinks that do not (their old points stay beside the new ones)."""
     warnings = []
     for i, s in enumerate(config.effective_sinks()):
         name = sink_name(s, i)
-        if isinstance(s, LocalSink):
+        if isinstance(s, LocalSinkSettings):
             path = config.local_store_path(s)
             if Path(path).exists():
                 _delete_local(Path(path), start_ns, end_ns, tracks)
-        elif isinstance(s, InfluxDB1Sink):
+        elif isinstance(s, InfluxDB1SinkSettings):
             try:
                 _delete_influxql(s, start_ns, end_ns, tracks)
             except (OSError, ValueError) as exc:
@@ -246,7 +255,7 @@ def _delete_local(path: Path, start_ns: int, end_ns: int, tracks: list[str]) -> 
         store.delete("carbon", start_ns, end_ns, {"track": tracks})
 
 
-def _delete_influxql(s: InfluxDB1Sink, start_ns: int, end_ns: int, tracks: list[str]) -> None:
+def _delete_influxql(s: InfluxDB1SinkSettings, start_ns: int, end_ns: int, tracks: list[str]) -> None:
     import base64
 
     cond = " OR ".join("\"track\"='" + t.replace("'", "\\'") + "'" for t in tracks)

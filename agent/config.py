@@ -34,6 +34,7 @@ from sentinelle.agent.configtypes import (
     ConfigProblem,
     Duration,
     Ident,
+    SecretFileKeyError,
     SettingsField,
     SettingsPart,
     StrictModel,
@@ -537,6 +538,9 @@ def _validation_line(err: Any, data: Any, where: Any) -> str:
 
     loc = tuple(err["loc"])
     p = _data_path(data, loc)
+    error = (err.get("ctx") or {}).get("error")
+    if isinstance(error, SecretFileKeyError):
+        p = (*p, error.key)
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         p = (*p, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
     key = next((x for x in reversed(p) if isinstance(x, str)), None)

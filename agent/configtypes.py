@@ -138,6 +138,14 @@ def read_secret_file(path: str | Path) -> str:
     return secret
 
 
+class SecretFileKeyError(ValueError):
+    """A `*_file` key whose value cannot be a path: the message names that key's own line."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(reason)
+        self.key = key
+
+
 # Stands for a secret a read-only command did not read (long enough for length rules).
 UNREAD_SECRET = "unread-secret-placeholder"
 
@@ -166,8 +174,19 @@ class StrictModel(BaseModel):
             if out.get(name) is not None:
                 raise ValueError(f"give either {name!r} or {file_key!r}, not both")
             file_path = out.pop(file_key)
+            if not isinstance(file_path, str | Path) or not str(file_path).strip():
+                # `token_file: [a, b]`, a number or nothing: said here, not as a TypeError later.
+                raise SecretFileKeyError(file_key, f"must be the path of a file holding the secret (got {_kind(file_path)})")
             out[name] = read_secret_file(file_path) if read else UNREAD_SECRET
         return out
+
+
+def _kind(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "a mapping", list: "a list", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def _is_secret(annotation: Any) -> bool:

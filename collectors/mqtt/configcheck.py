@@ -1,7 +1,7 @@
 """MQTT rules checked with the configuration: the TLS files of each broker must load.
 
 `MqttSource` builds its TLS context at start-up; doing it here too (registered in
-`agent.config.CONFIG_CHECKS`) makes `check` refuse a bad CA or key file before `run` does.
+`agent.parts.CONFIG_CHECKS`) makes `check` refuse a bad CA or key file before `run` does.
 """
 
 from __future__ import annotations

@@ -297,6 +297,13 @@ def key_aliases() -> dict[str, str]:
     return {long: short for part in parts.settings_parts() for long, short in part.key_aliases.items()}
 
 
+def pattern_words() -> dict[str, str]:
+    """The parts' `pattern=` regexes said in words."""
+    from sentinelle.agent import parts
+
+    return {pattern: words for part in parts.settings_parts() for pattern, words in part.pattern_words.items()}
+
+
 # --- checks beyond one model ---------------------------------------------------------------
 
 
@@ -544,7 +551,7 @@ def _validation_line(err: Any, data: Any, where: Any) -> str:
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         p = (*p, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
     key = next((x for x in reversed(p) if isinstance(x, str)), None)
-    reason = reword(dict(err), model_at(composed_models()["AgentConfig"], loc), key)
+    reason = reword(dict(err), model_at(composed_models()["AgentConfig"], loc), key, pattern_words())
     if err["type"] not in ("extra_forbidden", "missing"):
         value = err.get("input")
         if isinstance(value, str | int | float) and not isinstance(value, bool) and not _is_secret_key(key):

@@ -236,6 +236,8 @@ class SettingsPart:
     collects: Callable[[Any], bool] | None = None
     # Key names a user may write in a short form (`profile: x` for `profiles: [x]`).
     key_aliases: Mapping[str, str] = field(default_factory=dict)
+    # The part's `pattern=` regexes said in words for error messages (`agent.configwords`).
+    pattern_words: Mapping[str, str] = field(default_factory=dict)
 
 
 def compose_fields(own: Mapping[str, SettingsField], added: Iterable[tuple[str, SettingsField]]) -> dict[str, tuple[Any, Any]]:

@@ -112,4 +112,5 @@ SETTINGS_PART = SettingsPart(
     site_validators={"_shares_add_up": field_validator("allocation")(classmethod(_shares_add_up))},
     device_fields={"meter": SettingsField(MeterSettings | None, None, after="interval")},
     device_validators={"_meter_shorthand": field_validator("meter", mode="before")(classmethod(_meter_shorthand))},
+    pattern_words={r"^(?i:kwh|wh|mwh|w|kw|mw)$": "accepted units are kWh, Wh, MWh (energy) or W, kW, MW (power)"},
 )

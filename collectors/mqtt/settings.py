@@ -236,4 +236,8 @@ SETTINGS_PART = SettingsPart(
     # LoRaWAN identity (end device or gateway) for the MQTT collector.
     device_fields={"lora": SettingsField(LoraBindingSettings | None, None, after="tags")},
     collects=lambda config: bool(config.mqtt),
+    pattern_words={
+        r"^[0-9A-Fa-f]{16}$": "expected 16 hexadecimal digits (a LoRaWAN EUI, e.g. 0004a30b001c2d3e)",
+        r"^[A-Za-z0-9_.-]+$": "letters, digits and _ . - only (no spaces or '/')",
+    },
 )

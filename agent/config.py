@@ -551,7 +551,8 @@ def _validation_line(err: Any, data: Any, where: Any) -> str:
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         p = (*p, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
     key = next((x for x in reversed(p) if isinstance(x, str)), None)
-    reason = reword(dict(err), model_at(composed_models()["AgentConfig"], loc), key, pattern_words())
+    root = composed_models()["AgentConfig"]
+    reason = reword(dict(err), model_at(root, loc), key, pattern_words(), root)
     if err["type"] not in ("extra_forbidden", "missing"):
         value = err.get("input")
         if isinstance(value, str | int | float) and not isinstance(value, bool) and not _is_secret_key(key):

@@ -40,10 +40,12 @@ def _one_of(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any, pattern_words: Mapping[str, str] | None = None) -> str:
+def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any, pattern_words: Mapping[str, str] | None = None,
+           root: type[BaseModel] | None = None) -> str:
     """One sentence for one pydantic error. `model` is the model the failing key belongs to
     (None when unknown); `key` is the last key the user wrote; `pattern_words` says the
-    parts' patterns in words."""
+    parts' patterns in words; `root` is the file's model (a model named in the error is
+    looked up under it first: composed models of one name may exist more than once)."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -52,7 +54,7 @@ def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any, pattern
     if kind == "missing":
         return "required key is missing"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        fields = accepted_keys(model_of_error(ctx, model)) if kind == "model_type" else []
+        fields = accepted_keys(model_of_error(ctx, model, root)) if kind == "model_type" else []
         hint = f" with keys such as {', '.join(fields[:8])}" if fields else ""
         return f"expected a mapping (KEY: value lines){hint}"
     if kind == "union_tag_invalid":
@@ -108,14 +110,34 @@ def accepted_keys(model: type[BaseModel] | None) -> list[str]:
     return keys
 
 
-def model_of_error(ctx: dict[str, Any], fallback: type[BaseModel] | None) -> type[BaseModel] | None:
+def model_of_error(ctx: dict[str, Any], fallback: type[BaseModel] | None,
+                   root: type[BaseModel] | None = None) -> type[BaseModel] | None:
     name = ctx.get("class_name")
     if not name:
         return fallback
-    for cls in _all_models(BaseModel):
+    for cls in [*(_models_under(root) if root is not None else []), *_all_models(BaseModel)]:
         if cls.__name__ == name:
             return cls
     return fallback
+
+
+def _models_under(root: type[BaseModel]) -> list[type[BaseModel]]:
+    """`root` and every model its fields hold, through lists, dicts, unions and Annotated."""
+    found: list[type[BaseModel]] = []
+
+    def visit(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp in found:
+                return
+            found.append(tp)
+            for info in tp.model_fields.values():
+                visit(info.annotation)
+            return
+        for arg in get_args(tp):
+            visit(arg)
+
+    visit(root)
+    return found
 
 
 def _all_models(root: type[BaseModel]) -> list[type[BaseModel]]:

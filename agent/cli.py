@@ -21,25 +21,26 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sentinelle.agent.config import Config, ConfigError, installed_parts, load_config, sink_name
+from sentinelle.agent.config import ConfigError, load_config
 from sentinelle.agent.configtypes import parse_duration
 from sentinelle.agent.logs import setup_logging
 from sentinelle.agent.messages import LANGS, say
+from sentinelle.agent.parts import EXTENSIONS, installed_parts, registered_collectors
 from sentinelle.agent.redaction import Redactor
+from sentinelle.agent.sinks.settings import sink_name
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
 
 log = logging.getLogger("sentinelle.agent.cli")
-
-# Modules that add subcommands: each has `add_parser(subparsers)`.
-EXTENSIONS = ("sentinelle.collectors.snmp.cli", "sentinelle.carbon.commands.report", "sentinelle.carbon.commands.imports",
-              "sentinelle.carbon.commands.recompute", "sentinelle.carbon.commands.factors",
-              "sentinelle.carbon.commands.inventory")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 
 
-def load_or_exit(path: str | Path, *, read_secrets: bool = True, lang: str | None = None) -> Config:
+def load_or_exit(path: str | Path, *, read_secrets: bool = True, lang: str | None = None) -> AgentConfig:
     """The validated configuration, or the problems on stderr and exit 2. `read_secrets=False`
     for read-only commands: a `${VAR}` or secret file they do not use is not required."""
     try:
@@ -55,7 +56,7 @@ def print_config_error(exc: ConfigError, lang: str) -> None:
         print(f"  {problem}", file=sys.stderr)
 
 
-def lang_of(args: argparse.Namespace, config: Config | None = None) -> str:
+def lang_of(args: argparse.Namespace, config: AgentConfig | None = None) -> str:
     """`--lang`, else `agent.lang` of the file, else French."""
     chosen = getattr(args, "lang", None)
     if chosen:
@@ -71,7 +72,7 @@ def duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _logging_for(config: Config, args: argparse.Namespace) -> None:
+def _logging_for(config: AgentConfig, args: argparse.Namespace) -> None:
     level = "debug" if getattr(args, "verbose", False) else config.agent.log.level
     setup_logging(level, config.agent.log.format, config.secrets())
 
@@ -157,7 +158,7 @@ def _print_check_table(rows: list[tuple[str, bool, str]], lang: str) -> None:
         print(f"{what:<{width}}  {words[ok]:<{status_width}}  {detail}")
 
 
-def _data_dir_row(config: Config, lang: str) -> tuple[str, bool, str]:
+def _data_dir_row(config: AgentConfig, lang: str) -> tuple[str, bool, str]:
     """Where `run` keeps its spool, and whether this user may create or write it (checked
     with access rights, writing nothing)."""
     data_dir = Path(config.agent.data_dir)
@@ -173,10 +174,9 @@ def _accepts_create(func: Any) -> bool:
     return "create" in inspect.signature(func).parameters
 
 
-async def _check_collectors(config: Config, timeout_s: float, lang: str = "en") -> list[tuple[str, bool, str]]:
+async def _check_collectors(config: AgentConfig, timeout_s: float, lang: str = "en") -> list[tuple[str, bool, str]]:
     """The `check` rows of every registered collector this configuration uses, in order, in the
     run's language; details redacted with the file's secrets."""
-    from sentinelle.agent.runtime import registered_collectors
 
     rows: list[tuple[str, bool, str]] = []
     for collector in registered_collectors():
@@ -187,11 +187,11 @@ async def _check_collectors(config: Config, timeout_s: float, lang: str = "en") 
     return rows
 
 
-def _redact(config: Config, text: str) -> str:
+def _redact(config: AgentConfig, text: str) -> str:
     return Redactor(config.secrets())(text)
 
 
-def _inventory_summary(config: Config, lang: str = "en") -> str:
+def _inventory_summary(config: AgentConfig, lang: str = "en") -> str:
     sites = len(config.inventory.sites)
     devices = sum(len(s.devices) for s in config.inventory.sites)
     return say(lang, "config_ok", sites=sites, devices=devices, brokers=len(config.mqtt), sinks=len(config.effective_sinks()))

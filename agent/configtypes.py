@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -17,10 +19,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     SecretStr,
     ValidationInfo,
     model_validator,
 )
+
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
+Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -132,6 +138,14 @@ def read_secret_file(path: str | Path) -> str:
     return secret
 
 
+class SecretFileKeyError(ValueError):
+    """A `*_file` key whose value cannot be a path: the message names that key's own line."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(reason)
+        self.key = key
+
+
 # Stands for a secret a read-only command did not read (long enough for length rules).
 UNREAD_SECRET = "unread-secret-placeholder"
 
@@ -160,8 +174,19 @@ class StrictModel(BaseModel):
             if out.get(name) is not None:
                 raise ValueError(f"give either {name!r} or {file_key!r}, not both")
             file_path = out.pop(file_key)
+            if not isinstance(file_path, str | Path) or not str(file_path).strip():
+                # `token_file: [a, b]`, a number or nothing: said here, not as a TypeError later.
+                raise SecretFileKeyError(file_key, f"must be the path of a file holding the secret (got {_kind(file_path)})")
             out[name] = read_secret_file(file_path) if read else UNREAD_SECRET
         return out
+
+
+def _kind(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "a mapping", list: "a list", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def _is_secret(annotation: Any) -> bool:
@@ -172,3 +197,64 @@ def _is_secret(annotation: Any) -> bool:
 
 def secret_value(secret: SecretStr | None) -> str | None:
     return None if secret is None else secret.get_secret_value()
+
+
+# --- parts of the file ----------------------------------------------------------------------
+
+# A problem found after the models validated: the key path in the YAML data and the reason.
+ConfigProblem = tuple[tuple[Any, ...], str]
+
+
+@dataclass(frozen=True)
+class SettingsField:
+    """One key a part adds to a section of the file, written after the key `after` there.
+
+    The place matters: it is the order of "accepted keys here are ..." in messages and of
+    pydantic's errors, so a composed section reads as if one model declared it."""
+
+    annotation: Any
+    default: Any = None  # a plain default or a pydantic `Field(...)`
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsPart:
+    """What one part (a collector, carbon/) declares in the configuration file.
+
+    `agent.config` composes the root model, each site and each device from the agent's own
+    keys plus these, so the agent knows no collector's details. `validators` are pydantic
+    validators (`field_validator(...)`, `model_validator(...)`) of the part's device or site
+    keys; `collects` says whether a configuration gives the part something to collect
+    without any inventory device (an MQTT broker does)."""
+
+    name: str
+    sections: Mapping[str, SettingsField] = field(default_factory=dict)
+    site_fields: Mapping[str, SettingsField] = field(default_factory=dict)
+    site_validators: Mapping[str, Any] = field(default_factory=dict)
+    device_fields: Mapping[str, SettingsField] = field(default_factory=dict)
+    device_validators: Mapping[str, Any] = field(default_factory=dict)
+    collects: Callable[[Any], bool] | None = None
+    # Key names a user may write in a short form (`profile: x` for `profiles: [x]`).
+    key_aliases: Mapping[str, str] = field(default_factory=dict)
+    # The part's `pattern=` regexes said in words for error messages (`agent.configwords`).
+    pattern_words: Mapping[str, str] = field(default_factory=dict)
+
+
+def compose_fields(own: Mapping[str, SettingsField], added: Iterable[tuple[str, SettingsField]]) -> dict[str, tuple[Any, Any]]:
+    """`own` keys in their order, each added key right after its `after` key (at the end when
+    that key is absent), as `create_model` takes them."""
+    order = list(own)
+    fields = dict(own)
+    pending = list(added)
+    while pending:
+        placed = [(name, f) for name, f in pending if f.after is None or f.after in fields]
+        if not placed:
+            placed = pending[:1]
+        for name, f in placed:
+            fields[name] = f
+            if f.after in order:
+                order.insert(order.index(f.after) + 1, name)
+            else:
+                order.append(name)
+            pending.remove((name, f))
+    return {name: (fields[name].annotation, fields[name].default) for name in order}

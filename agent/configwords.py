@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -23,27 +24,28 @@ def _quoted(text: str) -> list[str]:
     return [item[1:-1] if len(item) >= 2 and item[0] == item[-1] == "'" else item for item in items]
 
 
-# Patterns of the configuration models, said in words (the regex itself helps nobody on site).
+# Patterns of the agent's own models, said in words (the regex itself helps nobody on site);
+# the parts add theirs (`SettingsPart.pattern_words`).
 _PATTERN_WORDS = {
     r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$": "an id starts with a letter or digit and uses letters, digits and . _ : @ / - (no spaces)",
-    r"^[0-9A-Fa-f]{16}$": "expected 16 hexadecimal digits (a LoRaWAN EUI, e.g. 0004a30b001c2d3e)",
     r"^[a-z][a-z0-9_]*$": "expected snake_case: lowercase letters, digits and _ (starting with a letter)",
-    r"^[A-Za-z0-9_.-]+$": "letters, digits and _ . - only (no spaces or '/')",
-    r"^(?i:kwh|wh|mwh|w|kw|mw)$": "accepted units are kWh, Wh, MWh (energy) or W, kW, MW (power)",
 }
 
 
-def _pattern_words(pattern: str) -> str:
-    return _PATTERN_WORDS.get(pattern, f"does not have the expected form (pattern {pattern})")
+def _pattern_words(pattern: str, words: Mapping[str, str]) -> str:
+    return {**_PATTERN_WORDS, **words}.get(pattern, f"does not have the expected form (pattern {pattern})")
 
 
 def _one_of(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any) -> str:
+def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any, pattern_words: Mapping[str, str] | None = None,
+           root: type[BaseModel] | None = None) -> str:
     """One sentence for one pydantic error. `model` is the model the failing key belongs to
-    (None when unknown); `key` is the last key the user wrote."""
+    (None when unknown); `key` is the last key the user wrote; `pattern_words` says the
+    parts' patterns in words; `root` is the file's model (a model named in the error is
+    looked up under it first: composed models of one name may exist more than once)."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -52,7 +54,7 @@ def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        fields = accepted_keys(model_of_error(ctx, model)) if kind == "model_type" else []
+        fields = accepted_keys(model_of_error(ctx, model, root)) if kind == "model_type" else []
         hint = f" with keys such as {', '.join(fields[:8])}" if fields else ""
         return f"expected a mapping (KEY: value lines){hint}"
     if kind == "union_tag_invalid":
@@ -73,7 +75,7 @@ def reword(err: dict[str, Any], model: type[BaseModel] | None, key: Any) -> str:
     if kind in ("list_type", "tuple_type", "set_type"):
         return "expected a list (lines starting with '- ', or [a, b])"
     if kind == "string_pattern_mismatch":
-        return _pattern_words(str(ctx.get("pattern", "")))
+        return _pattern_words(str(ctx.get("pattern", "")), pattern_words or {})
     if kind == "byte_size_unit" or kind == "byte_size":
         return "expected a size such as 512MiB, 2GiB or a number of bytes"
     if kind == "path_type":
@@ -108,14 +110,34 @@ def accepted_keys(model: type[BaseModel] | None) -> list[str]:
     return keys
 
 
-def model_of_error(ctx: dict[str, Any], fallback: type[BaseModel] | None) -> type[BaseModel] | None:
+def model_of_error(ctx: dict[str, Any], fallback: type[BaseModel] | None,
+                   root: type[BaseModel] | None = None) -> type[BaseModel] | None:
     name = ctx.get("class_name")
     if not name:
         return fallback
-    for cls in _all_models(BaseModel):
+    for cls in [*(_models_under(root) if root is not None else []), *_all_models(BaseModel)]:
         if cls.__name__ == name:
             return cls
     return fallback
+
+
+def _models_under(root: type[BaseModel]) -> list[type[BaseModel]]:
+    """`root` and every model its fields hold, through lists, dicts, unions and Annotated."""
+    found: list[type[BaseModel]] = []
+
+    def visit(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp in found:
+                return
+            found.append(tp)
+            for info in tp.model_fields.values():
+                visit(info.annotation)
+            return
+        for arg in get_args(tp):
+            visit(arg)
+
+    visit(root)
+    return found
 
 
 def _all_models(root: type[BaseModel]) -> list[type[BaseModel]]:

@@ -96,7 +96,7 @@ class Source(Protocol):
 
 # --- the registry contract -------------------------------------------------------------------
 # The runtime and `check` know collectors only by the module names in
-# `sentinelle.agent.runtime.COLLECTORS`; each such module exposes `COLLECTOR`, an object with the
+# `sentinelle.agent.parts.COLLECTORS`; each such module exposes `COLLECTOR`, an object with the
 # shape below. So adding a collector is one module and one tuple entry, and the core names none.
 
 

@@ -18,11 +18,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sentinelle.agent.config import Config, parse_config
+from sentinelle.agent.config import parse_config
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 
@@ -189,7 +193,7 @@ def demo_raw(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None
     return raw
 
 
-def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> Config:
+def demo_config(data_dir: Path, snmp_port: int, mqtt: tuple[str, int] | None = None, interval_s: float = 3.0) -> AgentConfig:
     """The agent configuration the demo runs: the same YAML shape a technician writes."""
     return parse_config(yaml.safe_dump(demo_raw(data_dir, snmp_port, mqtt, interval_s)), "<demo>")
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Inventory
 from sentinelle.agent.core import Point, Processor
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import InventorySettings  # composed at run time
+
 
 log = logging.getLogger("sentinelle.agent.pipeline")
 
@@ -27,7 +31,7 @@ class InventoryTags:
     device's own `site` when it roams), except that empty values never overwrite.
     """
 
-    def __init__(self, inventory: Inventory, extra: dict[str, str] | None = None):
+    def __init__(self, inventory: InventorySettings, extra: dict[str, str] | None = None):
         self._site_tags: dict[str, dict[str, str]] = {}
         self._device_tags: dict[str, dict[str, str]] = {}
         base = dict(extra or {})

@@ -13,34 +13,32 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sentinelle.agent.config import Config, installed_parts, sink_name
-from sentinelle.agent.core import Collector, CollectorContext, Point, PollTarget, Processor, Source
+from sentinelle.agent.core import CollectorContext, Point, PollTarget, Processor, Source
 from sentinelle.agent.forwarder import Forwarder
 from sentinelle.agent.logs import Problems
+from sentinelle.agent.parts import build_processors, registered_collectors
 from sentinelle.agent.pipeline import InventoryTags, Pipeline
 from sentinelle.agent.scheduler import Scheduler, in_shard
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.agent.sinks import build_sink
 from sentinelle.agent.sinks.base import Sink
+from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.agent.spool import Spool
 from sentinelle.agent.status import StatusServer
 
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
+
 log = logging.getLogger("sentinelle.agent.runtime")
 
-#: The collectors, by module; each exposes `COLLECTOR` (see `collectors/base.py`, `Collector`).
-#: The runtime and `check` know no collector but through this tuple.
-COLLECTORS = ("sentinelle.collectors.snmp.collector", "sentinelle.collectors.mqtt.collector")
-
-
-def registered_collectors() -> list[Collector]:
-    """The installed collectors, in `COLLECTORS` order (a part this build lacks is skipped)."""
-    return [module.COLLECTOR for module in installed_parts(COLLECTORS)]
+__all__ = ["Agent", "registered_collectors"]
 
 
 class Agent:
-    def __init__(self, config: Config, *, http: bool | None = None, processors: list[Processor] | None = None):
+    def __init__(self, config: AgentConfig, *, http: bool | None = None, processors: list[Processor] | None = None):
         self.config = config
         self.metrics = AgentMetrics(config.agent.name)
         self.problems = Problems(log, window_s=config.agent.log.rate_limit)
@@ -126,9 +124,7 @@ class Agent:
             await self._stack.enter_async_context(self.status)
 
     def _default_processors(self) -> list[Processor]:
-        from sentinelle.carbon.processor import build_processors  # carbon/ plugs in here
-
-        return list(build_processors(self.config, self.state_dir))
+        return build_processors(self.config, self.state_dir)  # carbon/ plugs in here (agent.parts)
 
     def _devices_in_shard(self) -> set[str]:
         shard = self.config.agent.shard

@@ -33,11 +33,12 @@ RECORDINGS = {
 
 
 async def measure(host: str, port: int, rounds: int) -> list[dict[str, object]]:
-    from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+    from sentinelle.agent.config import DeviceSettings
     from sentinelle.collectors.snmp.client import SnmpClient
     from sentinelle.collectors.snmp.identity.parts import DECIDING, sparse_group, wanted_rows
     from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
     from sentinelle.collectors.snmp.identity.target import IdentityTarget
+    from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 
     catalog = IdentityCatalog.load()
     entity = catalog.profiles["entity-mib"].groups[0]
@@ -46,9 +47,9 @@ async def measure(host: str, port: int, rounds: int) -> list[dict[str, object]]:
     out = []
     async with SnmpClient(SnmpSettings(timeout=3.0, retries=1)) as client:
         for name in RECORDINGS:
-            snmp = SnmpTarget(host=host, port=port, community=name)
+            snmp = SnmpTargetSettings(host=host, port=port, community=name)
             session = client.session(snmp)
-            target = IdentityTarget(Device(id=name, snmp=snmp), session, catalog, 60.0)
+            target = IdentityTarget(DeviceSettings(id=name, snmp=snmp), session, catalog, 60.0)
             base_t, two_t = [], []
             base_vb = two_vb = 0
             for _ in range(rounds):

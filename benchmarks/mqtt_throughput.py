@@ -93,14 +93,14 @@ async def child_bare(port: int, client_id: str, n: int, protocol: str) -> dict:
 
 
 async def child_sentinelle(port: int, client_id: str, n: int, spool_dir: Path, queue_size: int, protocol: str) -> dict:
-    from sentinelle.agent.config import MqttBroker
     from sentinelle.agent.logs import Problems
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.agent.spool import Spool
     from sentinelle.collectors.mqtt.client import MqttSource
+    from sentinelle.collectors.mqtt.settings import MqttBrokerSettings
 
     metrics = AgentMetrics("bench")
-    broker = MqttBroker.model_validate({"url": f"mqtt://127.0.0.1:{port}", "topics": [FILTER], "qos": 1,
+    broker = MqttBrokerSettings.model_validate({"url": f"mqtt://127.0.0.1:{port}", "topics": [FILTER], "qos": 1,
                                           "queue_size": queue_size, "protocol": protocol})
     source = MqttSource(broker, client_id=client_id, metrics=metrics, problems=Problems(logging.getLogger("bench")))
     done = asyncio.Event()
@@ -188,7 +188,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--queue-size", type=int, default=10000, help="MqttBroker.queue_size for the Sentinelle child")
+    ap.add_argument("--queue-size", type=int, default=10000, help="MqttBrokerSettings.queue_size for the Sentinelle child")
     ap.add_argument("--protocol", choices=["3.1.1", "5"], default="3.1.1", help="MQTT version of both children")
     ap.add_argument("--write", action="store_true", help="write the section in benchmarks/RESULTS.md")
     ap.add_argument("--child", choices=["bare", "sentinelle"], help=argparse.SUPPRESS)

@@ -2,20 +2,24 @@
 
 The live carbon step (`carbon.processor.build_processors`) refuses an inconsistent meter
 hierarchy and an unreadable `factors_file` at start-up. Registered in
-`agent.config.CONFIG_CHECKS`, the same functions run when the file is loaded, so `check`
+`agent.parts.CONFIG_CHECKS`, the same functions run when the file is loaded, so `check`
 refuses them first and each problem points at the device's own `meter:` line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.carbon.factors import FactorError, FactorTable
 from sentinelle.carbon.meters import MeterHierarchyError, MeterSpec, check_hierarchy
 
+if TYPE_CHECKING:
+    from sentinelle.carbon.settings import CarbonConfig
 
-def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:
+
+
+def config_problems(config: CarbonConfig) -> Iterable[tuple[tuple[Any, ...], str]]:
     yield from _meter_problems(config)
     path = getattr(config.carbon, "factors_file", None)
     try:
@@ -31,7 +35,7 @@ def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:
                    f"unknown zone {site.zone!r}: {table.origin} has factors for {', '.join(table.zones())}")
 
 
-def _meter_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:
+def _meter_problems(config: CarbonConfig) -> Iterable[tuple[tuple[Any, ...], str]]:
     specs: dict[str, MeterSpec] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for si, site in enumerate(config.inventory.sites):

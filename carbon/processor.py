@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
@@ -55,6 +55,10 @@ from sentinelle.carbon.intensity import (
 )
 from sentinelle.carbon.localtime import local_year
 from sentinelle.carbon.meters import POWER_FIELDS, SKIP_MEASUREMENTS, MeterSpec, meters_from_inventory
+
+if TYPE_CHECKING:
+    from sentinelle.carbon.settings import CarbonConfig
+
 
 log = logging.getLogger("sentinelle.carbon.processor")
 
@@ -261,7 +265,7 @@ def load_factors(carbon_settings: Any) -> FactorTable:
     return FactorTable.from_file(path) if path else FactorTable.embedded()
 
 
-def build_processors(config: Any, state_dir: str | Path) -> list[CarbonProcessor]:
+def build_processors(config: CarbonConfig, state_dir: str | Path) -> list[CarbonProcessor]:
     """The carbon step for the agent's pipeline (called by agent/runtime.py)."""
     meters = meters_from_inventory(config.inventory)
     if not meters:

@@ -1,5 +1,5 @@
 """The collector registry: the runtime and `check` open collectors only through
-`sentinelle.agent.runtime.COLLECTORS`; each collector gets `<data_dir>/state/<name>` the same
+`sentinelle.agent.parts.COLLECTORS`; each collector gets `<data_dir>/state/<name>` the same
 way, and state an older release kept in `snmp-state/`, `inventory-state/` or `state/` is
 adopted on open so an upgrade loses no counter, uptime or gateway history."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sentinelle.agent import cli, runtime
+from sentinelle.agent import cli, parts
 from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Collector, CollectorContext, CollectorParts
 from sentinelle.agent.runtime import Agent, registered_collectors
@@ -111,7 +111,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     module = types.ModuleType("sentinelle_test_recorder")
     module.COLLECTOR = _Recorder()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr(runtime, "COLLECTORS", (module.__name__, "sentinelle.collectors.not_installed"))
+    monkeypatch.setattr(parts, "COLLECTORS", (module.__name__, "sentinelle.collectors.not_installed"))
     return module.COLLECTOR  # type: ignore[attr-defined,no-any-return]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.config import CONFIG_CHECKS, ConfigError, default_data_dir, load_config, parse_config
+from sentinelle.agent.config import ConfigError, default_data_dir, load_config, parse_config
+from sentinelle.agent.parts import CONFIG_CHECKS
 
 DEVICE = "inventory:\n  sites:\n    - id: s\n      devices:\n        - id: d\n          snmp: {SNMP}\n"
 

@@ -61,7 +61,7 @@ def _closed_port(kind: int) -> int:
 
 def test_config(data_dir: Path, snmp_port: int, broker: tuple[str, int], influx_url: str):  # noqa: ANN201
     """The demo configuration plus this test's incidents and sinks."""
-    from sentinelle.agent.config import Config
+    from sentinelle.agent.config import AgentConfig
     from sentinelle.agent.demo import demo_config
 
     cfg = demo_config(data_dir, snmp_port, broker)
@@ -97,7 +97,7 @@ def test_config(data_dir: Path, snmp_port: int, broker: tuple[str, int], influx_
         {"type": "influxdb1", "name": "influxdb-secours", "url": f"http://127.0.0.1:{_closed_port(socket.SOCK_STREAM)}",
          "database": DB, "timeout": 1, "retry_max_delay": 1},
     ]
-    return Config.model_validate(raw)
+    return AgentConfig.model_validate(raw)
 
 
 test_config.__test__ = False  # a helper, not a test

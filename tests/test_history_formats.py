@@ -35,7 +35,7 @@ from sentinelle.carbon.history.importer import (
 )
 from sentinelle.carbon.history.overlap import resolve
 from sentinelle.carbon.history.readers import ImportFormatError, detect_format
-from sentinelle.carbon.history.stream import Reading, fill_gaps, raw_intervals
+from sentinelle.carbon.history.stream import ImportedReading, fill_gaps, raw_intervals
 from sentinelle.carbon.history.timeparse import (
     LocalClock,
     TimeFormatError,
@@ -243,13 +243,13 @@ def test_streamed_intervals_equal_carbon_energy_on_the_whole_series():
     watts = [500 + 300 * math.sin(i / 50) for i in range(len(times))]
     samples = [PowerSample(t, w) for t, w in zip(times, watts, strict=True)]
     whole = power_intervals(samples, policy)
-    streamed = list(fill_gaps(raw_intervals((Reading(t, w) for t, w in zip(times, watts, strict=True)), "power",
+    streamed = list(fill_gaps(raw_intervals((ImportedReading(t, w) for t, w in zip(times, watts, strict=True)), "power",
                                             policy, None), policy))
     assert streamed == whole
     kwh = [i * 0.01 for i in range(len(times))]
     kwh = [v if i < 7000 else v - 60.0 for i, v in enumerate(kwh)]  # an unflagged reset
     whole_c = counter_intervals([CounterReading(t, v) for t, v in zip(times, kwh, strict=True)], policy)
-    streamed_c = list(fill_gaps(raw_intervals((Reading(t, v) for t, v in zip(times, kwh, strict=True)), "counter",
+    streamed_c = list(fill_gaps(raw_intervals((ImportedReading(t, v) for t, v in zip(times, kwh, strict=True)), "counter",
                                               policy, None), policy))
     assert streamed_c == whole_c
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+from sentinelle.agent.config import DeviceSettings
 from sentinelle.agent.core import Point
 from sentinelle.collectors.identity_values import clean_date_and_time, clean_date_text, clean_text
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.identity.parts import vendor_of
 from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
 from sentinelle.collectors.snmp.identity.target import IdentityTarget
+from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 IDENTITY_RECORDINGS = Path(__file__).resolve().parent / "testdata" / "snmp" / "identity"
@@ -42,8 +43,8 @@ def catalog() -> IdentityCatalog:
 
 
 def target(sim, community: str, catalog: IdentityCatalog, client: SnmpClient, **kw) -> IdentityTarget:
-    snmp = SnmpTarget(host=sim.host, port=sim.port, community=community)
-    return IdentityTarget(Device(id=community.replace("/", "-"), snmp=snmp), client.session(snmp), catalog, 60.0, **kw)
+    snmp = SnmpTargetSettings(host=sim.host, port=sim.port, community=community)
+    return IdentityTarget(DeviceSettings(id=community.replace("/", "-"), snmp=snmp), client.session(snmp), catalog, 60.0, **kw)
 
 
 def part(points: list[Point], name: str) -> Point:
@@ -145,7 +146,7 @@ async def test_daily_cadence_and_part_change_events(snmpsim, catalog, tmp_path) 
         assert await first.poll(T0 + 60 * 10**9) == []  # not due again within the day
         # The agent restarts; the device is now the Arista box behind the same id, a day later:
         # every Cisco part disappeared, every Arista part appeared.
-        swapped = IdentityTarget(first.device, client.session(SnmpTarget(host=snmpsim.host, port=snmpsim.port,
+        swapped = IdentityTarget(first.device, client.session(SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port,
                                  community="arista-entity-sensor")), catalog, 60.0, state_path=state)
         assert swapped.due(T0 + DAY_NS) and not swapped.due(T0 + 60 * 10**9)
         points = await swapped.poll(T0 + DAY_NS)
@@ -336,7 +337,7 @@ async def test_a_read_that_lost_every_identity_is_retried_not_recorded(snmpsim, 
     async with SnmpClient(SnmpSettings(timeout=2.0, retries=1)) as client:
         first = target(snmpsim, "cisco-c3750-switch", catalog, client, state_path=state)
         assert await first.poll(T0)
-        empty = IdentityTarget(first.device, client.session(SnmpTarget(host=snmpsim.host, port=snmpsim.port,
+        empty = IdentityTarget(first.device, client.session(SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port,
                                community="huawei-ma5800-olt")), catalog, 60.0, state_path=state)
         t = T0 + DAY_NS
         for _ in range(CONFIRM_LOSS - 1):

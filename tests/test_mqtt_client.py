@@ -29,13 +29,14 @@ import pytest
 from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
-from sentinelle.agent.config import MqttBroker, parse_config
+from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt import build_sources
 from sentinelle.collectors.mqtt.client import MqttSource
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
+from sentinelle.collectors.mqtt.settings import MqttBrokerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTDATA = ROOT / "collectors" / "mqtt" / "testdata"
@@ -87,7 +88,7 @@ class Agent:
     def __init__(self, broker: dict[str, Any], client_id: str = "sentinelle-test", *, health: GatewayHealth | None = None,
                  emit: Any = None) -> None:
         self.metrics = AgentMetrics("test")
-        self.broker = MqttBroker.model_validate({"reconnect_min": 0.2, "reconnect_max": 1.0, **broker})
+        self.broker = MqttBrokerSettings.model_validate({"reconnect_min": 0.2, "reconnect_max": 1.0, **broker})
         self.source = MqttSource(self.broker, client_id=client_id, metrics=self.metrics,
                                  problems=Problems(logging.getLogger("sentinelle.collectors.mqtt"), window_s=60), health=health)
         self.collected = Collected()
@@ -191,14 +192,14 @@ async def test_broker_restart_mid_stream_loses_no_qos1_message(mosquitto_factory
 AGENT_SCRIPT = textwrap.dedent("""
     import asyncio, logging, sys
     sys.path.insert(0, sys.argv[1])
-    from sentinelle.agent.config import MqttBroker
+    from sentinelle.collectors.mqtt.settings import MqttBrokerSettings
     from sentinelle.agent.logs import Problems
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.agent.spool import Spool
     from sentinelle.collectors.mqtt.client import MqttSource
 
     async def main(port, spool_path):
-        broker = MqttBroker.model_validate({
+        broker = MqttBrokerSettings.model_validate({
             "url": f"mqtt://127.0.0.1:{port}", "topics": ["application/+/device/+/event/up"], "qos": 1,
             "protocol": "5", "queue_size": 100, "reconnect_min": 0.2, "reconnect_max": 0.5})
         source = MqttSource(broker, client_id="sentinelle-sigkill", metrics=AgentMetrics("t"),
@@ -352,7 +353,7 @@ async def test_tls_with_ca_and_client_certificate(mosquitto_factory):
 async def test_tls_refuses_a_server_the_ca_does_not_vouch_for(mosquitto_factory):
     server = mosquitto_factory(tls=True)
     # No `ca`: the system trust store, which does not know the test CA.
-    broker = MqttBroker.model_validate({"url": f"mqtts://127.0.0.1:{server.tls_port}", "topics": ["a/#"],
+    broker = MqttBrokerSettings.model_validate({"url": f"mqtts://127.0.0.1:{server.tls_port}", "topics": ["a/#"],
                                         "reconnect_min": 0.05, "reconnect_max": 0.1})
     metrics = AgentMetrics("test")
     source = MqttSource(broker, client_id="untrusting", metrics=metrics,

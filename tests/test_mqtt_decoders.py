@@ -9,7 +9,6 @@ import pytest
 from chirpstack_api.gw import gw_pb2
 from google.protobuf import json_format
 
-from sentinelle.agent.config import GenericJsonMapping, MqttSubscription
 from sentinelle.agent.core import Point
 from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.collectors.mqtt.decoders import (
@@ -20,6 +19,7 @@ from sentinelle.collectors.mqtt.decoders import (
     decoder_for,
 )
 from sentinelle.collectors.mqtt.decoders.common import flat_name, parse_rfc3339_ns
+from sentinelle.collectors.mqtt.settings import GenericJsonMappingSettings, MqttSubscriptionSettings
 
 TESTDATA = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "testdata"
 RECEIVED = 1_700_000_000_123_456_789
@@ -218,7 +218,7 @@ def test_tts_simulated_uplink_and_downlink_events_are_skipped():
 
 
 def generic(**mapping) -> GenericJsonDecoder:
-    return GenericJsonDecoder("sensors/{site}/{sensor}/state", GenericJsonMapping.model_validate(mapping))
+    return GenericJsonDecoder("sensors/{site}/{sensor}/state", GenericJsonMappingSettings.model_validate(mapping))
 
 
 def test_generic_json_maps_topic_segments_paths_and_time():
@@ -255,8 +255,8 @@ def test_generic_json_rfc3339_time_missing_fields_and_errors():
 
 
 def test_decoder_for_uses_the_subscription_format():
-    assert decoder_for(MqttSubscription(topic="v3/+/devices/+/up", format="tts-v3"), "chirpstack-v4") is decode_tts
-    assert decoder_for(MqttSubscription(topic="application/#"), "chirpstack-v4") is decode_chirpstack
+    assert decoder_for(MqttSubscriptionSettings(topic="v3/+/devices/+/up", format="tts-v3"), "chirpstack-v4") is decode_tts
+    assert decoder_for(MqttSubscriptionSettings(topic="application/#"), "chirpstack-v4") is decode_chirpstack
 
 
 # --- bad input: every reason ------------------------------------------------------------------

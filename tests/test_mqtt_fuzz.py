@@ -16,12 +16,12 @@ import aiomqtt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentinelle.agent.config import MqttBroker
 from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt.client import MqttSource
 from sentinelle.collectors.mqtt.decoders import DecodeError
+from sentinelle.collectors.mqtt.settings import MqttBrokerSettings
 
 TESTDATA = Path(__file__).resolve().parents[1] / "collectors" / "mqtt" / "testdata"
 EUI = "0101010101010101"
@@ -45,7 +45,7 @@ TOPICS = {
 SAMPLES = {name: json.loads((TESTDATA / name).read_text()) for name in TOPICS if name != "generic"}
 SAMPLES["generic"] = {"values": {"temp": 19.5}, "relay": [{"on": True}], "ts": 1700000000}
 
-BROKER = MqttBroker.model_validate({
+BROKER = MqttBrokerSettings.model_validate({
     "url": "mqtt://127.0.0.1:1",
     "subscriptions": [
         {"topic": "application/+/device/+/event/+"},

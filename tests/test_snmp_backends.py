@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from sentinelle.agent.config import Device, SnmpTarget
+from sentinelle.agent.config import DeviceSettings
 from sentinelle.agent.core import Point
 from sentinelle.collectors.snmp.cli import probe
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.device import SnmpDevice
 from sentinelle.collectors.snmp.profiles import ProfileCatalog
+from sentinelle.collectors.snmp.settings import SnmpTargetSettings
 from tests.test_snmp_walk import sparse_snmpd, v3_target  # noqa: F401 - sparse_snmpd is a fixture
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
@@ -43,7 +44,7 @@ def comparable(points: list[Point]) -> list[tuple]:
     return sorted(out, key=repr)
 
 
-async def poll_both(target: SnmpTarget, catalog: ProfileCatalog, device_id: str) -> dict[str, list[list[Point]]]:
+async def poll_both(target: SnmpTargetSettings, catalog: ProfileCatalog, device_id: str) -> dict[str, list[list[Point]]]:
     """Two cycles per backend (the second has counter deltas). Both backends must also make
     the same identification: discovered table roots (GETNEXT), chosen profiles, quirks."""
     result: dict[str, list[list[Point]]] = {}
@@ -53,7 +54,7 @@ async def poll_both(target: SnmpTarget, catalog: ProfileCatalog, device_id: str)
         async with SnmpClient() as client:
             session = client.session(t)
             assert session.backend_name == backend
-            dev = SnmpDevice(Device(id=device_id, snmp=t), session, catalog, 60.0)
+            dev = SnmpDevice(DeviceSettings(id=device_id, snmp=t), session, catalog, 60.0)
             result[backend] = [await dev.poll(T0), await dev.poll(T0 + 60_000_000_000)]
             assert dev.discovery is not None
             chosen[backend] = (dev.discovery.roots, [p.name for p in dev.profiles or []], dev.quirks)
@@ -74,7 +75,7 @@ def probed(result: dict) -> dict:
 async def test_probe_says_the_same_on_both_backends(snmpsim, catalog, community) -> None:
     """Per-field statuses (noSuchObject vs noSuchInstance included), discovery, quirks, values
     discarded as sentinels or implausible: `probe` reports the same through either backend."""
-    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr(community))
+    target = SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port, community=SecretStr(community))
     got = {b: await probe(target.model_copy(update={"backend": b}), catalog, []) for b in ("gufo", "pysnmp")}
     assert got["pysnmp"]["fields"], community
     if moving(community):
@@ -85,7 +86,7 @@ async def test_probe_says_the_same_on_both_backends(snmpsim, catalog, community)
 
 @pytest.mark.parametrize("community", RECORDINGS)
 async def test_recordings_give_identical_points(snmpsim, catalog, community) -> None:
-    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr(community))
+    target = SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port, community=SecretStr(community))
     got = await poll_both(target, catalog, community.replace("/", "-"))
     for cycle in (0, 1):
         gufo, reference = got["gufo"][cycle], got["pysnmp"][cycle]
@@ -113,7 +114,7 @@ async def test_snmpd_gives_identical_points(snmpd, sparse_snmpd,  # noqa: F811
     if version == 3:
         target = v3_target(srv)
     else:
-        target = SnmpTarget(host=srv.host, port=srv.port, version=version, community=SecretStr("public"))
+        target = SnmpTargetSettings(host=srv.host, port=srv.port, version=version, community=SecretStr("public"))
     got = await poll_both(target, catalog, "srv")
     for cycle in (0, 1):
         gufo, reference = got["gufo"][cycle], got["pysnmp"][cycle]
@@ -129,7 +130,7 @@ async def test_snmpd_gives_identical_points(snmpd, sparse_snmpd,  # noqa: F811
 async def test_getnext_past_the_end_of_the_mib(snmpd, version, backend) -> None:
     """Discovery's GETNEXT on a root after everything the agent has: no error, nothing under
     it (v1 noSuchName and v2c endOfMibView alike), and a present root still found."""
-    target = SnmpTarget(host=snmpd.host, port=snmpd.port, version=version, community=SecretStr("public"),
+    target = SnmpTargetSettings(host=snmpd.host, port=snmpd.port, version=version, community=SecretStr("public"),
                         backend=backend)
     async with SnmpClient() as client:
         session = client.session(target)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget, parse_config
+from sentinelle.agent.config import DeviceSettings, parse_config
 from sentinelle.agent.core import Point, PollTarget
 from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems
@@ -26,6 +26,7 @@ from sentinelle.collectors.snmp import cli
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
 from sentinelle.collectors.snmp.device import SnmpDevice, build_targets
 from sentinelle.collectors.snmp.profiles import ProfileCatalog
+from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 
 TESTDATA = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
 T0 = 1_700_000_000_000_000_000
@@ -48,8 +49,8 @@ def catalog() -> ProfileCatalog:
 
 
 def device(sim, community: str, catalog: ProfileCatalog, client: SnmpClient, **kw) -> SnmpDevice:
-    target = SnmpTarget(host=sim.host, port=sim.port, community=community, **kw)
-    return SnmpDevice(Device(id=community.replace("/", "-"), snmp=target), client.session(target), catalog, 60.0)
+    target = SnmpTargetSettings(host=sim.host, port=sim.port, community=community, **kw)
+    return SnmpDevice(DeviceSettings(id=community.replace("/", "-"), snmp=target), client.session(target), catalog, 60.0)
 
 
 def only(points: list[Point], measurement: str, **tags: str) -> Point:
@@ -164,8 +165,8 @@ def black_hole() -> Iterator[int]:
 
 async def test_black_hole_does_not_delay_other_devices(snmpsim, catalog, black_hole) -> None:
     async with SnmpClient(SnmpSettings(timeout=1.0, retries=1)) as client:
-        dead_target = SnmpTarget(host="127.0.0.1", port=black_hole, community="public")
-        dead = SnmpDevice(Device(id="dead", snmp=dead_target), client.session(dead_target), catalog, 60.0)
+        dead_target = SnmpTargetSettings(host="127.0.0.1", port=black_hole, community="public")
+        dead = SnmpDevice(DeviceSettings(id="dead", snmp=dead_target), client.session(dead_target), catalog, 60.0)
         alive = device(snmpsim, "eaton-93e-ups", catalog, client)
         started = time.monotonic()
         dead_task = asyncio.create_task(dead.poll(T0))
@@ -193,15 +194,15 @@ async def test_deadline_and_recovery_events(snmpsim, catalog) -> None:
 
 
 async def test_snmpv3_authpriv_against_snmpd(snmpd, catalog) -> None:
-    target = SnmpTarget(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user, auth_protocol="sha",
+    target = SnmpTargetSettings(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user, auth_protocol="sha",
                         auth_key=SecretStr(snmpd.auth_key), priv_protocol="aes", priv_key=SecretStr(snmpd.priv_key))
-    target512 = SnmpTarget(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user512, auth_protocol="sha512",
+    target512 = SnmpTargetSettings(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user512, auth_protocol="sha512",
                            auth_key=SecretStr(snmpd.auth_key512), priv_protocol="aes256",
                            priv_key=SecretStr(snmpd.priv_key512))
     async with SnmpClient() as client:
         got = await client.session(target).get(["1.3.6.1.2.1.1.6.0"])
         got512 = await client.session(target512).get(["1.3.6.1.2.1.1.6.0"])
-        points = await SnmpDevice(Device(id="srv", snmp=target), client.session(target), catalog, 60.0).poll(T0)
+        points = await SnmpDevice(DeviceSettings(id="srv", snmp=target), client.session(target), catalog, 60.0).poll(T0)
     assert got["1.3.6.1.2.1.1.6.0"].text() == snmpd.sys_location
     assert got512["1.3.6.1.2.1.1.6.0"].text() == snmpd.sys_location
     assert only(points, "device_status").fields["reachable"] is True
@@ -210,7 +211,7 @@ async def test_snmpv3_authpriv_against_snmpd(snmpd, catalog) -> None:
 
 async def test_snmpv3_wrong_key_is_a_clear_error_without_the_key(snmpd, catalog, caplog) -> None:
     wrong = "not-the-right-auth-key-42"
-    target = SnmpTarget(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user, auth_protocol="sha",
+    target = SnmpTargetSettings(host=snmpd.host, port=snmpd.port, version=3, user=snmpd.user, auth_protocol="sha",
                         auth_key=SecretStr(wrong), priv_protocol="aes", priv_key=SecretStr(snmpd.priv_key),
                         timeout=1.0, retries=0)
     metrics = AgentMetrics()
@@ -218,7 +219,7 @@ async def test_snmpv3_wrong_key_is_a_clear_error_without_the_key(snmpd, catalog,
     async with SnmpClient() as client:
         with pytest.raises(SnmpError) as err:
             await client.session(target).get(["1.3.6.1.2.1.1.5.0"])
-        dev = SnmpDevice(Device(id="srv", snmp=target), client.session(target), catalog, 60.0, metrics,
+        dev = SnmpDevice(DeviceSettings(id="srv", snmp=target), client.session(target), catalog, 60.0, metrics,
                          Problems(logging.getLogger("sentinelle.collectors.snmp")))
         points = await dev.poll(T0)
     assert err.value.kind == "auth" and "wrong digest" in str(err.value)
@@ -230,7 +231,7 @@ async def test_snmpv3_wrong_key_is_a_clear_error_without_the_key(snmpd, catalog,
 
 
 async def test_snmpv3_unknown_user(snmpd) -> None:
-    target = SnmpTarget(host=snmpd.host, port=snmpd.port, version=3, user="nobody", auth_protocol="sha",
+    target = SnmpTargetSettings(host=snmpd.host, port=snmpd.port, version=3, user="nobody", auth_protocol="sha",
                         auth_key=SecretStr("whatever-key-1"), timeout=1.0, retries=0)
     async with SnmpClient() as client:
         with pytest.raises(SnmpError) as err:
@@ -239,7 +240,7 @@ async def test_snmpv3_unknown_user(snmpd) -> None:
 
 
 async def test_snmpv1_walk_and_missing_object(snmpsim) -> None:
-    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community="cisco-c3750-switch", version=1)
+    target = SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port, community="cisco-c3750-switch", version=1)
     async with SnmpClient() as client:
         session = client.session(target)
         got = await session.get(["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.99.0"])

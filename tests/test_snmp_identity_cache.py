@@ -8,10 +8,11 @@ import json
 
 from pydantic import SecretStr
 
-from sentinelle.agent.config import Device, SnmpTarget
+from sentinelle.agent.config import DeviceSettings
 from sentinelle.collectors.snmp.client import SnmpClient
 from sentinelle.collectors.snmp.device import SnmpDevice
 from sentinelle.collectors.snmp.profiles import ProfileCatalog
+from sentinelle.collectors.snmp.settings import SnmpTargetSettings
 
 T0 = 1_700_000_000_000_000_000
 MINUTE = 60_000_000_000
@@ -24,8 +25,8 @@ def fields(points) -> list[tuple]:
 
 async def test_identity_survives_restart_and_is_dropped_when_the_catalog_changes(snmpsim, tmp_path) -> None:
     catalog = ProfileCatalog.load()
-    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr("eaton-93e-ups"))
-    device = Device(id="ups", snmp=target)
+    target = SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port, community=SecretStr("eaton-93e-ups"))
+    device = DeviceSettings(id="ups", snmp=target)
     state = tmp_path / "ups.json"
     async with SnmpClient() as client:
         # Setup: the device's candidate tables were already discovered (h4's discovery, kept a
@@ -56,7 +57,7 @@ async def test_identity_survives_restart_and_is_dropped_when_the_catalog_changes
         trimmed = ProfileCatalog({n: p for n, p in catalog.profiles.items() if n != "host-resources"}.values())
         other = SnmpDevice(device, client.session(target), trimmed, 60.0, state_path=state)
         assert other.profiles is None  # selection inputs changed: identify again
-        named = SnmpDevice(Device(id="ups", snmp=target, profiles=["ups-mib"]), client.session(target), catalog, 60.0,
+        named = SnmpDevice(DeviceSettings(id="ups", snmp=target, profiles=["ups-mib"]), client.session(target), catalog, 60.0,
                            state_path=state)
         assert named.profiles is None
 
@@ -71,8 +72,8 @@ async def test_cached_identity_keeps_quirks_overrides_and_follows_the_discovery(
         'sys_object_ids: ["1.3.6.1.4.1.705.1"]\nsys_descr: "(?i)eaton"\n'
         "overrides: {ups_input.frequency_hz: {scale: 0.01}}\n")
     catalog = ProfileCatalog.load([profiles_dir])
-    target = SnmpTarget(host=snmpsim.host, port=snmpsim.port, community=SecretStr("ups-quirky"))
-    device = Device(id="ups", snmp=target, overrides={"ups_input.voltage_v": {"scale": 0.1}})
+    target = SnmpTargetSettings(host=snmpsim.host, port=snmpsim.port, community=SecretStr("ups-quirky"))
+    device = DeviceSettings(id="ups", snmp=target, overrides={"ups_input.voltage_v": {"scale": 0.1}})
     state = tmp_path / "ups.json"
     async with SnmpClient() as client:
         first = SnmpDevice(device, client.session(target), catalog, 60.0, state_path=state)

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.agent.config import Device, SnmpTarget, parse_config
+from sentinelle.agent.config import DeviceSettings, parse_config
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.snmp import cli
 from sentinelle.collectors.snmp.client import SnmpClient, Varbind
 from sentinelle.collectors.snmp.decode import Discarded, decode
 from sentinelle.collectors.snmp.device import SnmpDevice
 from sentinelle.collectors.snmp.profiles import SHIPPED_DIR, ProfileCatalog, load_profile_file
+from sentinelle.collectors.snmp.settings import SnmpTargetSettings
 
 T0 = 1_700_000_000_000_000_000
 RECORDINGS = Path(__file__).resolve().parent.parent / "collectors" / "snmp" / "testdata"
@@ -42,8 +43,8 @@ def catalog() -> ProfileCatalog:
 
 def make(sim, community: str, catalog: ProfileCatalog, client: SnmpClient, metrics: AgentMetrics | None = None,
          tmp: Path | None = None, **device) -> SnmpDevice:
-    target = SnmpTarget(host=sim.host, port=sim.port, community=community)
-    return SnmpDevice(Device(id=community, snmp=target, **device), client.session(target), catalog, 60.0,
+    target = SnmpTargetSettings(host=sim.host, port=sim.port, community=community)
+    return SnmpDevice(DeviceSettings(id=community, snmp=target, **device), client.session(target), catalog, 60.0,
                       metrics, None, (tmp / f"{community}.json") if tmp else None)
 
 
@@ -318,9 +319,9 @@ def test_entity_sensor_unavailable_and_out_of_range_are_unsupported(catalog) -> 
 async def test_host_resources_against_net_snmp(snmpd, catalog) -> None:
     """net-snmp's own HOST-RESOURCES-MIB: storage sizes equal what snmpwalk reads, loads are
     percentages (MIB: 0..100), used never above size."""
-    target = SnmpTarget(host="127.0.0.1", port=snmpd.port, community="public")
+    target = SnmpTargetSettings(host="127.0.0.1", port=snmpd.port, community="public")
     async with SnmpClient() as client:
-        dev = SnmpDevice(Device(id="srv", snmp=target), client.session(target), catalog, 60.0)
+        dev = SnmpDevice(DeviceSettings(id="srv", snmp=target), client.session(target), catalog, 60.0)
         points = await dev.poll(T0)
     assert "host-resources" in [p.name for p in dev.profiles or []]
 
@@ -530,7 +531,7 @@ async def test_ipv6_device_on_both_backends(snmpd_ipv6: int, backend: str) -> No
     """GET, GETNEXT (discovery) and a column walk to an IPv6 literal, through each backend."""
     from pydantic import SecretStr
 
-    target = SnmpTarget(host="::1", port=snmpd_ipv6, community=SecretStr("public"), backend=backend)
+    target = SnmpTargetSettings(host="::1", port=snmpd_ipv6, community=SecretStr("public"), backend=backend)
     async with SnmpClient() as client:
         session = client.session(target)
         assert session.backend_name == backend

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from sentinelle.agent.config import SnmpSettings, SnmpTarget
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
+from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 from tests.support.ports import HOST
 from tests.support.process import find_binary
 from tests.support.snmpd import Snmpd
@@ -79,8 +79,8 @@ def bulkwalk(port: int, column: str, community: str = "public", reps: int = 25) 
     return rows
 
 
-def v3_target(srv: Snmpd, **kw: object) -> SnmpTarget:
-    return SnmpTarget(host=srv.host, port=srv.port, version=3, user=srv.user512, auth_protocol="sha512",
+def v3_target(srv: Snmpd, **kw: object) -> SnmpTargetSettings:
+    return SnmpTargetSettings(host=srv.host, port=srv.port, version=3, user=srv.user512, auth_protocol="sha512",
                       auth_key=SecretStr(srv.auth_key512), priv_protocol="aes256",
                       priv_key=SecretStr(srv.priv_key512), **kw)  # type: ignore[arg-type]
 
@@ -96,7 +96,7 @@ async def test_sparse_view_walk_equals_snmpbulkwalk_per_column(sparse_snmpd, bac
     if version == 3:
         target = v3_target(sparse_snmpd, backend=backend)
     else:
-        target = SnmpTarget(host=sparse_snmpd.host, port=sparse_snmpd.port, version=version,
+        target = SnmpTargetSettings(host=sparse_snmpd.host, port=sparse_snmpd.port, version=version,
                             community=SecretStr("public"), backend=backend)
     async with SnmpClient() as client:
         got = await client.session(target).walk(COLUMNS)
@@ -119,7 +119,7 @@ async def test_sparse_view_walk_equals_snmpbulkwalk_per_column(sparse_snmpd, bac
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_small_max_repetitions_and_tiny_columns(sparse_snmpd, backend) -> None:
     """max-repetitions 1 (every answer "truncated" to one row) gives the same rows as 25."""
-    target = SnmpTarget(host=sparse_snmpd.host, port=sparse_snmpd.port, community=SecretStr("public"),
+    target = SnmpTargetSettings(host=sparse_snmpd.host, port=sparse_snmpd.port, community=SecretStr("public"),
                         backend=backend, max_repetitions=1)
     async with SnmpClient() as client:
         got = await client.session(target).walk([f"{IF_TABLE}.2", f"{IFX_TABLE}.1", "1.3.6.1.2.1.25.2.3.1.3"])
@@ -183,10 +183,10 @@ def test_property_random_sparse_tables(tmp_path_factory, case) -> None:
     try:
         columns = list(table) + [f"{TABLE}.31"]  # and one column that does not exist
         for backend in BACKENDS:
-            target = SnmpTarget(host=sim.host, port=sim.port, community=SecretStr("sparse"), backend=backend,
+            target = SnmpTargetSettings(host=sim.host, port=sim.port, community=SecretStr("sparse"), backend=backend,
                                 max_repetitions=reps, timeout=3.0)
 
-            async def walk(target: SnmpTarget = target) -> dict:
+            async def walk(target: SnmpTargetSettings = target) -> dict:
                 async with SnmpClient() as client:
                     return await client.session(target).walk(columns)
 
@@ -212,7 +212,7 @@ def test_property_random_sparse_tables(tmp_path_factory, case) -> None:
 async def test_gufo_session_serializes_concurrent_requests(sparse_snmpd) -> None:
     """gufo-snmp has one socket and one pending request per session: concurrent GETs and walks
     on one device session must each get their own answer."""
-    target = SnmpTarget(host=sparse_snmpd.host, port=sparse_snmpd.port, community=SecretStr("public"))
+    target = SnmpTargetSettings(host=sparse_snmpd.host, port=sparse_snmpd.port, community=SecretStr("public"))
     async with SnmpClient() as client:
         session = client.session(target)
         assert session.backend_name == "gufo"
@@ -281,7 +281,7 @@ async def test_lost_datagram_is_retried_and_the_walk_resumes(sparse_snmpd, backe
         relay = DroppingRelay((HOST, sparse_snmpd.port), drop)
         transport, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=(HOST, 0))
         port = transport.get_extra_info("sockname")[1]
-        target = SnmpTarget(host=HOST, port=port, community=SecretStr("public"), backend=backend,
+        target = SnmpTargetSettings(host=HOST, port=port, community=SecretStr("public"), backend=backend,
                             max_repetitions=2, timeout=0.5, retries=1)
         try:
             async with SnmpClient() as client:
@@ -318,13 +318,13 @@ async def test_gufo_v3_session_survives_agent_restart(tmp_path) -> None:
 def test_backend_choice_and_pysnmp_fallback() -> None:
     """gufo by default, pysnmp per agent or per device, and pysnmp for what gufo cannot do."""
     client = SnmpClient()
-    plain = SnmpTarget(host=HOST, community=SecretStr("public"))
+    plain = SnmpTargetSettings(host=HOST, community=SecretStr("public"))
     assert client.backend_for(plain) == "gufo"
     assert client.backend_for(plain.model_copy(update={"backend": "pysnmp"})) == "pysnmp"
     assert SnmpClient(SnmpSettings(backend="pysnmp")).backend_for(plain) == "pysnmp"
-    context = SnmpTarget(host=HOST, version=3, user="u", context="vlan-1", security_level="noAuthNoPriv")
+    context = SnmpTargetSettings(host=HOST, version=3, user="u", context="vlan-1", security_level="noAuthNoPriv")
     assert client.backend_for(context) == "pysnmp"
-    des3 = SnmpTarget(host=HOST, version=3, user="u", auth_protocol="sha", auth_key=SecretStr("12345678"),
+    des3 = SnmpTargetSettings(host=HOST, version=3, user="u", auth_protocol="sha", auth_key=SecretStr("12345678"),
                       priv_protocol="3des", priv_key=SecretStr("12345678"))
     assert client.backend_for(des3) == "pysnmp"
 
@@ -351,7 +351,7 @@ async def test_closed_port_is_refused_not_a_timeout() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((HOST, 0))
         port = s.getsockname()[1]
-    target = SnmpTarget(host=HOST, port=port, community=SecretStr("public"), timeout=3.0, retries=0)
+    target = SnmpTargetSettings(host=HOST, port=port, community=SecretStr("public"), timeout=3.0, retries=0)
     async with SnmpClient() as client:
         with pytest.raises(SnmpError) as err:
             await client.session(target).get(["1.3.6.1.2.1.1.3.0"])

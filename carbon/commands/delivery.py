@@ -45,7 +45,8 @@ from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatc
 from sentinelle.carbon.report.source import ReportSourceError
 
 if TYPE_CHECKING:
-    from sentinelle.agent.config import Config  # the configuration type, for annotations only
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
 
 log = logging.getLogger("sentinelle.carbon.history")
 
@@ -96,7 +97,7 @@ class RemoteWriter:
 class Delivery:
     """`write(points)` / `write_batch(batch)` to every configured sink; `close()` when done."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: AgentConfig):
         self.config = config
         self.sinks = config.effective_sinks()
         self._stores: list[LocalStore] = []
@@ -166,7 +167,7 @@ class Delivery:
         await self.close()
 
 
-def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> LiveCoverage:
+def live_coverage(config: AgentConfig, meter: str, start_ns: int, end_ns: int) -> LiveCoverage:
     """The time the meter's live (non-imported) energy intervals already cover."""
     source, close, name = readable_source(config)
     if source is None:
@@ -191,7 +192,7 @@ def live_coverage(config: Config, meter: str, start_ns: int, end_ns: int) -> Liv
 # --- deleting superseded carbon points (recompute) -----------------------------------------
 
 
-async def delete_carbon(config: Config, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
+async def delete_carbon(config: AgentConfig, start_ns: int, end_ns: int, tracks: list[str]) -> list[str]:
     """Delete stored `carbon` points of `tracks` in [start, end) from every sink that allows it
     (each sink's `delete`); returns warnings for sinks that do not (their old points stay
     beside the new ones)."""

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.agent.messages import fixed, say
 from sentinelle.carbon.commands.inputs import load_agent_config
@@ -39,6 +39,10 @@ from sentinelle.carbon.commands.meter_import import import_one
 from sentinelle.carbon.history.importer import find_meter
 from sentinelle.carbon.history.readers import FORMATS, KINDS
 from sentinelle.carbon.history.timeparse import TimeFormatError, parse_duration_s, zone
+
+if TYPE_CHECKING:
+    from sentinelle.carbon.settings import CarbonConfig
+
 
 REQUIRED = ("meter", "file")
 OPTIONAL = ("format", "kind", "unit", "modulus", "time_column", "value_column", "reset_column", "tz", "step",
@@ -51,7 +55,7 @@ class ManifestError(ValueError):
     """The manifest cannot be used as it is: every problem, as FILE:LINE: column: reason."""
 
 
-def read_manifest(path: Path, defaults: argparse.Namespace, config: Any) -> list[tuple[int, argparse.Namespace]]:
+def read_manifest(path: Path, defaults: argparse.Namespace, config: CarbonConfig) -> list[tuple[int, argparse.Namespace]]:
     """(line, arguments of `import_one`) per row; raises `ManifestError` listing every bad row."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -98,7 +102,7 @@ def read_manifest(path: Path, defaults: argparse.Namespace, config: Any) -> list
     return rows
 
 
-def _check_row(row: dict[str, str], args: argparse.Namespace, manifest: Path, config: Any) -> list[str]:
+def _check_row(row: dict[str, str], args: argparse.Namespace, manifest: Path, config: CarbonConfig) -> list[str]:
     """What is wrong with one row (empty: nothing); sets the row's resolved file and modulus on `args`."""
     bad = []
     if not row["meter"]:
@@ -147,7 +151,7 @@ def _worker_config(config_path: str) -> Any:
 
 
 def import_one_captured(config_path: str, group: list[argparse.Namespace],
-                        config: Any = None) -> list[tuple[int, str, str, dict[str, float]]]:
+                        config: CarbonConfig | None = None) -> list[tuple[int, str, str, dict[str, float]]]:
     """In a worker: import one meter's rows in order; (exit code, stdout, stderr, totals) per row."""
     config = config if config is not None else _worker_config(config_path)
     out = []
@@ -160,7 +164,7 @@ def import_one_captured(config_path: str, group: list[argparse.Namespace],
     return out
 
 
-def import_manifest(config: Any, args: argparse.Namespace) -> int:
+def import_manifest(config: CarbonConfig, args: argparse.Namespace) -> int:
     """Import every meter of the manifest; 0 if all were imported, else 1 (each failure printed)."""
     manifest = Path(args.manifest)
     rows = read_manifest(manifest, args, config)
@@ -187,7 +191,7 @@ def import_manifest(config: Any, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _run(config_path: str, config: Any, groups: list[list[argparse.Namespace]],
+def _run(config_path: str, config: CarbonConfig, groups: list[list[argparse.Namespace]],
          jobs: int) -> Iterator[list[tuple[int, str, str, dict[str, float]]]]:
     """Results per meter, meters in the order of their first row (one finished early waits)."""
     if jobs == 1:

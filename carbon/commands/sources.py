@@ -23,7 +23,7 @@ from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.carbon.report.source import LocalStoreSource, ReportSource, ReportSourceError
 
 if TYPE_CHECKING:
-    from sentinelle.agent.config import Config  # the configuration type, for annotations only
+    from sentinelle.agent.config import AgentConfig  # the configuration type, for annotations only
 
 WINDOW_NS = 31 * 86400 * NS
 READABLE_TYPES = ("local", "influxdb1", "influxdb2")
@@ -68,13 +68,13 @@ class SinkSource:
             self._loop.close()
 
 
-def reads_influxdb(config: Config, choice: str | None) -> bool:
+def reads_influxdb(config: AgentConfig, choice: str | None) -> bool:
     """The rule `report_source` applies: --source influxdb, or by default the first InfluxDB sink."""
     has_influx = any(s.type in ("influxdb1", "influxdb2") for s in config.effective_sinks())
     return choice == "influxdb" or (choice is None and has_influx)
 
 
-def report_source(config: Config, choice: str | None) -> tuple[ReportSource, Any]:
+def report_source(config: AgentConfig, choice: str | None) -> tuple[ReportSource, Any]:
     """(ReportSource, closer) for `--source local|influxdb` (default: the first InfluxDB sink,
     else the local store)."""
     sinks = config.effective_sinks()
@@ -93,7 +93,7 @@ def report_source(config: Config, choice: str | None) -> tuple[ReportSource, Any
     return LocalStoreSource(store), store.close
 
 
-def readable_source(config: Config) -> tuple[ReportSource | None, Any, str]:
+def readable_source(config: AgentConfig) -> tuple[ReportSource | None, Any, str]:
     """(source, closer, name) of the first sink that can be read back: a local store that
     exists, or an InfluxDB 1.x/2.x sink through InfluxQL; (None, closer, name) when the first
     readable sink holds nothing yet."""

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sentinelle.agent.core import Point
 from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g
@@ -54,6 +54,10 @@ from sentinelle.carbon.history.stream import Staging, fill_gaps, overlapping_row
 from sentinelle.carbon.history.timeparse import LocalClock, zone
 from sentinelle.carbon.intensity import GridIntensity, Intensity, grid_for_zone
 from sentinelle.carbon.localtime import PARIS, local_year
+
+if TYPE_CHECKING:
+    from sentinelle.carbon.settings import CarbonConfig
+
 
 IMPORTED = "imported"
 MEASURED = ("measured", "integrated")  # what an import calls `imported`
@@ -498,7 +502,7 @@ async def import_file(
         staging.close()
 
 
-def meter_target(config: Any, meter: str, *, kind: str | None = None, unit: str | None = None,
+def meter_target(config: CarbonConfig, meter: str, *, kind: str | None = None, unit: str | None = None,
                  modulus: float | None = None) -> MeterTarget:
     """The meter's tags and settings from the inventory (duck-typed on agent.config), with the
     same identity tags `carbon.processor` puts on live energy points."""
@@ -523,7 +527,7 @@ def meter_target(config: Any, meter: str, *, kind: str | None = None, unit: str 
                        modulus if modulus is not None else getattr(m, "modulus", None))
 
 
-def find_meter(config: Any, meter: str) -> tuple[Any, Any]:
+def find_meter(config: CarbonConfig, meter: str) -> tuple[Any, Any]:
     """(site, device) of a metered inventory device; ValueError saying what is wrong."""
     for site in config.inventory.sites:
         for dev in site.devices:

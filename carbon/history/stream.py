@@ -163,7 +163,7 @@ class Staging:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class ImportedReading:
     time_ns: int
     value: float
     step_s: int = 0
@@ -172,12 +172,12 @@ class Reading:
     line: int = 0
 
 
-def readings(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind) -> Iterator[Reading]:
+def readings(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind) -> Iterator[ImportedReading]:
     """One reading per timestamp. The cadrans of an index export are summed; when the set of
     cadrans changes (a tariff option change) the sum restarts, flagged as a counter reset."""
     if kind != "counter":
         for t, sub, v, step, reset, line in rows:
-            yield Reading(t, v, step, bool(reset), sub == "w", line)
+            yield ImportedReading(t, v, step, bool(reset), sub == "w", line)
         return
     cur_t: int | None = None
     total, reset_any = 0.0, False
@@ -186,17 +186,17 @@ def readings(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind) 
     for t, sub, v, _step, reset, _line in rows:
         if t != cur_t:
             if cur_t is not None:
-                yield Reading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
+                yield ImportedReading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
                 prev_subs = subs
             cur_t, total, subs, reset_any = t, 0.0, [], False
         total += v
         subs.append(sub)
         reset_any = reset_any or bool(reset)
     if cur_t is not None:
-        yield Reading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
+        yield ImportedReading(cur_t, total, 0, reset_any or (prev_subs is not None and subs != prev_subs))
 
 
-def _chunks(items: Iterable[Reading]) -> Iterator[list[Reading]]:
+def _chunks(items: Iterable[ImportedReading]) -> Iterator[list[ImportedReading]]:
     chunk: list = []
     for item in items:
         chunk.append(item)
@@ -207,7 +207,7 @@ def _chunks(items: Iterable[Reading]) -> Iterator[list[Reading]]:
         yield chunk
 
 
-def raw_intervals(items: Iterable[Reading], kind: Kind, policy: GapPolicy, modulus_kwh: float | None) -> Iterator[EnergyInterval]:
+def raw_intervals(items: Iterable[ImportedReading], kind: Kind, policy: GapPolicy, modulus_kwh: float | None) -> Iterator[EnergyInterval]:
     """Intervals with gaps left `missing` (the caller applies the fill policy)."""
     no_fill = GapPolicy(policy.max_gap_s, "missing", policy.neighbours, policy.max_power_w)
     if kind == "counter":
@@ -224,7 +224,7 @@ def raw_intervals(items: Iterable[Reading], kind: Kind, policy: GapPolicy, modul
 
 def staged_intervals(rows: Iterable[tuple[int, str, float, int, int, int]], kind: Kind, policy: GapPolicy,
                      modulus_kwh: float | None) -> Iterator[EnergyInterval]:
-    """`raw_intervals(readings(rows, kind), ...)`; for counters without the `Reading` step."""
+    """`raw_intervals(readings(rows, kind), ...)`; for counters without the `ImportedReading` step."""
     if kind != "counter":
         return raw_intervals(readings(rows, kind), kind, policy, modulus_kwh)
     return _counter_chunks(_counter_readings(rows, modulus_kwh), policy)
@@ -260,10 +260,10 @@ class IntervalOverlap(ValueError):
     """Two rows of interval energy cover the same time (inconsistent steps)."""
 
 
-def _interval_energy(items: Iterable[Reading]) -> Iterator[EnergyInterval]:
+def _interval_energy(items: Iterable[ImportedReading]) -> Iterator[EnergyInterval]:
     """Energy per interval ending at each timestamp; a hole between two intervals is a gap."""
     prev_end: int | None = None
-    held: Reading | None = None  # a first reading whose step must be inferred from the next one
+    held: ImportedReading | None = None  # a first reading whose step must be inferred from the next one
     for r in items:
         if held is not None:
             step_ns = (r.time_ns - held.time_ns)
@@ -280,7 +280,7 @@ def _interval_energy(items: Iterable[Reading]) -> Iterator[EnergyInterval]:
         raise IntervalOverlap("a single interval without a step: give --step")
 
 
-def _one(r: Reading, step_ns: int, prev_end: int | None) -> Iterator[EnergyInterval]:
+def _one(r: ImportedReading, step_ns: int, prev_end: int | None) -> Iterator[EnergyInterval]:
     if step_ns <= 0:
         raise IntervalOverlap(f"interval ending at {r.time_ns} has no positive step")
     start = r.time_ns - step_ns

@@ -20,17 +20,17 @@ class InventoryTableError(ValueError):
     """A lifetimes or factors file that cannot be used (message: file, key, reason)."""
 
 
-class _Model(BaseModel):
+class _FactorModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Lifetime(_Model):
+class Lifetime(_FactorModel):
     years: Annotated[float, Field(gt=0, le=50)]
     source: str
     verified: bool = False
 
 
-class LifetimeTable(_Model):
+class LifetimeTable(_FactorModel):
     version: str
     lifetimes: dict[str, Lifetime]
 
@@ -39,7 +39,7 @@ class LifetimeTable(_Model):
         return row.years if row else None
 
 
-class ManufacturingFactor(_Model):
+class ManufacturingFactor(_FactorModel):
     """kgCO2e of making one unit; `lifetime_years` for amortisation (else the class lifetime)."""
 
     model: str | None = None
@@ -70,7 +70,7 @@ def _fold(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
-class ManufacturingTable(_Model):
+class ManufacturingTable(_FactorModel):
     version: str
     factors: list[ManufacturingFactor]
     # Model -> weight in kg (from the maker's data sheet), for factors given per kg.
@@ -93,7 +93,7 @@ class ManufacturingTable(_Model):
         return None
 
 
-def _load(path: Path, model: type[_Model]) -> _Model:
+def _load(path: Path, model: type[_FactorModel]) -> _FactorModel:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.carbon.inventory.factors import load_lifetimes, load_manufacturing
 from sentinelle.carbon.inventory.manufacturing import ManufacturingSection, manufacturing_section
@@ -18,15 +18,19 @@ from sentinelle.carbon.inventory.records import MEASUREMENT, NS, DeviceSite, bui
 from sentinelle.carbon.inventory.tables import SCOPE_NOTE, manufacturing_tables
 from sentinelle.carbon.localtime import PARIS
 
+if TYPE_CHECKING:
+    from sentinelle.carbon.settings import CarbonConfig
+
+
 HISTORY_NS = 10 * 366 * 86400 * NS  # first sightings up to ten years before the period
 
 
-def devices_of(config: Any) -> dict[str, DeviceSite]:
+def devices_of(config: CarbonConfig) -> dict[str, DeviceSite]:
     return {dev.id: DeviceSite(site.id, site.member, site.contract, dev.kind)
             for site in config.inventory.sites for dev in site.devices}
 
 
-def build_section(config: Any, source: Any, start_ns: int, end_ns: int, factors_path: str | None = None,
+def build_section(config: CarbonConfig, source: Any, start_ns: int, end_ns: int, factors_path: str | None = None,
                   lifetimes_path: str | None = None) -> ManufacturingSection:
     """Read the inventory history from `source` and amortise over [start_ns, end_ns)."""
     points = source.points(MEASUREMENT, max(0, start_ns - HISTORY_NS), end_ns)

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Config
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt.client import MqttSource
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory
 
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
+
 __all__ = ["GatewayHealth", "LoraInventory", "MqttSource", "build_sources"]
 
 
-def build_sources(config: Config, metrics: AgentMetrics, problems: Problems, state_dir: Path) -> list[MqttSource]:
+def build_sources(config: AgentConfig, metrics: AgentMetrics, problems: Problems, state_dir: Path) -> list[MqttSource]:
     """One source per `mqtt:` entry. Raises ValueError for unusable TLS files (fail at start)."""
     sources: list[MqttSource] = []
     used: set[str] = set()

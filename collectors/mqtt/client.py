@@ -53,7 +53,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sentinelle.agent.backoff import Backoff
-from sentinelle.agent.config import MqttBroker, MqttSubscription
 from sentinelle.agent.configtypes import secret_value
 from sentinelle.agent.core import Emit, Point
 from sentinelle.agent.events import event_point
@@ -62,6 +61,7 @@ from sentinelle.agent.selfmetrics import AgentMetrics
 from sentinelle.collectors.mqtt.decoders import DecodeError, Decoder, decoder_for
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory
+from sentinelle.collectors.mqtt.settings import MqttBrokerSettings, MqttSubscriptionSettings
 from sentinelle.collectors.mqtt.topics import TopicFilter, shared
 
 log = logging.getLogger("sentinelle.collectors.mqtt")
@@ -83,12 +83,12 @@ class Route:
         return self.filter.text
 
 
-def subscriptions_of(broker: MqttBroker) -> list[MqttSubscription]:
+def subscriptions_of(broker: MqttBrokerSettings) -> list[MqttSubscriptionSettings]:
     """`topics:` (broker format) and `subscriptions:` as one list, in order."""
-    return [MqttSubscription(topic=t) for t in broker.topics] + list(broker.subscriptions)
+    return [MqttSubscriptionSettings(topic=t) for t in broker.topics] + list(broker.subscriptions)
 
 
-def tls_context(broker: MqttBroker) -> ssl.SSLContext | None:
+def tls_context(broker: MqttBrokerSettings) -> ssl.SSLContext | None:
     """The client TLS context, built once (loading files blocks, so not per reconnect)."""
     if not broker.tls_enabled:
         return None
@@ -184,7 +184,7 @@ class MqttSource:
 
     def __init__(
         self,
-        broker: MqttBroker,
+        broker: MqttBrokerSettings,
         *,
         client_id: str,
         metrics: AgentMetrics,

@@ -1,5 +1,5 @@
 """The MQTT / LoRaWAN collector as the runtime sees it: registered in
-`sentinelle.agent.runtime.COLLECTORS`. One source per `mqtt:` broker; gateway health files in
+`sentinelle.agent.parts.COLLECTORS`. One source per `mqtt:` broker; gateway health files in
 `<state_dir>/`, adopting `mqtt-gateways-*.json` an older release kept in `<data_dir>/state/`.
 """
 

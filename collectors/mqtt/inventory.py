@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Inventory, LoraMeterField
 from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.decoders.common import as_float, flat_name
+from sentinelle.collectors.mqtt.settings import LoraMeterFieldSettings
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import InventorySettings  # composed at run time
+
 
 DECODED_PREFIX = "decoded_"
 
@@ -37,7 +42,7 @@ class LoraInventory:
         self.default_site = default_site
 
     @classmethod
-    def from_inventory(cls, inventory: Inventory, default_site: str | None = None) -> LoraInventory:
+    def from_inventory(cls, inventory: InventorySettings, default_site: str | None = None) -> LoraInventory:
         devices: dict[str, LoraIdentity] = {}
         gateways: dict[str, LoraIdentity] = {}
         for site in inventory.sites:
@@ -76,7 +81,7 @@ class LoraInventory:
                         point.fields[target] = value * scale
 
 
-def _meter_fields(energy: LoraMeterField | None, power: LoraMeterField | None) -> tuple[tuple[str, str, float], ...]:
+def _meter_fields(energy: LoraMeterFieldSettings | None, power: LoraMeterFieldSettings | None) -> tuple[tuple[str, str, float], ...]:
     out: list[tuple[str, str, float]] = []
     if energy is not None:
         out.append(("energy_kwh_total", flat_name(energy.path, DECODED_PREFIX), energy.scale))

@@ -8,16 +8,20 @@ port, firewall, community), wrong digest (v3 key), unknown user.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Config
 from sentinelle.agent.messages import say
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig  # composed at run time
+
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 
 
-async def check_devices(config: Config, lang: str = "en") -> list[tuple[str, bool, str]]:
+async def check_devices(config: AgentConfig, lang: str = "en") -> list[tuple[str, bool, str]]:
     """(device id, ok, detail) for every inventory device with `snmp:`, in inventory order; the
     detail in `lang`, the client's own error text kept as it is."""
     devices = [d for s in config.inventory.sites for d in s.devices if d.snmp is not None]

@@ -17,12 +17,13 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr, ValidationError
 
-from sentinelle.agent.config import Device, SnmpSettings, SnmpTarget
+from sentinelle.agent.config import DeviceSettings
 from sentinelle.agent.configtypes import read_secret_file
 from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession, Varbind
 from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_NAME, Discarded, Missing, Reading, decode, plan
 from sentinelle.collectors.snmp.device import SnmpDevice
 from sentinelle.collectors.snmp.profiles import Profile, ProfileCatalog, ProfileError, unit_of
+from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -76,8 +77,8 @@ def split_host_port(text: str, port: int | None) -> tuple[str, int]:
     return host, chosen
 
 
-def target_from_args(args: argparse.Namespace) -> SnmpTarget:
-    """Build an `SnmpTarget`; raises ValueError with a secret-free message."""
+def target_from_args(args: argparse.Namespace) -> SnmpTargetSettings:
+    """Build an `SnmpTargetSettings`; raises ValueError with a secret-free message."""
     host, port = split_host_port(args.host, args.port)
     data: dict[str, Any] = {"host": host, "port": port, "version": args.version,
                             "context": args.context, "timeout": args.timeout, "retries": args.retries}
@@ -91,7 +92,7 @@ def target_from_args(args: argparse.Namespace) -> SnmpTarget:
         community = read_secret_file(args.community_file) if args.community_file else args.community
         data["community"] = SecretStr(community)
     try:
-        return SnmpTarget.model_validate(data)
+        return SnmpTargetSettings.model_validate(data)
     except ValidationError as exc:
         raise ValueError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'snmp'}: {e['msg'].removeprefix('Value error, ')}"
                                    for e in exc.errors(include_url=False))) from None
@@ -181,12 +182,12 @@ def _lookup_any(tables: Mapping[str, Mapping[str, Varbind]], oids: list[str]) ->
     return any(tables.get(o) for o in oids)
 
 
-async def probe(target: SnmpTarget, catalog: ProfileCatalog, names: list[str]) -> dict[str, Any]:
+async def probe(target: SnmpTargetSettings, catalog: ProfileCatalog, names: list[str]) -> dict[str, Any]:
     """Identify and select profiles exactly as the agent does (discovery, quirks), poll once;
     the result is what `--json` prints."""
     async with SnmpClient(SnmpSettings(timeout=target.timeout or 2.0, retries=target.retries or 0)) as client:
         session = client.session(target)
-        device = SnmpDevice(Device(id="probe", snmp=target, profiles=names), session, catalog, 60.0)
+        device = SnmpDevice(DeviceSettings(id="probe", snmp=target, profiles=names), session, catalog, 60.0)
         ident = await device.identify()
         profiles = device.profiles or []
         scalars, tables, timed_out = await _collect(session, profiles)

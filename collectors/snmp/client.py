@@ -20,7 +20,7 @@ import resource
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import SnmpSettings, SnmpTarget
+from sentinelle.collectors.snmp.settings import SnmpSettings, SnmpTargetSettings
 from sentinelle.collectors.snmp.transport import (
     ABSENT_SYNTAXES,
     UNTYPED_INT,
@@ -85,7 +85,7 @@ class SnmpClient:
             self._pysnmp.close()
             self._pysnmp = None
 
-    def backend_for(self, target: SnmpTarget) -> str:
+    def backend_for(self, target: SnmpTargetSettings) -> str:
         """`gufo` or `pysnmp`: the device's `backend:`, else `snmp.backend`; gufo-snmp falls back
         to pysnmp for what it cannot do (SNMPv3 context names, 3DES)."""
         name = target.backend or self.settings.backend
@@ -96,7 +96,7 @@ class SnmpClient:
                 return "pysnmp"
         return name
 
-    def _backend_session(self, target: SnmpTarget, timeout: float, max_repetitions: int) -> BackendSession:
+    def _backend_session(self, target: SnmpTargetSettings, timeout: float, max_repetitions: int) -> BackendSession:
         if self.backend_for(target) == "gufo":
             from sentinelle.collectors.snmp.transport.gufo import GufoSession
 
@@ -107,7 +107,7 @@ class SnmpClient:
             self._pysnmp = PysnmpEngine()
         return self._pysnmp.session(target, timeout)
 
-    def session(self, target: SnmpTarget) -> SnmpSession:
+    def session(self, target: SnmpTargetSettings) -> SnmpSession:
         return SnmpSession(self, target)
 
 
@@ -116,7 +116,7 @@ class SnmpSession:
     Requests of one session run one at a time (gufo-snmp needs it; a device answers one
     poller's requests in order anyway)."""
 
-    def __init__(self, client: SnmpClient, target: SnmpTarget):
+    def __init__(self, client: SnmpClient, target: SnmpTargetSettings):
         self.client = client
         self.target = target
         settings = client.settings

@@ -1,4 +1,4 @@
-"""The SNMP collector as the runtime sees it: registered in `sentinelle.agent.runtime.COLLECTORS`.
+"""The SNMP collector as the runtime sees it: registered in `sentinelle.agent.parts.COLLECTORS`.
 
 One `SnmpClient` for the whole fleet (its in-flight limit is the agent's), the polled devices,
 and their equipment-identity targets (issue 17) on their own slow cadence sharing that client.

@@ -1,6 +1,6 @@
 """SNMP rules the configuration models cannot see alone: profile directories and names.
 
-Registered in `agent.config.CONFIG_CHECKS`, so `check` refuses what `build_targets` would
+Registered in `agent.parts.CONFIG_CHECKS`, so `check` refuses what `build_targets` would
 refuse at start-up, with the file line of the offending key.
 """
 

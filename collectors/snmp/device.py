@@ -14,8 +14,9 @@ import logging
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import Config, ConfigError, Device
+from sentinelle.agent.config import ConfigError
 from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
@@ -43,6 +44,10 @@ from sentinelle.collectors.snmp.profiles import (
     parse_overrides,
 )
 
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig, DeviceSettings  # composed at run time
+
+
 log = logging.getLogger("sentinelle.collectors.snmp")
 
 STATUS = "device_status"
@@ -53,7 +58,7 @@ class SnmpDevice:
 
     def __init__(
         self,
-        device: Device,
+        device: DeviceSettings,
         session: SnmpSession,
         catalog: ProfileCatalog,
         interval_s: float,
@@ -325,7 +330,7 @@ class SnmpDevice:
                                  type(exc).__name__, device=self.id)
 
 
-def legacy_state_dir(config: Config) -> Path:
+def legacy_state_dir(config: AgentConfig) -> Path:
     """Where releases before the collector registry kept SNMP state (adopted on open)."""
     return Path(config.agent.data_dir) / "snmp-state"
 
@@ -335,7 +340,7 @@ def _state_file_name(device_id: str) -> str:
 
 
 def build_targets(
-    config: Config,
+    config: AgentConfig,
     client: SnmpClient,
     metrics: AgentMetrics,
     problems: Problems,

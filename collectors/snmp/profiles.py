@@ -50,7 +50,7 @@ class ProfileError(ValueError):
     """A profile file that cannot be used; the message names the file and the problem."""
 
 
-class _Model(BaseModel):
+class _ProfileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -64,7 +64,7 @@ def _oid(v: str) -> str:
 Oid = Annotated[str, Field(min_length=3)]
 
 
-class EventSpec(_Model):
+class EventSpec(_ProfileModel):
     """A state worth an `event` point: `kind` starts when the field's decoded value is in
     `active`, ends (with its duration) when it leaves it."""
 
@@ -79,7 +79,7 @@ class EventSpec(_Model):
     announce_initial: bool = True
 
 
-class RawRange(_Model):
+class RawRange(_ProfileModel):
     """The range a MIB declares for an object's raw value (e.g. UPS-MIB
     upsEstimatedChargeRemaining INTEGER (0..100)): anything outside is not a reading."""
 
@@ -87,7 +87,7 @@ class RawRange(_Model):
     max: int | None = None
 
 
-class Plausible(_Model):
+class Plausible(_ProfileModel):
     """Physical range of the scaled value. `relative_to`: a scalar OID (scaled by
     `relative_scale`) the value is compared with, `ratio` [lo, hi] times it (power within the
     rating, battery voltage around its nominal)."""
@@ -107,7 +107,7 @@ class Plausible(_Model):
         return self
 
 
-class FieldOverride(_Model):
+class FieldOverride(_ProfileModel):
     """What a user may correct on one field of a device or model (inventory `overrides:` or a
     quirk profile): the scale, offset, sentinels and ranges."""
 
@@ -118,7 +118,7 @@ class FieldOverride(_Model):
     plausible: Plausible | None = None
 
 
-class FieldSpec(_Model):
+class FieldSpec(_ProfileModel):
     name: Annotated[str, Field(pattern=NAME_RE)]
     oid: Oid
     # Alternative OID read when `oid` is absent (e.g. ifHCInOctets -> ifInOctets).
@@ -195,7 +195,7 @@ class FieldSpec(_Model):
                                | {k: getattr(o, k) for k in ("valid", "plausible") if getattr(o, k) is not None})
 
 
-class TagSpec(_Model):
+class TagSpec(_ProfileModel):
     """A tag taken from a column: of the same table (same row index) or of another table,
     joined by the components `index_parts` of this row's index (e.g. `[0]`: the first one)."""
 
@@ -208,14 +208,14 @@ class TagSpec(_Model):
     _norm_oid = field_validator("oid", "fallback")(lambda cls, v: None if v is None else _oid(v))
 
 
-class IndexTag(_Model):
+class IndexTag(_ProfileModel):
     """A tag made from components of the row index (e.g. PDU id and outlet number)."""
 
     tag: Annotated[str, Field(pattern=NAME_RE)]
     parts: list[int] | None = None  # None: the whole index
 
 
-class Rollup(_Model):
+class Rollup(_ProfileModel):
     """Aggregate a table's rows into another measurement: e.g. UPS output lines' power summed
     into `ups.output_power_w`, ONTs online counted per PON port into `pon.onts_online`.
     `fields`: target name -> `op:source_field`, op in sum, max, min, avg, count, count_true."""
@@ -234,7 +234,7 @@ class Rollup(_Model):
         return v
 
 
-class Group(_Model):
+class Group(_ProfileModel):
     """One measurement. Scalars: field OIDs are instances (`...0`). Table: field OIDs are
     columns; each row index gives one point."""
 
@@ -267,7 +267,7 @@ class Group(_Model):
         return self
 
 
-class Profile(_Model):
+class Profile(_ProfileModel):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
     source: str = ""
     always: bool = False

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sentinelle.agent.config import Config
+from sentinelle.agent.config import AgentConfig
 from tests.acceptance.markdown import Command, commands, shell_blocks, yaml_blocks
 from tests.acceptance.runner import assert_collected, run_seconds, run_with_traffic, sentinelle
 from tests.acceptance.testbed import REPO, TestBed, dump_user_yaml, load_user_yaml
@@ -170,7 +170,7 @@ def _is_whole_config(text: str) -> bool:
 def test_yaml_snippet_is_a_sentinelle_configuration(block: Any) -> None:
     data = load_user_yaml(block.text)
     assert isinstance(data, dict), f"{block.where}: a YAML snippet is (part of) a configuration file"
-    unknown = set(data) - set(Config.model_fields)
+    unknown = set(data) - set(AgentConfig.model_fields)
     assert not unknown, f"{block.where}: top-level keys {sorted(unknown)} are not configuration sections"
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sentinelle.agent.config import MqttFormat, MqttSubscription
 from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.decoders.chirpstack import decode_chirpstack
 from sentinelle.collectors.mqtt.decoders.common import DecodeError
 from sentinelle.collectors.mqtt.decoders.generic import GenericJsonDecoder
 from sentinelle.collectors.mqtt.decoders.tts import decode_tts
+from sentinelle.collectors.mqtt.settings import MqttFormat, MqttSubscriptionSettings
 
 Decoder = Callable[[str, bytes, int], list[Point]]
 
 __all__ = ["DecodeError", "Decoder", "GenericJsonDecoder", "decode_chirpstack", "decode_tts", "decoder_for"]
 
 
-def decoder_for(subscription: MqttSubscription, default_format: MqttFormat) -> Decoder:
+def decoder_for(subscription: MqttSubscriptionSettings, default_format: MqttFormat) -> Decoder:
     fmt = subscription.format or default_format
     if fmt == "chirpstack-v4":
         return decode_chirpstack

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sentinelle.agent.config import GenericJsonField, GenericJsonMapping
 from sentinelle.agent.core import FieldValue, Point
 from sentinelle.collectors.mqtt.decoders.common import (
     DecodeError,
@@ -24,6 +23,7 @@ from sentinelle.collectors.mqtt.decoders.common import (
     message_time_ns,
     tags_of,
 )
+from sentinelle.collectors.mqtt.settings import GenericJsonFieldSettings, GenericJsonMappingSettings
 from sentinelle.collectors.mqtt.topics import TopicFilter
 
 _UNIX_SCALE = {"unix_s": 10**9, "unix_ms": 10**6, "unix_us": 10**3, "unix_ns": 1}
@@ -34,7 +34,7 @@ _FALSE = frozenset({"false", "off", "no", "0"})
 class GenericJsonDecoder:
     """Decoder for one `generic-json` subscription (its topic pattern and mapping)."""
 
-    def __init__(self, pattern: str, mapping: GenericJsonMapping):
+    def __init__(self, pattern: str, mapping: GenericJsonMappingSettings):
         self.filter = TopicFilter.parse(pattern)
         self.mapping = mapping
         self._static_tags = tags_of(**mapping.tags)
@@ -84,7 +84,7 @@ def _num(text: str) -> float | None:
         return None
 
 
-def _typed(name: str, value: Any, spec: GenericJsonField) -> FieldValue:
+def _typed(name: str, value: Any, spec: GenericJsonFieldSettings) -> FieldValue:
     kind = spec.type
     if kind == "str":
         if isinstance(value, str):

@@ -42,7 +42,7 @@ class IdentityProfileError(ValueError):
     """An identity profile that cannot be used; the message names the file and the problem."""
 
 
-class _Model(BaseModel):
+class _IdentityModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -53,7 +53,7 @@ def _oid(v: str) -> str:
     return v.lstrip(".")
 
 
-class IdentityField(_Model):
+class IdentityField(_IdentityModel):
     """Where one identity value is, and how to read it.
 
     `type`: text (trimmed, placeholders flagged), date (text in one of `date_formats`),
@@ -69,7 +69,7 @@ class IdentityField(_Model):
     _norm = field_validator("oid")(lambda cls, v: _oid(v))
 
 
-class IdentityGroup(_Model):
+class IdentityGroup(_IdentityModel):
     table: bool = False
     # Prefix of the part id: `entity` -> parts `entity.1001`; for scalars the whole part id.
     part: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[0-9.]+)?$")]
@@ -88,7 +88,7 @@ class IdentityGroup(_Model):
     fields: dict[IdentityName, IdentityField]
 
 
-class IdentityProfile(_Model):
+class IdentityProfile(_IdentityModel):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
     source: str
     always: bool = False

@@ -14,9 +14,8 @@ import logging
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sentinelle.agent.config import Config, Device
 from sentinelle.agent.core import Point
 from sentinelle.agent.events import event_point
 from sentinelle.agent.logs import Problems
@@ -25,6 +24,10 @@ from sentinelle.collectors.snmp.client import SnmpClient, SnmpError, SnmpSession
 from sentinelle.collectors.snmp.decode import SYS_DESCR, SYS_OBJECT_ID
 from sentinelle.collectors.snmp.identity.parts import DECIDING, Part, device_parts, sparse_group, wanted_rows
 from sentinelle.collectors.snmp.identity.spec import IdentityCatalog
+
+if TYPE_CHECKING:
+    from sentinelle.agent.config import AgentConfig, DeviceSettings  # composed at run time
+
 
 log = logging.getLogger("sentinelle.collectors.snmp.identity")
 
@@ -81,7 +84,7 @@ class IdentityTarget:
 
     def __init__(
         self,
-        device: Device,
+        device: DeviceSettings,
         session: SnmpSession,
         catalog: IdentityCatalog,
         interval_s: float,
@@ -203,12 +206,12 @@ class IdentityTarget:
                                  str(self.state_path), type(exc).__name__, device=self.device.id)
 
 
-def legacy_identity_state_dir(config: Config) -> Path:
+def legacy_identity_state_dir(config: AgentConfig) -> Path:
     """Where releases before the collector registry kept identity state (adopted on open)."""
     return Path(config.agent.data_dir) / "inventory-state"
 
 
-def build_identity_targets(config: Config, client: SnmpClient, problems: Problems | None,
+def build_identity_targets(config: AgentConfig, client: SnmpClient, problems: Problems | None,
                            catalog: IdentityCatalog | None = None, state_dir: Path | None = None) -> list[IdentityTarget]:
     """One `IdentityTarget` per inventory device with an `snmp:` section. Users' identity
     profiles live in an `identity/` folder of each `snmp.profiles_dirs` entry. State files go to

@@ -52,7 +52,7 @@ from gufo.snmp import SnmpError as GufoError
 from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession as GufoAioSession
 
-from sentinelle.agent.config import SnmpTarget
+from sentinelle.collectors.snmp.settings import SnmpTargetSettings
 from sentinelle.collectors.snmp.transport import TIMEOUT_MESSAGE, UNTYPED_INT, SnmpError, Varbind
 
 # gufo's advice: refresh when over 150 s passed since the last request (RFC 3414's window).
@@ -68,7 +68,7 @@ _PRIV_KEYS = {"des": (DesKey, KeyExpansion.Blumenthal), "aes": (Aes128Key, KeyEx
               "aes256c": (Aes256Key, KeyExpansion.Cisco)}
 
 
-def needs_pysnmp(target: SnmpTarget) -> str | None:
+def needs_pysnmp(target: SnmpTargetSettings) -> str | None:
     """Why gufo-snmp cannot serve `target`, or None when it can."""
     if target.version == 3 and target.context:
         return "SNMPv3 context names"
@@ -77,7 +77,7 @@ def needs_pysnmp(target: SnmpTarget) -> str | None:
     return None
 
 
-def _user(target: SnmpTarget) -> User:
+def _user(target: SnmpTargetSettings) -> User:
     auth = None
     priv = None
     expansion = KeyExpansion.Blumenthal
@@ -108,7 +108,7 @@ def _varbind(oid: str, value: object) -> Varbind:
 class GufoSession:
     """One device over one gufo-snmp socket; see the module docstring for its limits."""
 
-    def __init__(self, target: SnmpTarget, timeout: float, max_repetitions: int):
+    def __init__(self, target: SnmpTargetSettings, timeout: float, max_repetitions: int):
         self.target = target
         self.timeout = timeout
         self._lock = asyncio.Lock()

@@ -42,7 +42,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind
 
-from sentinelle.agent.config import SnmpTarget
+from sentinelle.collectors.snmp.settings import SnmpTargetSettings
 from sentinelle.collectors.snmp.transport import (
     ABSENT_SYNTAXES,
     TIMEOUT_MESSAGE,
@@ -132,7 +132,7 @@ class PysnmpEngine:
     def __init__(self) -> None:
         self.engine = SnmpEngine()
 
-    def session(self, target: SnmpTarget, timeout: float) -> PysnmpSession:
+    def session(self, target: SnmpTargetSettings, timeout: float) -> PysnmpSession:
         return PysnmpSession(self, target, timeout)
 
     def close(self) -> None:
@@ -146,7 +146,7 @@ class PysnmpSession:
     """One device over pysnmp. pysnmp does no retries here (`retries=0`): the collector's
     retry loop in client.py is the same for both backends."""
 
-    def __init__(self, engine: PysnmpEngine, target: SnmpTarget, timeout: float):
+    def __init__(self, engine: PysnmpEngine, target: SnmpTargetSettings, timeout: float):
         self._engine = engine
         self.target = target
         self.timeout = timeout
@@ -155,7 +155,7 @@ class PysnmpSession:
         self._transport: UdpTransportTarget | Udp6TransportTarget | None = None
 
     @staticmethod
-    def _auth_data(target: SnmpTarget) -> CommunityData | UsmUserData:
+    def _auth_data(target: SnmpTargetSettings) -> CommunityData | UsmUserData:
         if target.version in (1, 2):
             community = target.community.get_secret_value() if target.community else "public"
             return CommunityData(community, mpModel=0 if target.version == 1 else 1)

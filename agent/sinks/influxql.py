@@ -17,7 +17,7 @@ import aiohttp
 
 from sentinelle.agent.core import Point
 from sentinelle.agent.redaction import Redactor
-from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable
+from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, http_session
 from sentinelle.agent.sinks.status import error_for_status
 
 
@@ -60,10 +60,7 @@ class InfluxQLClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(ssl=None if self.verify_tls else False),
-            )
+            self._session = http_session(verify_tls=self.verify_tls, timeout=self.timeout)
         return self._session
 
     def measurement(self, name: str) -> str:

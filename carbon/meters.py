@@ -169,6 +169,13 @@ def hierarchy_inconsistencies(
 
 
 POWER_FIELDS = ("power_w", "output_power_w")  # what the carbon processor integrates
+# A meter counter's fields, as the meter-reading contract names them (docs/meter-readings.md),
+# for the live processor and the line-protocol import alike.
+COUNTER_FIELD = "energy_kwh_total"
+RESET_FIELD = "counter_reset"
+WRAP_FIELD = f"{COUNTER_FIELD}_wrap"
+MAX_RATE_FIELD = f"{COUNTER_FIELD}_max_rate"
+LEGACY_WRAP_FIELD = "energy_kwh_wrap"  # the modulus' spelling before the contract; still read
 # Measurements that are never a device's own meter reading, for the live processor and the
 # history import alike: what carbon derives itself (energy, carbon, grid_intensity: reading them
 # back would count a kWh twice), per-outlet and per-phase figures (parts of the device total),

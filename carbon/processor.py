@@ -54,7 +54,17 @@ from sentinelle.carbon.intensity import (
     grid_for_zone,
 )
 from sentinelle.carbon.localtime import local_year
-from sentinelle.carbon.meters import POWER_FIELDS, SKIP_MEASUREMENTS, MeterSpec, meters_from_inventory
+from sentinelle.carbon.meters import (
+    COUNTER_FIELD,
+    LEGACY_WRAP_FIELD,
+    MAX_RATE_FIELD,
+    POWER_FIELDS,
+    RESET_FIELD,
+    SKIP_MEASUREMENTS,
+    WRAP_FIELD,
+    MeterSpec,
+    meters_from_inventory,
+)
 
 if TYPE_CHECKING:
     from sentinelle.carbon.settings import CarbonConfig
@@ -64,12 +74,6 @@ log = logging.getLogger("sentinelle.carbon.processor")
 
 HISTORY = 4  # recent valid intervals kept per meter for gap estimation
 STATE_VERSION = 1
-# The meter-reading contract (docs/meter-readings.md).
-COUNTER_FIELD = "energy_kwh_total"
-RESET_FIELD = "counter_reset"
-WRAP_FIELD = f"{COUNTER_FIELD}_wrap"
-MAX_RATE_FIELD = f"{COUNTER_FIELD}_max_rate"
-LEGACY_WRAP_FIELD = "energy_kwh_wrap"  # the modulus' spelling before the contract; still read
 
 
 class CarbonProcessor:

@@ -23,6 +23,7 @@ or `missing` under the same gap policy as live data.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import itertools
 import operator
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sentinelle.agent.core import Point
 from sentinelle.carbon.emissions import beges_flag, carbon_points, emitted_g
-from sentinelle.carbon.energy import NS, EnergyInterval, GapPolicy, clip
+from sentinelle.carbon.energy import J_PER_KWH, NS, EnergyInterval, GapPolicy, clip
 from sentinelle.carbon.factors import EmissionFactor, FactorError, FactorTable, MissingYear
 from sentinelle.carbon.history.readers import (
     ImportFormatError,
@@ -424,6 +425,12 @@ async def import_file(
             return result
         coverage = await live(result.span[0] - 366 * 86400 * NS, result.span[1]) if live else LiveCoverage()
         modulus_kwh = target.modulus * unit_factor("counter", target.unit) if target.modulus and target.kind == "counter" else None
+        if target.kind == "counter":
+            # The points' own description of their counter (line protocol of the agent's points) when
+            # neither the inventory nor --modulus says otherwise; a stated max rate bounds a jump.
+            modulus_kwh = modulus_kwh or result.stats.wrap_kwh
+            if result.stats.max_rate_kwh_s and policy.max_power_w is None:
+                policy = dataclasses.replace(policy, max_power_w=result.stats.max_rate_kwh_s * J_PER_KWH)
         ivs = fill_gaps(staged_intervals(staging.rows(), target.kind, policy, modulus_kwh), policy)
         write_batch = getattr(writer, "write_batch", None)
 

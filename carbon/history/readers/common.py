@@ -60,6 +60,10 @@ class ReadStats:
     skipped: dict[str, int] = field(default_factory=dict)
     quality: dict[str, int] = field(default_factory=dict)
     steps: dict[int, int] = field(default_factory=dict)
+    # What the readings say of their counter (docs/meter-readings.md: `<x>_wrap` in kWh, `<x>_max_rate`
+    # in kWh/s), so an export of the agent's own points imports as the live processor counted it.
+    wrap_kwh: float | None = None
+    max_rate_kwh_s: float | None = None
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1

@@ -7,11 +7,26 @@ from typing import TextIO
 
 from sentinelle.agent.lineprotocol import LineProtocolError, parse_line
 from sentinelle.carbon.history.readers.common import ImportFormatError, Kind, Problem, ReadStats, Row
-from sentinelle.carbon.meters import SKIP_MEASUREMENTS
+from sentinelle.carbon.meters import (
+    COUNTER_FIELD,
+    LEGACY_WRAP_FIELD,
+    MAX_RATE_FIELD,
+    RESET_FIELD,
+    SKIP_MEASUREMENTS,
+    WRAP_FIELD,
+)
+
+
+def _positive(value: object) -> float | None:
+    """A descriptive field (modulus, max rate) when it is a usable positive number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value == float("inf"):
+        return None
+    return float(value)
 
 
 def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row | Problem]:
-    """Raw readings as the collectors write them; lines of other devices are skipped."""
+    """Raw readings as the collectors write them; lines of other devices are skipped. The counter's
+    `_wrap` and `_max_rate` fields, when the points carry them, are kept in `stats` for the maths."""
     if kind == "interval":
         raise ImportFormatError("line protocol imports counters (energy_kwh_total) or power (power_w), not --kind interval")
     for n, raw in enumerate(f, start=1):
@@ -30,10 +45,14 @@ def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row
             stats.skip(f"measurement {p.measurement}")
             continue
         if kind == "counter":
-            value = p.fields.get("energy_kwh_total")
+            value = p.fields.get(COUNTER_FIELD)
             if value is None:
                 stats.skip("no energy_kwh_total field")
                 continue
+            wrap = _positive(p.fields.get(WRAP_FIELD, p.fields.get(LEGACY_WRAP_FIELD)))
+            stats.wrap_kwh = wrap if wrap is not None else stats.wrap_kwh
+            rate = _positive(p.fields.get(MAX_RATE_FIELD))
+            stats.max_rate_kwh_s = rate if rate is not None else stats.max_rate_kwh_s
         else:
             value = next((p.fields[k] for k in ("power_w", "output_power_w") if k in p.fields), None)
             if value is None:
@@ -42,4 +61,4 @@ def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
             yield Problem(n, f"value {value!r} is not a non-negative number")
             continue
-        yield Row(n, int(p.time_ns), float(value), reset=bool(p.fields.get("counter_reset", False)))
+        yield Row(n, int(p.time_ns), float(value), reset=bool(p.fields.get(RESET_FIELD, False)))

@@ -233,6 +233,34 @@ def test_line_protocol_of_raw_readings_keeps_only_the_meter(tmp_path: Path):
     assert result.stats.skipped == {"other device": 1}
 
 
+def test_line_protocol_counter_wrap_and_max_rate_come_from_the_points(tmp_path: Path):
+    """The agent's own points say how their counter wraps and how fast it can rise
+    (docs/meter-readings.md); an import of them counts as the live processor did."""
+    t = utc_ns(2026, 1, 1)
+    wrap = 2**32 * 0.001  # a Counter32 of Wh, scaled to kWh
+    f = tmp_path / "raw.lp"
+    f.write_text(
+        f"pdu,device=m energy_kwh_total={wrap - 0.296},energy_kwh_total_wrap={wrap} {t}\n"
+        f"pdu,device=m energy_kwh_total=0.704,energy_kwh_total_wrap={wrap} {t + 300 * NS}\n"
+    )
+    writer, result = run(f, "counter")
+    assert result.stats.wrap_kwh == pytest.approx(wrap)
+    assert [p.fields["kwh"] for p in writer.energy()] == pytest.approx([1.0])
+    # Without the field the drop is a restart: what the field changes is really read.
+    f.write_text(f.read_text().replace(f",energy_kwh_total_wrap={wrap}", ""))
+    writer, _ = run(f, "counter")
+    assert [p.fields["kwh"] for p in writer.energy()] != pytest.approx([1.0])
+
+    # A jump far above the stated max rate (here 1 W) is a gap, not thousands of kWh.
+    f.write_text(
+        f"pdu,device=m energy_kwh_total=10.0,energy_kwh_total_max_rate={1 / 3.6e6} {t}\n"
+        f"pdu,device=m energy_kwh_total=5000.0,energy_kwh_total_max_rate={1 / 3.6e6} {t + 300 * NS}\n"
+    )
+    writer, result = run(f, "counter")
+    assert result.stats.max_rate_kwh_s == pytest.approx(1 / 3.6e6)
+    assert sum(p.fields["kwh"] for p in writer.energy()) < 1.0
+
+
 # --- streaming maths equal the whole-list maths ---------------------------------------------
 
 

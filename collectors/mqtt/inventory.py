@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.decoders.common import as_float, flat_name
-from sentinelle.collectors.mqtt.settings import LoraMeterFieldSettings
+from sentinelle.collectors.mqtt.settings import LoraEnergyFieldSettings, LoraMeterFieldSettings
 
 if TYPE_CHECKING:
     from sentinelle.agent.config import InventorySettings  # composed at run time
@@ -31,6 +31,9 @@ class LoraIdentity:
     site: str
     # (target field, flattened decoded field, scale) for energy meters.
     meter_fields: tuple[tuple[str, str, float], ...] = ()
+    # What the configuration says of the meter's counter, written beside each reading of it
+    # (`energy_kwh_total_wrap`, `energy_kwh_total_max_rate`: docs/meter-readings.md).
+    counter_fields: tuple[tuple[str, float], ...] = ()
 
 
 class LoraInventory:
@@ -51,7 +54,8 @@ class LoraInventory:
                 if lora is None:
                     continue
                 if lora.dev_eui:
-                    devices[lora.dev_eui] = LoraIdentity(dev.id, site.id, _meter_fields(lora.energy_kwh_total, lora.power_w))
+                    devices[lora.dev_eui] = LoraIdentity(dev.id, site.id, _meter_fields(lora.energy_kwh_total, lora.power_w),
+                                                         _counter_fields(lora.energy_kwh_total))
                 if lora.gateway_id:
                     gateways[lora.gateway_id] = LoraIdentity(dev.id, site.id)
         return cls(devices, gateways, default_site)
@@ -79,6 +83,19 @@ class LoraInventory:
                     value = as_float(point.fields.get(source))
                     if value is not None:
                         point.fields[target] = value * scale
+                if "energy_kwh_total" in point.fields:
+                    point.fields.update(ident.counter_fields)
+
+
+def _counter_fields(energy: LoraEnergyFieldSettings | None) -> tuple[tuple[str, float], ...]:
+    if energy is None:
+        return ()
+    out: list[tuple[str, float]] = []
+    if energy.wrap is not None:
+        out.append(("energy_kwh_total_wrap", energy.wrap * energy.scale))
+    if energy.max_rate is not None:
+        out.append(("energy_kwh_total_max_rate", energy.max_rate))
+    return tuple(out)
 
 
 def _meter_fields(energy: LoraMeterFieldSettings | None, power: LoraMeterFieldSettings | None) -> tuple[tuple[str, str, float], ...]:

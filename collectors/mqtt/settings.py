@@ -20,6 +20,16 @@ class LoraMeterFieldSettings(StrictModel):
     scale: float = 1.0
 
 
+class LoraEnergyFieldSettings(LoraMeterFieldSettings):
+    """A LoRa meter's index, with what the meter's documentation says of its counter: `wrap`,
+    the value at which it rolls over to 0 (in the payload's unit, e.g. 4294967296 for a 32-bit Wh
+    index), and `max_rate`, the most it can count per second (in kWh). Carbon judges a drop or a
+    jump with them exactly as for a PDU (docs/meter-readings.md)."""
+
+    wrap: float | None = Field(default=None, gt=0)
+    max_rate: float | None = Field(default=None, gt=0)
+
+
 class LoraBindingSettings(StrictModel):
     """How an inventory device is recognised in LoRaWAN traffic (collectors/mqtt/README.md).
 
@@ -31,7 +41,7 @@ class LoraBindingSettings(StrictModel):
 
     dev_eui: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{16}$")
     gateway_id: str | None = Field(default=None, min_length=1, max_length=64)
-    energy_kwh_total: LoraMeterFieldSettings | None = None
+    energy_kwh_total: LoraEnergyFieldSettings | None = None
     power_w: LoraMeterFieldSettings | None = None
 
     @field_validator("energy_kwh_total", "power_w", mode="before")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Point
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
@@ -126,3 +128,45 @@ def test_inventory_binds_devices_gateways_and_meter_fields():
     assert gateway.tags["device"] == "gw-toit" and gateway.tags["site"] == "nro-lannion"
     assert stranger.tags == {"dev_eui": "ffffffffffffffff", "site": "rip-22"}  # broker default site
     assert "energy_kwh_total" not in stranger.fields
+
+
+WRAPPING_METER = """
+inventory:
+  sites:
+    - id: nro-lannion
+      kind: nro
+      devices:
+        - id: compteur-tgbt
+          kind: energy_meter
+          meter: facility
+          lora: {dev_eui: "0004A30B001C0530",
+                 energy_kwh_total: {path: energy.indexWh, scale: 0.001, wrap: 4294967296, max_rate: 0.01}}
+"""
+
+
+def test_a_lora_meter_declares_its_counters_wrap_and_max_rate_and_carbon_counts_across_the_wrap(tmp_path):
+    """A 32-bit Wh index rolls over: the binding's `wrap:` (payload unit) and `max_rate:` (kWh/s)
+    go beside each reading as the contract's fields, so carbon counts the roll-over as energy."""
+    from sentinelle.carbon.factors import FactorTable
+    from sentinelle.carbon.meters import MeterSpec
+    from sentinelle.carbon.processor import CarbonProcessor
+
+    config = parse_config(WRAPPING_METER)
+    inv = LoraInventory.from_inventory(config.inventory)
+    readings = [Point("lora_device", {"dev_eui": "0004a30b001c0530"}, {"decoded_energy_index_wh": wh}, T0 + i * 300 * S)
+                for i, wh in enumerate([4294967296 - 300.0, 200.0])]
+    inv.enrich(readings)
+    assert readings[0].fields["energy_kwh_total_wrap"] == pytest.approx(4294967.296)
+    assert readings[0].fields["energy_kwh_total_max_rate"] == 0.01
+    proc = CarbonProcessor({"compteur-tgbt": MeterSpec("compteur-tgbt", "nro-lannion")}, tmp_path, FactorTable.embedded(), None)
+    energy = [q for p in readings for q in proc.process([p]) if q.measurement == "energy"]
+    assert [e.fields["kwh"] for e in energy] == pytest.approx([0.5])  # 300 Wh before the roll-over, 200 after
+
+
+def test_wrap_is_refused_on_a_power_field():
+    from sentinelle.agent.config import ConfigError
+
+    text = WRAPPING_METER.replace("energy_kwh_total: {path: energy.indexWh, scale: 0.001, wrap: 4294967296, max_rate: 0.01}",
+                                  "power_w: {path: activePower, wrap: 65536}")
+    with pytest.raises(ConfigError, match="wrap"):
+        parse_config(text)

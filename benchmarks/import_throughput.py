@@ -104,7 +104,7 @@ def run_import(work: Path, meters: int, jobs: int, sink: str) -> dict[str, float
     started = time.perf_counter()
     with out_path.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sentinelle.agent.cli", "import", "-c", str(cfg),
-                                 "--manifest", str(work / "meters.csv"), "--jobs", str(jobs)],
+                                 "--manifest", str(work / "meters.csv"), "--jobs", str(jobs), "--lang", "en"],  # parsed below
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         main_kib = worker_kib = 0
         while proc.poll() is None:

@@ -31,7 +31,8 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("-c", "--config", required=True, help="agent configuration file (inventory, sinks)")
     p.add_argument("--format", default="table", help="comma list of table, csv, xlsx, json (default: table)")
-    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.add_argument("--lang", choices=("fr", "en"), default=None,
+                   help="language of the tables: fr or en (default: agent.lang of the file, else fr)")
     p.add_argument("--out", default=".", help="output directory for csv, xlsx, json")
     p.add_argument("--source", choices=("local", "influxdb"), help="default: the first InfluxDB sink, else local")
     p.add_argument("--since", type=_date, help=f"oldest history read (default: {DEFAULT_HISTORY_YEARS} years ago)")
@@ -67,6 +68,7 @@ def run_inventory(args: argparse.Namespace) -> int:
     try:
         formats = comma_choices(args.format, FORMATS, "format")
         config = load_config(args.config)
+        args.lang = args.lang or config.agent.lang  # as `report` does
         lifetimes = load_lifetimes(Path(args.lifetimes) if args.lifetimes else None)
         factors = load_manufacturing(Path(args.factors) if args.factors else None)
         today = datetime.now(UTC).date()

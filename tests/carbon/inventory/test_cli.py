@@ -235,6 +235,22 @@ def test_annual_report_has_a_separate_manufacturing_section(tmp_path) -> None:
     assert "manufacturing" not in main.read_text()
 
 
+def test_inventory_follows_the_files_agent_lang_unless_told(tmp_path) -> None:
+    """Like `report`: a site configured in English gets English tables without `--lang`."""
+    cfg = _scope3_year(tmp_path)
+    french = sentinelle("inventory", "-c", str(cfg), "--year", "2024")
+    assert french.returncode == 0, french.stderr
+    assert "Émissions de fabrication" in french.stdout
+    text = yaml.safe_load(cfg.read_text())
+    text["agent"]["lang"] = "en"
+    cfg.write_text(yaml.safe_dump(text))
+    english = sentinelle("inventory", "-c", str(cfg), "--year", "2024")
+    assert english.returncode == 0, english.stderr
+    assert "Manufacturing emissions" in english.stdout and "Émissions de fabrication" not in english.stdout
+    told = sentinelle("inventory", "-c", str(cfg), "--year", "2024", "--lang", "fr")
+    assert "Émissions de fabrication" in told.stdout
+
+
 def test_scope3_files_of_a_date_range_have_plain_ascii_names(tmp_path) -> None:
     """Before: `--from/--to` named the scope 3 files after the period label
     ("manufacturing-2024-01-01 → 2024-02-01.json"), an arrow and spaces that Windows shares,

@@ -87,12 +87,17 @@ def test_sigkill_loses_nothing_acknowledged_to_the_spool(snmpsim: Any, influxdb1
         [sys.executable, "-m", "sentinelle.agent.cli", "run", "-c", str(cfg_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    spool_path = tmp_path / "spool.db"
     try:
-        time.sleep(5.5)
+        # Count from the moment the agent opened its spool, not from the fork: a loaded machine
+        # spends seconds importing before the first poll (bounded wait; then 4.5 polls of 1 s).
+        started = time.monotonic()
+        while not spool_path.exists() and time.monotonic() - started < 30 and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(4.5)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    spool_path = tmp_path / "spool.db"
 
     async def pending_status_times() -> dict[str, set[int]]:
         spool = await Spool.open(spool_path, sinks=["central"], max_bytes=10**9)

@@ -18,6 +18,7 @@ agent/), so any object with the same shape works.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -176,6 +177,14 @@ RESET_FIELD = "counter_reset"
 WRAP_FIELD = f"{COUNTER_FIELD}_wrap"
 MAX_RATE_FIELD = f"{COUNTER_FIELD}_max_rate"
 LEGACY_WRAP_FIELD = "energy_kwh_wrap"  # the modulus' spelling before the contract; still read
+
+
+def counter_description(value: object) -> float | None:
+    """A counter's descriptive field (`_wrap`, `_max_rate`) when it is a usable positive number;
+    anything else (absent, bool, NaN, inf, zero, negative) is as if the collector said nothing."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
 # Measurements that are never a device's own meter reading, for the live processor and the
 # history import alike: what carbon derives itself (energy, carbon, grid_intensity: reading them
 # back would count a kWh twice), per-outlet and per-phase figures (parts of the device total),

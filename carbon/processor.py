@@ -63,6 +63,7 @@ from sentinelle.carbon.meters import (
     SKIP_MEASUREMENTS,
     WRAP_FIELD,
     MeterSpec,
+    counter_description,
     meters_from_inventory,
 )
 
@@ -154,8 +155,8 @@ class CarbonProcessor:
         if COUNTER_FIELD in point.fields:
             cur = CounterReading(
                 t, _number(point.fields[COUNTER_FIELD], COUNTER_FIELD, t), bool(point.fields.get(RESET_FIELD, False)),
-                _optional_number(point.fields.get(WRAP_FIELD, point.fields.get(LEGACY_WRAP_FIELD))),
-                _optional_number(point.fields.get(MAX_RATE_FIELD)),
+                counter_description(point.fields.get(WRAP_FIELD, point.fields.get(LEGACY_WRAP_FIELD))),
+                counter_description(point.fields.get(MAX_RATE_FIELD)),
             )
             prev = st.get("counter")
             st["counter"] = [cur.time_ns, cur.kwh, cur.wrap_kwh, cur.max_rate_kwh_s]
@@ -236,12 +237,6 @@ def _number(value: Any, what: str, time_ns: int) -> float:
         raise EnergyInputError(f"{what} at {time_ns} is not a finite number: {value!r}")
     return float(value)
 
-
-def _optional_number(value: Any) -> float | None:
-    """A descriptive field (modulus, max rate) when it is a usable positive number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        return None
-    return float(value)
 
 
 def grid_from_settings(settings: Any, archive_dir: Path, fallback_g_per_kwh: float | None) -> GridIntensity | None:

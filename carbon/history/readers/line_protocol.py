@@ -14,14 +14,8 @@ from sentinelle.carbon.meters import (
     RESET_FIELD,
     SKIP_MEASUREMENTS,
     WRAP_FIELD,
+    counter_description,
 )
-
-
-def _positive(value: object) -> float | None:
-    """A descriptive field (modulus, max rate) when it is a usable positive number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value == float("inf"):
-        return None
-    return float(value)
 
 
 def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row | Problem]:
@@ -49,9 +43,9 @@ def read_lp(f: TextIO, kind: Kind, meter: str, stats: ReadStats) -> Iterator[Row
             if value is None:
                 stats.skip("no energy_kwh_total field")
                 continue
-            wrap = _positive(p.fields.get(WRAP_FIELD, p.fields.get(LEGACY_WRAP_FIELD)))
+            wrap = counter_description(p.fields.get(WRAP_FIELD, p.fields.get(LEGACY_WRAP_FIELD)))
             stats.wrap_kwh = wrap if wrap is not None else stats.wrap_kwh
-            rate = _positive(p.fields.get(MAX_RATE_FIELD))
+            rate = counter_description(p.fields.get(MAX_RATE_FIELD))
             stats.max_rate_kwh_s = rate if rate is not None else stats.max_rate_kwh_s
         else:
             value = next((p.fields[k] for k in ("power_w", "output_power_w") if k in p.fields), None)

@@ -26,7 +26,6 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from sentinelle.agent.config import sink_name
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.forwarder import write_halving
 from sentinelle.agent.lineprotocol import encode_columns, encode_point
@@ -40,6 +39,7 @@ from sentinelle.agent.sinks import (
     build_sink,
 )
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.carbon.commands.sources import readable_source
 from sentinelle.carbon.history.importer import IMPORTED, LiveCoverage, PointBatch
 from sentinelle.carbon.report.source import ReportSourceError

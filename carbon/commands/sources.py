@@ -15,11 +15,11 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sentinelle.agent.config import sink_name
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.sinks import Sink, SinkError, build_sink
 from sentinelle.agent.sinks.base import TagFilter
 from sentinelle.agent.sinks.local import LocalStore
+from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.carbon.report.source import LocalStoreSource, ReportSource, ReportSourceError
 
 if TYPE_CHECKING:

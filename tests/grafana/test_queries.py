@@ -20,7 +20,7 @@ agent for 40 min, a sink down for 30 min, a gateway silent for 20 min, a whole s
 
 Queries are interpolated the way Grafana's InfluxQL datasource does it (``$timeFilter`` for a
 15-minute range or the panel's own ``timeFrom``, ``$__interval`` with the demo's resolution:
-min interval 4 s as the demo polls every 2 s, template variables with their default "All"
+min interval 4 s as the demo polls every 4 s, template variables with their default "All"
 value ``.*``), see ``tests/support/grafana_queries.py:substitute``. A panel that returns nothing fails with
 its dashboard and title.
 
@@ -50,7 +50,7 @@ DASHBOARDS = {name: fn() for name, fn in dashgen.DASHBOARDS.items()}
 RULES = dashgen.alert_rules()
 RUN_S = 16.0
 RANGE_S = 900  # a 15-minute dashboard range: the run is inside it
-MIN_INTERVAL_S = 4  # the demo polls every 2 s; Grafana's datasource min interval for such a site
+MIN_INTERVAL_S = 4  # the demo polls every 4 s; Grafana's datasource min interval for such a site
 
 
 def _closed_port(kind: int) -> int:
@@ -74,12 +74,12 @@ def test_config(data_dir: Path, snmp_port: int, broker: tuple[str, int], influx_
         ],
         "dc-saint-brieuc": [
             {"id": "pdu-dc-b", "kind": "pdu",
-             # Silent for longer than the poll deadline (80 % of 2 s): every poll ends at its
+             # Silent for longer than the poll deadline (80 % of the demo's 4 s): every poll ends at its
              # deadline, so the agent's "failed polls" counters are exercised deterministically.
              # pysnmp: it ignores the ICMP port-unreachable a closed port sends back, where
              # gufo-snmp (the default) fails at once with "refused" (no deadline reached).
              "snmp": {**snmp, "port": _closed_port(socket.SOCK_DGRAM), "community": "apc-ap8641",
-                      "timeout": 3, "retries": 0, "backend": "pysnmp"}},
+                      "timeout": 5, "retries": 0, "backend": "pysnmp"}},
         ],
     }
     for site in raw["inventory"]["sites"]:
@@ -359,7 +359,7 @@ def test_alert_rule_fires_on_its_incident(demo_influx, uid):
     key = next(iter(EXPECTED_FIRING[uid]))[0] if EXPECTED_FIRING[uid] else None
     got = {(key, dict(labels)[key]) for labels in firing} if key else {tuple(sorted(dict(f).items())) for f in firing}
     if uid == "sentinelle-device-unreachable":
-        # On 2 shared cores a big recording (the Arista's 95 sensors) can miss the demo's 1.6 s
+        # On 2 shared cores a big recording (the Arista's 95 sensors) can miss the demo's 3.2 s
         # deadline: the injected dead device must fire, a slow one may too.
         assert EXPECTED_FIRING[uid] <= got, f"{rule['title']}: firing for {firing}"
     else:

@@ -214,7 +214,6 @@ class Forwarder:
                 # The batch is no longer in flight: what was not acked may be evicted again.
                 with contextlib.suppress(SpoolError):
                     await self.spool.release_batch(self.name)
-            self._on_success()
             self._pending.set(self.spool.pending(self.name))
             return len(batch)
 
@@ -237,6 +236,9 @@ class Forwarder:
                 return
             await self._split(batch)
             return
+        # The sink is healthy from the moment it accepted a write: say so before the ack, so
+        # whoever sees the points acked (another task, a test, /metrics) also sees the sink up.
+        self._on_success(in_flight=len(batch))
         await self.spool.ack(self.name, [i for i, _ in batch])
         self._written.inc(len(batch))
         self._last_ok.set(time.time())
@@ -247,6 +249,7 @@ class Forwarder:
         await self._deliver(batch[middle:])
 
     async def _set_aside(self, batch: list[tuple[int, bytes]], reason: str) -> None:
+        self._on_success(in_flight=len(batch))  # the sink answered: it is up, the line is bad
         await self.spool.dead_letter(self.name, batch, reason)
         self.problems.report((self.name, "dead_letter"),
                              "sink %s rejected a line, set aside in the dead-letter table (see `sentinelle spool`): %s",
@@ -254,11 +257,13 @@ class Forwarder:
 
     # --- outcome bookkeeping --------------------------------------------------------------
 
-    def _on_success(self) -> None:
+    def _on_success(self, in_flight: int = 0) -> None:
+        """The sink answered a write. `in_flight`: points of that write not yet acked."""
         if self.failures:
             down = time.monotonic() - self.down_since if self.down_since is not None else 0.0
+            waiting = max(0, self.spool.pending(self.name) - in_flight)
             log.info("sink %s: writes resumed after %d failed attempts over %s (%d points still waiting)", self.name,
-                     self.failures, _duration(down), self.spool.pending(self.name), extra={"sink": self.name})
+                     self.failures, _duration(down), waiting, extra={"sink": self.name})
             for kind in ("unavailable", "auth", "not_found"):
                 self.problems.clear((self.name, kind))
         self.failures = 0

@@ -156,6 +156,30 @@ async def test_too_large_batches_are_split_until_accepted(tmp_path: Path, stand_
     assert metrics.value("sink_write_errors", {"sink": "s", "kind": "too_large"}) >= 7
 
 
+async def test_the_sink_is_up_before_its_points_are_acked(tmp_path: Path, stand_in: Any) -> None:
+    """Whoever sees a recovered sink's points leave the spool also sees the sink up (no backoff,
+    no failure count): the health is set when the write is accepted, before the ack."""
+    answers = iter([web.Response(status=503, text='{"error":"busy"}') for _ in range(2)])
+    server = await stand_in(lambda request, body: next(answers, web.Response(status=204)))
+    sink = InfluxDB1Sink("s", server.url, "db")
+    metrics = AgentMetrics()
+    seen_at_ack: list[tuple[int, float, float | None]] = []
+    async with Spool.opened(tmp_path / "spool.db", sinks=["s"], max_bytes=10**8) as spool:
+        forwarder = Forwarder(spool, sink, batch_size=5, retry_base_delay=0.01, retry_max_delay=0.05, metrics=metrics)
+        ack = spool.ack
+
+        async def observed_ack(name: str, ids: list[int]) -> None:
+            seen_at_ack.append((forwarder.failures, forwarder.current_backoff, metrics.value("sink_up", {"sink": "s"})))
+            await ack(name, ids)
+
+        spool.ack = observed_ack  # type: ignore[method-assign]
+        await spool.append([ups(i) for i in range(12)])
+        assert await forwarder.flush(timeout=10)
+        await sink.close()
+    assert sum(1 for _, r, _ in server.requests if r.path == "/write") == 5  # 2 refused, 3 batches
+    assert seen_at_ack == [(0, 0.0, 1.0)] * 3
+
+
 async def test_retry_after_is_honoured(tmp_path: Path, stand_in: Any) -> None:
     answers = iter([web.Response(status=429, headers={"Retry-After": "1"}, text='{"message":"slow down"}')])
     server = await stand_in(lambda request, body: next(answers, web.Response(status=204)))

@@ -124,7 +124,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config, lang=getattr(args, "lang", None))
     _logging_for(config, args)
     lang = lang_of(args, config)
-    from sentinelle.agent.sinks import build_sink
+    from sentinelle.agent.sinks.build import build_sink
 
     rows: list[tuple[str, bool, str]] = [
         (say(lang, "check_config"), True, f"{args.config}: {_inventory_summary(config, lang)}"),

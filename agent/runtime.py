@@ -22,14 +22,14 @@ from sentinelle.agent.parts import build_processors, registered_collectors
 from sentinelle.agent.pipeline import InventoryTags, Pipeline
 from sentinelle.agent.scheduler import Scheduler, in_shard
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.agent.sinks import build_sink
 from sentinelle.agent.sinks.base import Sink
+from sentinelle.agent.sinks.build import build_sink
 from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.agent.spool import Spool
-from sentinelle.agent.status import StatusServer
 
 if TYPE_CHECKING:
     from sentinelle.agent.config import AgentConfig  # composed at run time
+    from sentinelle.agent.status import StatusServer
 
 
 log = logging.getLogger("sentinelle.agent.runtime")
@@ -120,6 +120,8 @@ class Agent:
             problems=self.problems,
         )
         if self._http_enabled:
+            from sentinelle.agent.status import StatusServer  # aiohttp's server, loaded only when enabled
+
             self.status = StatusServer(self.metrics, self.readiness, cfg.agent.http.host, cfg.agent.http.port)
             await self._stack.enter_async_context(self.status)
 

@@ -38,8 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
-
 from sentinelle.agent.core import NS
 from sentinelle.carbon.localtime import PARIS, local_year
 
@@ -297,6 +295,8 @@ class OnlineIntensity:
     async def refresh(self) -> int:
         """Fetch recent values; return how many new ones were archived. Never raises for
         network or format problems: it records `last_error` and keeps the last known values."""
+        import aiohttp  # on use: only the fetching providers need it, not a CSV or static one
+
         try:
             answer = await asyncio.wait_for(self._get(), self.timeout_s)
             points = self._parse(answer)
@@ -335,6 +335,8 @@ class RteIntensity(OnlineIntensity):
             "order_by": "date_heure desc",
             "limit": str(self.limit),
         }
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.get(self.url, params=params) as resp:
@@ -369,6 +371,8 @@ class ElectricityMapsIntensity(OnlineIntensity):
         return f"ElectricityMapsIntensity(zone={self.zone!r}, url={self.url!r})"
 
     async def _get(self) -> Any:
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.get(self.url, params={"zone": self.zone}, headers={"auth-token": self._token}) as resp:

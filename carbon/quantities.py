@@ -15,8 +15,6 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
-from babel.numbers import format_decimal
-
 Lang = Literal["fr", "en"]
 LOCALES: dict[str, str] = {"fr": "fr_FR", "en": "en_GB"}
 NBSP = "\u00a0"  # between a number and its unit: they never part at a line end
@@ -38,6 +36,8 @@ def number(value: float | int, lang: Lang = "fr", decimals: int | None = None) -
     if decimals is None:
         decimals = 0 if isinstance(value, int) else decimals_for(float(value))
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    from babel.numbers import format_decimal  # on use: the agent reads carbon's field names, not babel
+
     text = format_decimal(round(value, decimals), format=pattern, locale=LOCALES[lang], decimal_quantization=True)
     return "0" if text.lstrip("-").strip("0,.\u202f") == "" else text  # no "-0,0"
 

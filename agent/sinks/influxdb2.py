@@ -33,9 +33,8 @@ from sentinelle.agent.sinks.base import (
     SinkUnsupported,
     TagFilter,
     gzip_body,
-    http_probe,
-    http_session,
 )
+from sentinelle.agent.sinks.http import http_probe, http_session
 from sentinelle.agent.sinks.influxql import InfluxQLClient
 from sentinelle.agent.sinks.status import error_for_status
 

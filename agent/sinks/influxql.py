@@ -17,7 +17,8 @@ import aiohttp
 
 from sentinelle.agent.core import Point
 from sentinelle.agent.redaction import Redactor
-from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable, http_session
+from sentinelle.agent.sinks.base import SinkUnavailable, SinkUnreachable
+from sentinelle.agent.sinks.http import http_session
 from sentinelle.agent.sinks.status import error_for_status
 
 

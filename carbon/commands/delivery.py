@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 from sentinelle.agent.core import NS, Point
 from sentinelle.agent.forwarder import write_halving
 from sentinelle.agent.lineprotocol import encode_columns, encode_point
-from sentinelle.agent.sinks import (
+from sentinelle.agent.sinks.base import (
     Sink,
     SinkError,
     SinkRejected,
     SinkTooLarge,
     SinkUnavailable,
     SinkUnsupported,
-    build_sink,
 )
+from sentinelle.agent.sinks.build import build_sink
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.carbon.commands.sources import readable_source

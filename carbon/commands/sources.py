@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sentinelle.agent.core import NS, Point
-from sentinelle.agent.sinks import Sink, SinkError, build_sink
-from sentinelle.agent.sinks.base import TagFilter
+from sentinelle.agent.sinks.base import Sink, SinkError, TagFilter
+from sentinelle.agent.sinks.build import build_sink
 from sentinelle.agent.sinks.local import LocalStore
 from sentinelle.agent.sinks.settings import sink_name
 from sentinelle.carbon.report.source import LocalStoreSource, ReportSource, ReportSourceError

@@ -17,7 +17,8 @@ import aiomqtt
 
 from sentinelle.agent.configtypes import secret_value
 from sentinelle.agent.messages import say
-from sentinelle.collectors.mqtt.client import subscriptions_of, tls_context
+from sentinelle.collectors.mqtt.client import subscriptions_of
+from sentinelle.collectors.mqtt.tls import tls_context
 from sentinelle.collectors.mqtt.topics import TopicFilter
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from sentinelle.collectors.mqtt.decoders import DecodeError, Decoder, decoder_fo
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.inventory import LoraInventory
 from sentinelle.collectors.mqtt.settings import MqttBrokerSettings, MqttSubscriptionSettings
+from sentinelle.collectors.mqtt.tls import tls_context
 from sentinelle.collectors.mqtt.topics import TopicFilter, shared
 
 log = logging.getLogger("sentinelle.collectors.mqtt")
@@ -86,24 +86,6 @@ class Route:
 def subscriptions_of(broker: MqttBrokerSettings) -> list[MqttSubscriptionSettings]:
     """`topics:` (broker format) and `subscriptions:` as one list, in order."""
     return [MqttSubscriptionSettings(topic=t) for t in broker.topics] + list(broker.subscriptions)
-
-
-def tls_context(broker: MqttBrokerSettings) -> ssl.SSLContext | None:
-    """The client TLS context, built once (loading files blocks, so not per reconnect)."""
-    if not broker.tls_enabled:
-        return None
-    tls = broker.tls
-    try:
-        ctx = ssl.create_default_context(cafile=str(tls.ca) if tls and tls.ca else None)
-        if tls and tls.cert and tls.key:
-            ctx.load_cert_chain(str(tls.cert), str(tls.key), password=secret_value(tls.key_password))
-    except (OSError, ssl.SSLError) as exc:
-        # The message of a key-file error never contains the key's password.
-        raise ValueError(f"MQTT broker {broker.url}: cannot load TLS files: {exc}") from None
-    if tls and tls.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class _CountingQueue(asyncio.Queue):  # type: ignore[type-arg]

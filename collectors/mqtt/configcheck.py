@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sentinelle.collectors.mqtt.client import tls_context
+from sentinelle.collectors.mqtt.tls import tls_context
 
 
 def config_problems(config: Any) -> Iterable[tuple[tuple[Any, ...], str]]:

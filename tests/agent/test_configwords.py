@@ -94,7 +94,7 @@ async def test_what_loads_also_builds(tmp_path: Path) -> None:
     from sentinelle.agent.logs import Problems
     from sentinelle.agent.selfmetrics import AgentMetrics
     from sentinelle.carbon.processor import build_processors
-    from sentinelle.collectors.mqtt import build_sources
+    from sentinelle.collectors.mqtt.collector import build_sources
     from sentinelle.collectors.snmp.client import SnmpClient
     from sentinelle.collectors.snmp.configcheck import catalog_for
     from sentinelle.collectors.snmp.device import build_targets

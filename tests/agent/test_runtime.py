@@ -94,3 +94,38 @@ def test_spool_command_shows_backlog_and_dead_letters(snmpsim: Any, tmp_path: Pa
                           capture_output=True, text=True, timeout=60)
     after = json.loads(proc.stdout)
     assert after["pending"]["central"] == before + 1 and after["dead_letters"].get("central", 0) == 0
+
+
+# What an agent loads is memory on every site box: a client the configuration does not use
+# must not be imported by the settings, the registry or the runtime (it once was, through
+# package __init__ files: +10 MB for every configuration load).
+UNUSED_HERE = ("aiohttp", "aiomqtt", "paho", "babel", "influxdb_client", "openpyxl", "pysnmp", "snmpsim")
+
+
+def test_an_snmp_agent_writing_locally_loads_no_client_it_does_not_use(snmpsim: Any, tmp_path: Path) -> None:
+    """SNMP-only, local store, status server off: a real poll, then no HTTP, MQTT, report or
+    pysnmp module in the process (run apart, so this test's own imports do not count)."""
+    raw = {
+        "agent": {"name": "lean", "interval": 1, "jitter": 0, "data_dir": str(tmp_path / "data"), "http": {"enabled": False}},
+        "inventory": {"sites": [{"id": "nro-a", "kind": "nro", "member": "m", "devices": [
+            {"id": "ups-1", "kind": "ups", "snmp": {"host": snmpsim.host, "port": snmpsim.port, "community": "eaton-93e-ups"}},
+        ]}]},
+    }
+    config = tmp_path / "lean.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    code = (
+        "import asyncio, json, sys\n"
+        "from sentinelle.agent.config import load_config\n"
+        "from sentinelle.agent.runtime import Agent\n"
+        "async def main():\n"
+        f"    async with Agent(load_config({str(config)!r})) as agent:\n"
+        "        await agent.run(duration_s=2.5)\n"
+        "        polled = agent.metrics.total('polls')\n"
+        f"    print(json.dumps({{'polled': polled, 'loaded': [m for m in {UNUSED_HERE!r} if m in sys.modules]}}))\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["polled"] >= 1, "the agent did not poll: the test would prove nothing"
+    assert result["loaded"] == []

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sentinelle.agent.sinks import SinkUnsupported
+from sentinelle.agent.sinks.base import SinkUnsupported
 from sentinelle.agent.sinks.file import FileSink
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink

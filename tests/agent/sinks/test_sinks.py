@@ -24,19 +24,13 @@ from aiohttp import web
 from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.lineprotocol import encode_point
-from sentinelle.agent.sinks import (
-    SinkAuthRefused,
-    SinkNotFound,
-    SinkRejected,
-    SinkTooLarge,
-    SinkUnavailable,
-    build_sink,
-)
+from sentinelle.agent.sinks.base import SinkRejected, SinkTooLarge, SinkUnavailable
+from sentinelle.agent.sinks.build import build_sink
 from sentinelle.agent.sinks.file import FileSink
 from sentinelle.agent.sinks.influxdb1 import InfluxDB1Sink
 from sentinelle.agent.sinks.influxdb2 import InfluxDB2Sink
 from sentinelle.agent.sinks.local import LocalSink, LocalStore, LocalStoreError
-from sentinelle.agent.sinks.status import retry_after_seconds, server_reason
+from sentinelle.agent.sinks.status import SinkAuthRefused, SinkNotFound, retry_after_seconds, server_reason
 from tests.support.ports import free_tcp_port
 from tests.support.standin import standin_servers
 

@@ -33,8 +33,8 @@ from sentinelle.agent.config import parse_config
 from sentinelle.agent.core import Point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.collectors.mqtt import build_sources
 from sentinelle.collectors.mqtt.client import MqttSource
+from sentinelle.collectors.mqtt.collector import build_sources
 from sentinelle.collectors.mqtt.gateways import GatewayHealth
 from sentinelle.collectors.mqtt.settings import MqttBrokerSettings
 

@@ -13,7 +13,7 @@ from sentinelle.agent.core import Point
 from sentinelle.agent.lineprotocol import encode_point
 from sentinelle.agent.logs import Problems
 from sentinelle.agent.selfmetrics import AgentMetrics
-from sentinelle.collectors.mqtt import build_sources
+from sentinelle.collectors.mqtt.collector import build_sources
 from sentinelle.collectors.mqtt.sim import (
     DEMO_LORA_DEVICES,
     DEMO_SENSORS,

@@ -10,6 +10,7 @@ errors, not unusual sites. A profile field can set its own range with `plausible
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sentinelle.collectors.snmp.profiles import FieldSpec, Plausible
@@ -47,6 +48,7 @@ QUANTITIES: tuple[tuple[str, Range], ...] = (
 TRY_EXPONENTS = (-1, 1, -2, 2, -3, 3)
 
 
+@functools.lru_cache(maxsize=4096)  # per field, every poll: the answer depends on the name only
 def default_range(name: str) -> Range | None:
     for ending, rng in QUANTITIES:
         if name.endswith(ending):

@@ -13,6 +13,7 @@ user profile with the name of a shipped one replaces it, or extends it with `ext
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +40,7 @@ UNIT_SUFFIXES = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # per field, every poll: the answer depends on the name only
 def unit_of(name: str) -> str:
     for suffix, unit in UNIT_SUFFIXES:
         if name.endswith(suffix):

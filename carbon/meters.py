@@ -185,6 +185,8 @@ def counter_description(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return None
     return float(value)
+
+
 # Measurements that are never a device's own meter reading, for the live processor and the
 # history import alike: what carbon derives itself (energy, carbon, grid_intensity: reading them
 # back would count a kWh twice), per-outlet and per-phase figures (parts of the device total),

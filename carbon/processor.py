@@ -238,7 +238,6 @@ def _number(value: Any, what: str, time_ns: int) -> float:
     return float(value)
 
 
-
 def grid_from_settings(settings: Any, archive_dir: Path, fallback_g_per_kwh: float | None) -> GridIntensity | None:
     """The configured grid intensity provider (duck-typed on `GridIntensitySettings`)."""
     p = settings.provider
